@@ -1,0 +1,5 @@
+import type { Benchmark } from './lib/types.js';
+import { storeBench } from './store.bench.js';
+
+/** Every benchmark `npm run bench` knows, in the order they run. Add yours here. */
+export const BENCHMARKS: Benchmark[] = [storeBench];

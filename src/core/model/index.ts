@@ -1,0 +1,41 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Route } from './route.js';
+import { Upstream } from './upstream.js';
+import { Consumer, Ssl, GlobalRule, Region, VDomain, Binding, Deployment } from './resources.js';
+import { Strict } from './common.js';
+
+export * from './common.js';
+export * from './route.js';
+export * from './upstream.js';
+export * from './resources.js';
+
+/**
+ * Every resource kind: its etcd key segment, its schema and the field that names it.
+ * The controller's API, its OpenAPI document and the gateways all read this one table.
+ */
+export const RESOURCES = {
+  routes: { schema: Route, key: 'id' },
+  upstreams: { schema: Upstream, key: 'id' },
+  consumers: { schema: Consumer, key: 'username' },
+  ssl: { schema: Ssl, key: 'id' },
+  global_rules: { schema: GlobalRule, key: 'id' },
+  regions: { schema: Region, key: 'name' },
+  vdomains: { schema: VDomain, key: 'uuid' },
+  bindings: { schema: Binding, key: 'domain' },
+  deployments: { schema: Deployment, key: 'id' },
+} as const satisfies Record<string, { schema: TSchema; key: string }>;
+
+export type ResourceKind = keyof typeof RESOURCES;
+export type ResourceOf<K extends ResourceKind> = Static<(typeof RESOURCES)[K]['schema']>;
+
+/** The data-plane config a gateway runs on: what the reconciler writes for its region. */
+export const GatewayConfig = Strict({
+  revision: Type.Integer({ minimum: 0, default: 0, description: 'central etcd revision this snapshot came from' }),
+  routes: Type.Array(Route, { default: [] }),
+  upstreams: Type.Array(Upstream, { default: [] }),
+  consumers: Type.Array(Consumer, { default: [] }),
+  ssl: Type.Array(Ssl, { default: [] }),
+  global_rules: Type.Array(GlobalRule, { default: [] }),
+});
+export type GatewayConfig = Static<typeof GatewayConfig>;
+export * from './program.js';

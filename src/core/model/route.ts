@@ -1,0 +1,38 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { Strict, Id, Hostname, PluginMap } from './common.js';
+import { Upstream, Timeouts } from './upstream.js';
+
+/** Canary-style matcher on a request attribute (APISIX `vars`). */
+export const RouteVar = Strict({
+  source: Type.Union([Type.Literal('header'), Type.Literal('query'), Type.Literal('cookie')]),
+  name: Type.String({ minLength: 1 }),
+  op: Type.Union([Type.Literal('eq'), Type.Literal('ne'), Type.Literal('regex'), Type.Literal('exists'), Type.Literal('in')], { default: 'eq' }),
+  value: Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())])),
+});
+
+export const HttpMethod = Type.Union(
+  ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT', 'TRACE'].map((m) => Type.Literal(m)),
+);
+
+export const Route = Strict({
+  id: Id,
+  name: Type.Optional(Type.String()),
+  hosts: Type.Optional(Type.Array(Hostname, { description: 'exact or *.wildcard hosts; none = any host' })),
+  paths: Type.Array(Type.String({ pattern: '^/', description: 'find-my-way path: /static, /users/:id, /files/*' }), { minItems: 1 }),
+  methods: Type.Optional(Type.Array(HttpMethod, { description: 'none = every method' })),
+  vars: Type.Optional(Type.Array(RouteVar, { description: 'every matcher must hold' })),
+  priority: Type.Integer({ default: 0, description: 'higher wins among routes matching the same request (default 0)' }),
+  upstream_id: Type.Optional(Id),
+  upstream: Type.Optional(Type.Omit(Upstream, ['id'])),
+  plugins: Type.Optional(PluginMap),
+  regions: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'regions this route runs in; none = every region' })),
+  strip_prefix: Type.Optional(Type.String({ pattern: '^/', description: 'prefix removed from the path before proxying' })),
+  rewrite_path: Type.Optional(Type.String({ pattern: '^/', description: 'path sent upstream instead of the client one' })),
+  timeout: Type.Optional(Timeouts),
+  max_body_size: Type.Optional(Type.Integer({ minimum: 0, description: 'request body limit in bytes (413 above it)' })),
+  enabled: Type.Boolean({ default: true }),
+  labels: Type.Optional(Type.Record(Type.String(), Type.String())),
+});
+
+export type RouteVar = Static<typeof RouteVar>;
+export type Route = Static<typeof Route>;
