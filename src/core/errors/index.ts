@@ -1,5 +1,5 @@
 import type { ErrorSpec, ErrorTable } from './catalogue.js';
-import { CLI_ERRORS, CONFIG_AREA_ERRORS, CONSUL_ERRORS, HARNESS_ERRORS, STORE_ERRORS } from './areas.js';
+import { AREA_TABLES } from './areas.js';
 
 export type { ErrorSpec, ErrorTable } from './catalogue.js';
 export { defineErrors } from './catalogue.js';
@@ -15,13 +15,7 @@ function merge(...tables: ErrorTable[]): Record<string, ErrorSpec> {
   return out;
 }
 
-export const CATALOGUE: Readonly<Record<string, ErrorSpec>> = merge(
-  CONFIG_AREA_ERRORS,
-  STORE_ERRORS,
-  CONSUL_ERRORS,
-  CLI_ERRORS,
-  HARNESS_ERRORS,
-);
+export const CATALOGUE: Readonly<Record<string, ErrorSpec>> = merge(...AREA_TABLES);
 
 export type ErrorParams = Readonly<Record<string, string | number>>;
 
