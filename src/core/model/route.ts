@@ -25,6 +25,11 @@ export const Route = Strict({
   upstream_id: Type.Optional(Id),
   upstream: Type.Optional(Type.Omit(Upstream, ['id'])),
   plugins: Type.Optional(PluginMap),
+  split: Type.Optional(Strict({
+    upstream_id: Id,
+    weight: Type.Integer({ minimum: 0, maximum: 100, default: 0, description: 'percent of requests sent to upstream_id (default 0)' }),
+    match: Type.Optional(Type.Array(RouteVar, { description: 'requests matching every matcher always go to upstream_id' })),
+  }, { description: 'canary / blue-green at backend level: part of the traffic to another upstream (written by deployments)' })),
   regions: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'regions this route runs in; none = every region' })),
   strip_prefix: Type.Optional(Type.String({ pattern: '^/', description: 'prefix removed from the path before proxying' })),
   rewrite_path: Type.Optional(Type.String({ pattern: '^/', description: 'path sent upstream instead of the client one' })),
