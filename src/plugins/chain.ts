@@ -1,0 +1,185 @@
+import { check } from '../core/validate.js';
+import { MeridianError } from '../core/errors/index.js';
+import type { Consumer } from '../core/model/index.js';
+import { PHASES, type Phase, type Plugin, type PluginServices, type RequestContext, type ShortCircuit } from './contract.js';
+
+/** Plugin configs by level. The same plugin named at several levels runs once, with the most specific config. */
+export interface PluginLayers {
+  global?: ReadonlyArray<Readonly<Record<string, unknown>>>;
+  upstream?: Readonly<Record<string, unknown>> | undefined;
+  route?: Readonly<Record<string, unknown>> | undefined;
+  consumer?: Readonly<Record<string, unknown>> | undefined;
+}
+
+/** Precedence, least to most specific: consumer > route > upstream > global (APISIX's order). */
+const LEVELS = ['global', 'upstream', 'route', 'consumer'] as const;
+
+interface Bound {
+  plugin: Plugin;
+  config: unknown;
+}
+
+type Handler = (ctx: RequestContext, config: unknown) => ShortCircuit | undefined | void | Promise<ShortCircuit | undefined | void>;
+interface Step {
+  name: string;
+  handler: Handler;
+  config: unknown;
+}
+
+function isThenable<T>(v: unknown): v is PromiseLike<T> {
+  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
+}
+
+/**
+ * A route's plugins, sorted and bound to their validated configs, with one array of steps per
+ * phase so the hot path does no lookup and skips empty phases for free.
+ */
+export class CompiledChain {
+  readonly empty: boolean;
+  private readonly steps: Record<Phase, Step[]>;
+  private readonly byConsumer = new WeakMap<Consumer, CompiledChain>();
+
+  constructor(
+    private readonly registry: PluginRegistry,
+    private readonly layers: PluginLayers,
+    readonly bound: readonly Bound[],
+    private readonly where: string,
+  ) {
+    const ordered = [...bound].sort((a, b) => b.plugin.priority - a.plugin.priority);
+    const steps = Object.fromEntries(PHASES.map((p) => [p, [] as Step[]])) as Record<Phase, Step[]>;
+    for (const { plugin, config } of ordered) {
+      for (const phase of PHASES) {
+        const handler = plugin.phases[phase] as Handler | undefined;
+        if (handler) steps[phase].push({ name: plugin.name, handler, config });
+      }
+    }
+    // Response phases run inner to outer.
+    steps.header_filter.reverse();
+    steps.log.reverse();
+    this.steps = steps;
+    this.empty = ordered.length === 0;
+  }
+
+  has(phase: Phase): boolean {
+    return this.steps[phase].length > 0;
+  }
+
+  private async runPhase(phase: Phase, ctx: RequestContext): Promise<ShortCircuit | undefined> {
+    for (const step of this.steps[phase]) {
+      let out = step.handler(ctx, step.config);
+      if (isThenable(out)) out = await out;
+      if (out) return out;
+    }
+    return undefined;
+  }
+
+  /** The chain with the authenticated consumer's plugins merged in (cached per consumer). */
+  withConsumer(consumer: Consumer): CompiledChain {
+    if (!consumer.plugins || Object.keys(consumer.plugins).length === 0) return this;
+    let chain = this.byConsumer.get(consumer);
+    if (!chain) {
+      chain = this.registry.compile({ ...this.layers, consumer: consumer.plugins }, `${this.where} + consumer ${consumer.username}`);
+      this.byConsumer.set(consumer, chain);
+    }
+    return chain;
+  }
+
+  /**
+   * Request phases, outer to inner. Auth plugins run in `rewrite` and set ctx.consumer; the
+   * consumer's own plugins then join for `access` and `before_proxy`. Returns the chain that
+   * must run the response phases, and a short-circuit response if a plugin stopped the request.
+   */
+  async request(ctx: RequestContext): Promise<{ chain: CompiledChain; stop: ShortCircuit | undefined }> {
+    let stop = await this.runPhase('rewrite', ctx);
+    if (stop) return { chain: this, stop };
+    const chain = ctx.consumer ? this.withConsumer(ctx.consumer) : this;
+    stop = await chain.runPhase('access', ctx);
+    if (stop) return { chain, stop };
+    stop = await chain.runPhase('before_proxy', ctx);
+    return { chain, stop };
+  }
+
+  /** After the upstream's response headers arrive (or a short-circuit), inner to outer. */
+  async headerFilter(ctx: RequestContext): Promise<void> {
+    if (this.steps.header_filter.length > 0) await this.runPhase('header_filter', ctx);
+  }
+
+  /** After the response is sent; a failing log plugin never affects the client. */
+  log(ctx: RequestContext, onError: (name: string, err: unknown) => void): void {
+    for (const step of this.steps.log) {
+      try {
+        const out = step.handler(ctx, step.config);
+        if (isThenable(out)) out.then(undefined, (err: unknown) => onError(step.name, err));
+      } catch (err) {
+        onError(step.name, err);
+      }
+    }
+  }
+}
+
+/**
+ * The plugins a worker knows. Registration checks each module's shape (name, version, priority,
+ * schema, phases; unknown phase throws); compile() validates every config against the plugin's
+ * schema with defaults applied, naming the plugin, the level and the field on error.
+ */
+export class PluginRegistry {
+  private readonly plugins = new Map<string, Plugin>();
+
+  constructor(plugins: readonly Plugin[] = []) {
+    for (const p of plugins) this.register(p);
+  }
+
+  register(plugin: Plugin): void {
+    const p = plugin as Partial<Plugin> & { name?: unknown };
+    const name = typeof p.name === 'string' ? p.name : '(unnamed)';
+    for (const field of ['name', 'version', 'priority', 'schema', 'phases'] as const) {
+      if (p[field] === undefined || p[field] === null) throw new MeridianError('MERIDIAN_ERR_PLUGIN_INVALID', { name, reason: `missing ${field}` });
+    }
+    if (typeof p.priority !== 'number' || !Number.isFinite(p.priority)) throw new MeridianError('MERIDIAN_ERR_PLUGIN_INVALID', { name, reason: 'priority must be a number' });
+    for (const phase of Object.keys(plugin.phases)) {
+      if (!(PHASES as readonly string[]).includes(phase)) {
+        throw new MeridianError('MERIDIAN_ERR_PLUGIN_UNKNOWN_PHASE', { name, phase, phases: PHASES.join(', ') });
+      }
+    }
+    if (this.plugins.has(plugin.name)) throw new MeridianError('MERIDIAN_ERR_PLUGIN_INVALID', { name, reason: 'registered twice' });
+    this.plugins.set(plugin.name, plugin);
+  }
+
+  get(name: string): Plugin | undefined {
+    return this.plugins.get(name);
+  }
+
+  names(): string[] {
+    return [...this.plugins.keys()];
+  }
+
+  /** A plugin's config with defaults, or MERIDIAN_ERR_PLUGIN_CONFIG with the exact field and reason. */
+  validateConfig(name: string, config: unknown, where: string): unknown {
+    const plugin = this.plugins.get(name);
+    if (!plugin) throw new MeridianError('MERIDIAN_ERR_PLUGIN_UNKNOWN', { name, where });
+    const result = check(plugin.schema, config ?? {}, name);
+    if (!result.ok) throw new MeridianError('MERIDIAN_ERR_PLUGIN_CONFIG', { name, where, field: result.field, reason: result.reason });
+    return result.value;
+  }
+
+  compile(layers: PluginLayers, where: string): CompiledChain {
+    const chosen = new Map<string, Bound>();
+    for (const level of LEVELS) {
+      const maps = level === 'global' ? (layers.global ?? []) : layers[level] ? [layers[level]] : [];
+      for (const map of maps) {
+        for (const [name, config] of Object.entries(map ?? {})) {
+          chosen.set(name, { plugin: this.plugins.get(name) as Plugin, config: this.validateConfig(name, config, `${where} (${level})`) });
+        }
+      }
+    }
+    return new CompiledChain(this, layers, [...chosen.values()], where);
+  }
+
+  async init(services: PluginServices): Promise<void> {
+    for (const p of this.plugins.values()) await p.init?.(services);
+  }
+
+  async close(): Promise<void> {
+    for (const p of this.plugins.values()) await p.close?.();
+  }
+}
