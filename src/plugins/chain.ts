@@ -159,6 +159,18 @@ export class PluginRegistry {
     if (!plugin) throw new MeridianError('MERIDIAN_ERR_PLUGIN_UNKNOWN', { name, where });
     const result = check(plugin.schema, config ?? {}, name);
     if (!result.ok) throw new MeridianError('MERIDIAN_ERR_PLUGIN_CONFIG', { name, where, field: result.field, reason: result.reason });
+    const extra = plugin.check?.(result.value);
+    if (extra) throw new MeridianError('MERIDIAN_ERR_PLUGIN_CONFIG', { name, where, field: extra.field, reason: extra.reason });
+    return result.value;
+  }
+
+  /** A consumer's credential for an auth plugin (its credentialSchema), same error shape. */
+  validateCredential(name: string, credential: unknown, where: string): unknown {
+    const plugin = this.plugins.get(name);
+    if (!plugin) throw new MeridianError('MERIDIAN_ERR_PLUGIN_UNKNOWN', { name, where });
+    if (!plugin.credentialSchema) return this.validateConfig(name, credential, where);
+    const result = check(plugin.credentialSchema, credential ?? {}, name);
+    if (!result.ok) throw new MeridianError('MERIDIAN_ERR_PLUGIN_CONFIG', { name, where, field: result.field, reason: result.reason });
     return result.value;
   }
 
@@ -168,6 +180,8 @@ export class PluginRegistry {
       const maps = level === 'global' ? (layers.global ?? []) : layers[level] ? [layers[level]] : [];
       for (const map of maps) {
         for (const [name, config] of Object.entries(map ?? {})) {
+          // A consumer's entry for an auth plugin is its credential, not a plugin config.
+          if (level === 'consumer' && this.plugins.get(name)?.credentialSchema) continue;
           chosen.set(name, { plugin: this.plugins.get(name) as Plugin, config: this.validateConfig(name, config, `${where} (${level})`) });
         }
       }

@@ -37,9 +37,42 @@ export interface RequestContext {
   /** Per-request scratch space shared by plugins (keyed by plugin name). */
   readonly vars: Map<string, unknown>;
   readonly startedAt: number;
+
+  // --- Optional hooks a plugin sets and the gateway honours (issue 5). All optional, so a
+  // gateway that builds the context without them keeps compiling; each one is opt-in per request.
+
+  /** Gateway sets it when the upstream could not be reached or timed out (no upstreamStatus). */
+  upstreamError?: string | undefined;
+  /**
+   * A plugin (proxy-cache) sets it in before_proxy; after header_filter, if still set, the
+   * gateway tees the upstream body and calls it once with the whole body when the response
+   * completed normally (never on abort). Bodies over `maxBytes` are not captured (not called).
+   */
+  captureBody?: BodyCapture | undefined;
+  /**
+   * A plugin (proxy-cache serve-stale) sets it in before_proxy; when the upstream fails
+   * (upstreamError set, or a 5xx before any byte was sent to the client) the gateway calls it
+   * and, if it returns a response, sends that instead of its own 502/503/504.
+   */
+  upstreamFallback?: ((ctx: RequestContext) => ShortCircuit | undefined) | undefined;
+  /**
+   * A plugin (body-limit) sets it: the gateway stops a request body larger than this many bytes
+   * while streaming it (413), for chunked bodies that carry no Content-Length.
+   */
+  maxRequestBody?: number | undefined;
+  /** A plugin (hmac-auth body digest) read the whole body: the gateway sends this instead of req. */
+  requestBody?: Buffer | undefined;
 }
 
-/** A plugin stops the request by returning a response; undefined lets it go on. */
+export interface BodyCapture {
+  readonly maxBytes: number;
+  done(body: Buffer): void;
+}
+
+/**
+ * A plugin stops the request by returning a response; undefined lets it go on. A Buffer or
+ * string body is sent as is; any other body as JSON. ctx.responseHeaders apply on top.
+ */
 export interface ShortCircuit {
   status: number;
   body?: unknown;
@@ -53,6 +86,12 @@ export interface PluginServices {
   /** Redis URL of the region (limit-count, anti-replay, proxy-cache); undefined when none. */
   readonly redisUrl: string | undefined;
   readonly log: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void; error(obj: object, msg?: string): void };
+  /**
+   * The consumers of the config being served (issue 5). The gateway returns the same array
+   * object for one config snapshot, so auth plugins rebuild their credential maps only when
+   * the identity changes. Optional: absent means no consumers.
+   */
+  readonly consumers?: () => readonly Consumer[];
 }
 
 /** One plugin module: `{ name, version, priority, schema, phases }` (APISIX's shape). */
@@ -64,6 +103,18 @@ export interface Plugin<C = unknown> {
   /** TypeBox schema of its config, with defaults stated: validated at load, exact errors. */
   readonly schema: TSchema;
   readonly phases: Partial<Record<Phase, PhaseHandler<C>>>;
+  /**
+   * Checks the schema cannot express (CIDR ranges, PEM keys, option combinations), run by the
+   * registry after the schema check on the config with defaults; the answer is reported like a
+   * schema error (MERIDIAN_ERR_PLUGIN_CONFIG with the field and the reason).
+   */
+  check?(config: C): { field: string; reason: string } | undefined;
+  /**
+   * Auth plugins: schema of the credential a consumer carries under this plugin's name
+   * (consumer.plugins['key-auth'] = { key }). Set, the consumer entry is a credential, not a
+   * plugin config: the registry skips it when merging the consumer's plugins into the chain.
+   */
+  readonly credentialSchema?: TSchema;
   /** Optional per-worker set-up (connections, timers) and tear-down. */
   init?(services: PluginServices): Promise<void> | void;
   close?(): Promise<void> | void;

@@ -7,4 +7,13 @@ export const PLUGIN_ERRORS = defineErrors('PLUGIN', {
   MERIDIAN_ERR_PLUGIN_UNKNOWN: { message: 'unknown plugin "{name}" at {where}', status: 400 },
   MERIDIAN_ERR_PLUGIN_CONFIG: { message: 'plugin {name} at {where}: {field}: {reason}', status: 400 },
   MERIDIAN_ERR_PLUGIN_FAILED: { message: 'plugin {name} failed in phase {phase}', status: 500 },
+  // Answers plugins send to clients: deliberately vague (a 401 never says which part failed).
+  MERIDIAN_ERR_PLUGIN_UNAUTHORIZED: { message: 'unauthorized', status: 401 },
+  MERIDIAN_ERR_PLUGIN_FORBIDDEN: { message: 'forbidden', status: 403 },
+  MERIDIAN_ERR_PLUGIN_REPLAYED: { message: 'request replayed or outside its time window', status: 401 },
+  MERIDIAN_ERR_PLUGIN_RATE_LIMITED: { message: 'too many requests', status: 429 },
+  MERIDIAN_ERR_PLUGIN_TOO_MANY_CONNECTIONS: { message: 'too many concurrent requests', status: 429 },
+  MERIDIAN_ERR_PLUGIN_CIRCUIT_OPEN: { message: 'upstream {upstream} is unavailable (circuit {breaker} open)', status: 503 },
+  MERIDIAN_ERR_PLUGIN_BODY_TOO_LARGE: { message: 'request body larger than {limit} bytes', status: 413 },
+  MERIDIAN_ERR_PLUGIN_UNAVAILABLE: { message: 'service temporarily unavailable', status: 503 },
 });

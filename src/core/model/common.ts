@@ -1,7 +1,7 @@
-import { Type, type TSchema } from '@sinclair/typebox';
+import { Type, type ObjectOptions, type TSchema } from '@sinclair/typebox';
 
 /** Object schema that rejects unknown keys (every config object in Meridian is strict). */
-export function Strict<T extends Record<string, TSchema>>(properties: T, options: { description?: string; title?: string } = {}) {
+export function Strict<T extends Record<string, TSchema>>(properties: T, options: Omit<ObjectOptions, 'additionalProperties'> = {}) {
   return Type.Object(properties, { additionalProperties: false, ...options });
 }
 

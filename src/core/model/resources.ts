@@ -28,6 +28,7 @@ export const Cluster = Strict({
   name: Id,
   threshold: Type.Integer({ minimum: 0, default: 1, description: 'fewer healthy nodes than this and the cluster is out (default 1)' }),
   weight: Type.Integer({ minimum: 0, default: 1 }),
+  isp: Type.Optional(Type.String({ minLength: 1, description: 'ISP line this cluster serves (DNS prefers it for clients of that ISP); none = any' })),
   nodes: Type.Array(GatewayNodeRef, { default: [] }),
 });
 

@@ -1,0 +1,36 @@
+import type { Deployment, ResourceKind, VDomain } from '../../src/core/model/index.js';
+import { MeridianError } from '../../src/core/errors/index.js';
+
+/** Rules the schema cannot state (which optional fields a policy or kind needs). */
+export function checkSemantics(kind: ResourceKind, id: string, value: unknown): void {
+  if (kind === 'vdomains') checkPolicy(id, value as VDomain);
+  if (kind === 'deployments') checkDeployment(id, value as Deployment);
+}
+
+function invalid(kind: string, field: string, reason: string): MeridianError {
+  return new MeridianError('MERIDIAN_ERR_CONTROLLER_INVALID', { kind, field, reason });
+}
+
+function checkPolicy(_id: string, v: VDomain): void {
+  const p = v.policy;
+  if (p.type === 'pinned' && !(p.regions?.length || p.clusters?.length)) throw invalid('vdomain', 'policy', 'pinned needs regions or clusters');
+  if (p.type === 'failover' && !p.regions?.length) throw invalid('vdomain', 'policy.regions', 'failover needs the regions in order');
+  if (p.type === 'weighted') {
+    const weights = Object.values(p.weights ?? {});
+    if (weights.length === 0 || weights.reduce((a, b) => a + b, 0) === 0) throw invalid('vdomain', 'policy.weights', 'weighted needs at least one cluster with a weight above 0');
+  }
+}
+
+function checkDeployment(id: string, d: Deployment): void {
+  const bad = (reason: string) => new MeridianError('MERIDIAN_ERR_CONTROLLER_DEPLOY_INVALID', { id, reason });
+  if (d.kind === 'gateway') {
+    if (!d.vdomain) throw bad('a gateway deployment needs vdomain');
+    if (!/^[^/]+\/[^/]+$/.test(d.from) || !/^[^/]+\/[^/]+$/.test(d.to)) throw bad('from and to must be region/cluster pairs');
+    if (d.match) throw bad('match applies to backend deployments only');
+  } else if (!d.route) throw bad('a backend deployment needs route');
+  if (d.from === d.to) throw bad('from and to must differ');
+  for (let i = 1; i < d.steps.length; i++) {
+    if ((d.steps[i] as number) <= (d.steps[i - 1] as number)) throw bad('steps must increase');
+  }
+  if (d.match && !d.match.header === !d.match.cookie) throw bad('match needs exactly one of header or cookie');
+}

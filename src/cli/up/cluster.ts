@@ -1,0 +1,221 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify as toYaml } from 'yaml';
+import { ConsulClient } from '../../core/consul-client.js';
+import { PROJECT_ROOT } from '../../core/servers/binaries.js';
+import { consulJoinWan, consulProcess, etcdProcess, redisProcess, waitForFederation } from '../../core/servers/launchers.js';
+import { ManagedProcess } from '../../core/servers/managed-process.js';
+import { controllerConfig, dnsConfig, gatewayConfig, proberConfig, seedResources } from './programs.js';
+import { addressesOf, type LocalTopology } from './topology.js';
+
+export type ProcessKind = 'etcd' | 'consul' | 'redis' | 'controller' | 'gateway' | 'dns' | 'prober' | 'demo';
+
+export interface ClusterMember {
+  name: string;
+  kind: ProcessKind;
+  /** Region name; undefined for central parts. */
+  region: string | undefined;
+  address: string;
+  proc: ManagedProcess;
+  /** Cheap health check for the status table. */
+  healthy: () => Promise<boolean>;
+}
+
+async function httpOk(url: string, init: RequestInit = {}): Promise<boolean> {
+  try {
+    const res = await fetch(url, { ...init, signal: AbortSignal.timeout(1_000) });
+    await res.arrayBuffer();
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+/** How to run `meridian` itself: the compiled CLI when we run from dist/, else the sources via tsx. */
+function meridianCommand(): { command: string; prefix: string[] } {
+  const fromDist = import.meta.url.includes('/dist/');
+  return fromDist
+    ? { command: process.execPath, prefix: [join(PROJECT_ROOT, 'dist', 'src', 'cli', 'main.js')] }
+    : { command: process.execPath, prefix: ['--import', 'tsx', join(PROJECT_ROOT, 'src', 'cli', 'main.ts')] };
+}
+
+function echoScript(): string[] {
+  return import.meta.url.includes('/dist/')
+    ? [join(PROJECT_ROOT, 'dist', 'src', 'cli', 'up', 'echo-server.js')]
+    : ['--import', 'tsx', join(PROJECT_ROOT, 'src', 'cli', 'up', 'echo-server.ts')];
+}
+
+/**
+ * The whole local multi-region cluster: real Consul (one datacenter per region, WAN-joined),
+ * etcd (central + one per region), Redis per region, and the Meridian programs, each with its
+ * own log file. start() reports progress; stop() takes everything down in reverse order.
+ */
+export class LocalCluster {
+  readonly topology: LocalTopology;
+  readonly workDir: string;
+  readonly members: ClusterMember[] = [];
+  private readonly progress: (msg: string) => void;
+
+  constructor(topology: LocalTopology, options: { workDir?: string; progress?: (msg: string) => void } = {}) {
+    this.topology = topology;
+    this.workDir = options.workDir ?? join(PROJECT_ROOT, '.meridian', 'local');
+    this.progress = options.progress ?? (() => undefined);
+  }
+
+  get logDir(): string {
+    return join(this.workDir, 'logs');
+  }
+
+  member(name: string): ClusterMember {
+    const m = this.members.find((x) => x.name === name);
+    if (!m) throw new Error(`no cluster member named ${name}`);
+    return m;
+  }
+
+  private add(m: ClusterMember): ClusterMember {
+    this.members.push(m);
+    return m;
+  }
+
+  private placement(name: string, host: string) {
+    return { name, host, dataDir: join(this.workDir, 'data', name), logFile: join(this.logDir, `${name}.log`) };
+  }
+
+  private writeConfig(name: string, config: Record<string, unknown>): string {
+    const file = join(this.workDir, 'config', `${name}.yaml`);
+    mkdirSync(join(this.workDir, 'config'), { recursive: true });
+    writeFileSync(file, toYaml(config));
+    return file;
+  }
+
+  private program(name: string, kind: ProcessKind, region: string | undefined, address: string, args: string[], ready: () => Promise<boolean>): ClusterMember {
+    const { command, prefix } = meridianCommand();
+    const proc = new ManagedProcess({
+      name,
+      command,
+      args: [...prefix, ...args],
+      env: { MERIDIAN_LOG_LEVEL: process.env.MERIDIAN_LOG_LEVEL ?? 'info' },
+      logFile: join(this.logDir, `${name}.log`),
+      ready,
+      readyTimeoutMs: 60_000,
+    });
+    return this.add({ name, kind, region, address, proc, healthy: ready });
+  }
+
+  async start(): Promise<void> {
+    const t = this.topology;
+    const a = addressesOf(t);
+    // A fresh cluster every time: state from an earlier run would confuse the demo.
+    rmSync(join(this.workDir, 'data'), { recursive: true, force: true });
+    mkdirSync(this.logDir, { recursive: true });
+
+    this.progress('starting etcd (central + per region), Redis and Consul (one datacenter per region)');
+    const central = etcdProcess(this.placement('etcd-central', a.centralEtcd));
+    this.add({ name: 'etcd-central', kind: 'etcd', region: undefined, address: `${a.centralEtcd}:2379`, proc: central, healthy: () => httpOk(`${central.endpoint}/health`) });
+    const consuls: Array<ReturnType<typeof consulProcess>> = [];
+    t.regions.forEach((r, i) => {
+      const etcd = etcdProcess(this.placement(`etcd-${r.name}`, a.etcd(i)));
+      this.add({ name: `etcd-${r.name}`, kind: 'etcd', region: r.name, address: `${a.etcd(i)}:2379`, proc: etcd, healthy: () => httpOk(`${etcd.endpoint}/health`) });
+      const redis = redisProcess(this.placement(`redis-${r.name}`, a.redis(i)));
+      this.add({ name: `redis-${r.name}`, kind: 'redis', region: r.name, address: `${a.redis(i)}:6379`, proc: redis, healthy: async () => redis.running });
+      const consul = consulProcess({ ...this.placement(`consul-${r.name}`, a.consul(i)), datacenter: r.name });
+      consuls.push(consul);
+      this.add({ name: `consul-${r.name}`, kind: 'consul', region: r.name, address: `${a.consul(i)}:8500`, proc: consul, healthy: () => httpOk(`${consul.httpUrl}/v1/status/leader`) });
+    });
+    await Promise.all(this.members.map((m) => m.proc.start()));
+    if (consuls.length > 1) {
+      const [first, ...rest] = consuls;
+      if (first) await consulJoinWan(first.httpUrl, rest.map((c) => c.serfWan));
+      await waitForFederation(consuls.map((c) => c.httpUrl), t.regions.map((r) => r.name));
+    }
+    this.progress(`consul datacenters ${t.regions.map((r) => r.name).join(', ')} WAN-joined`);
+
+    this.progress(`starting demo service "${t.demo.service}" (${t.demo.instances_per_region} instances per region, Consul health checks)`);
+    const demoStarts: Array<Promise<void>> = [];
+    t.regions.forEach((r, i) => {
+      for (let n = 0; n < t.demo.instances_per_region; n++) {
+        const host = a.demo(i, n);
+        const name = `${t.demo.service}-${r.name}-${n + 1}`;
+        const proc = new ManagedProcess({
+          name,
+          command: process.execPath,
+          args: [...echoScript(), host, String(t.demo.port), name, r.name],
+          logFile: join(this.logDir, `${name}.log`),
+          ready: () => httpOk(`http://${host}:${t.demo.port}/health`),
+        });
+        this.add({ name, kind: 'demo', region: r.name, address: `${host}:${t.demo.port}`, proc, healthy: () => httpOk(`http://${host}:${t.demo.port}/health`) });
+        const consul = new ConsulClient(`http://${a.consul(i)}:8500`);
+        demoStarts.push(proc.start().then(() => consul.register({
+          id: name, name: t.demo.service, address: host, port: t.demo.port, tags: [r.name],
+          check: { http: `http://${host}:${t.demo.port}/health`, interval: '1s', timeout: '1s' },
+        })).finally(() => consul.close()));
+      }
+    });
+    await Promise.all(demoStarts);
+
+    this.progress('starting the controller and seeding the demo config');
+    const ctlFile = this.writeConfig('controller', controllerConfig(t));
+    const controllerUrl = `http://${a.controller}`;
+    const controller = this.program('controller', 'controller', undefined, a.controller, ['controller', '-c', ctlFile], () => httpOk(`${controllerUrl}/healthz`));
+    await controller.proc.start();
+    await this.seed(controllerUrl);
+
+    this.progress(`starting ${t.gateways_per_region} gateway node(s) per region`);
+    const gws: ClusterMember[] = [];
+    t.regions.forEach((r, i) => {
+      for (let n = 0; n < t.gateways_per_region; n++) {
+        const name = `gateway-${r.name}-${n + 1}`;
+        const host = a.gateway(i, n);
+        const file = this.writeConfig(name, gatewayConfig(t, i, n));
+        gws.push(this.program(name, 'gateway', r.name, `${host}:${t.gateway_port}`, ['gateway', '-c', file], () => httpOk(`http://${host}:${t.gateway_admin_port}/healthz`)));
+      }
+    });
+    await Promise.all(gws.map((g) => g.proc.start()));
+
+    this.progress('starting a prober and a DNS server per region');
+    const edge: ClusterMember[] = [];
+    t.regions.forEach((r, i) => {
+      const pf = this.writeConfig(`prober-${r.name}`, proberConfig(t, i));
+      edge.push(this.program(`prober-${r.name}`, 'prober', r.name, `${a.prober(i)}:9154`, ['prober', '-c', pf], () => httpOk(`http://${a.prober(i)}:9154/healthz`)));
+      const df = this.writeConfig(`dns-${r.name}`, dnsConfig(t, i));
+      edge.push(this.program(`dns-${r.name}`, 'dns', r.name, `${a.dns(i)}:${t.dns_port}`, ['dns', '-c', df], () => httpOk(`http://${a.dns(i)}:9153/healthz`)));
+    });
+    await Promise.all(edge.map((e) => e.proc.start()));
+  }
+
+  /** The demo resources, a virtual domain and its binding, through the controller API. */
+  private async seed(controllerUrl: string): Promise<void> {
+    const t = this.topology;
+    const headers = { authorization: `Bearer ${t.admin_token}`, 'content-type': 'application/json' };
+    for (const r of seedResources(t)) {
+      const res = await fetch(`${controllerUrl}/v1/${r.kind}/${encodeURIComponent(r.id)}`, { method: 'PUT', headers, body: JSON.stringify(r.body) });
+      if (!res.ok) throw new Error(`seeding ${r.kind}/${r.id} failed: ${res.status} ${await res.text()}`);
+    }
+    const vd = await fetch(`${controllerUrl}/v1/vdomains`, { method: 'POST', headers, body: JSON.stringify({ policy: { type: 'nearest' }, description: 'demo' }) });
+    if (!vd.ok) throw new Error(`allocating the demo virtual domain failed: ${vd.status} ${await vd.text()}`);
+    const vdomain = (await vd.json()) as { uuid: string; name?: string };
+    this.vdomain = vdomain.name ?? `${vdomain.uuid}.${t.zone}`;
+    const bind = await fetch(`${controllerUrl}/v1/bindings/${encodeURIComponent(t.demo.business_domain)}`, { method: 'PUT', headers, body: JSON.stringify({ domain: t.demo.business_domain, vdomain: vdomain.uuid }) });
+    if (!bind.ok) throw new Error(`binding ${t.demo.business_domain} failed: ${bind.status} ${await bind.text()}`);
+  }
+
+  /** The demo virtual domain's full name, once seeded. */
+  vdomain: string | undefined;
+
+  /** Health of every member, for the status table. */
+  async status(): Promise<Array<{ name: string; kind: ProcessKind; region: string; address: string; pid: number | undefined; state: string }>> {
+    return Promise.all(this.members.map(async (m) => ({
+      name: m.name,
+      kind: m.kind,
+      region: m.region ?? 'central',
+      address: m.address,
+      pid: m.proc.pid,
+      state: !m.proc.running ? 'stopped' : (await m.healthy()) ? 'healthy' : 'unhealthy',
+    })));
+  }
+
+  async stop(): Promise<void> {
+    // Reverse start order: clients first, servers last.
+    for (const m of [...this.members].reverse()) await m.proc.stop(5_000).catch(() => undefined);
+  }
+}
