@@ -21,6 +21,7 @@ export const CONTROLLER_ERRORS = defineErrors('CONTROLLER', {
   MERIDIAN_ERR_CONTROLLER_DEPLOY_BUSY: { message: 'deployment {other} is already active on {target}', status: 409 },
   MERIDIAN_ERR_CONTROLLER_UNKNOWN_DATACENTER: { message: 'no region has Consul datacenter {datacenter}', status: 400 },
   MERIDIAN_ERR_CONTROLLER_DRAIN_INCOMPLETE: { message: 'drain of {service}/{instance}: {count} gateway node(s) did not ack within {deadline} ms: {nodes}', status: 504 },
+  MERIDIAN_ERR_CONTROLLER_INTERNAL: { message: 'internal error: {reason}', status: 500 },
   MERIDIAN_ERR_CONTROLLER_CTL_UNREACHABLE: { message: 'controller at {url} unreachable: {reason}', status: 503 },
   MERIDIAN_ERR_CONTROLLER_CTL_FILE: { message: '{file}: document {index}: {reason}', status: 400 },
 });

@@ -1,0 +1,97 @@
+import type { ResourceKind, Ssl, VDomain, Binding } from '../../src/core/model/index.js';
+import { MeridianError } from '../../src/core/errors/index.js';
+import type { Role } from '../config.js';
+import { TokenAuth, type Principal } from './auth.js';
+import type { ApiServer, Request, Reply } from './server.js';
+import { ResourceService, SINGULAR, isKind, type WriteResult } from '../store/resource-service.js';
+
+/** Kinds that change the shape of the whole platform (or hold secrets) need the admin role to write. */
+const ADMIN_KINDS: ReadonlySet<ResourceKind> = new Set(['regions', 'ssl', 'global_rules']);
+
+export function writeRole(kind: ResourceKind): Role {
+  return ADMIN_KINDS.has(kind) ? 'admin' : 'write';
+}
+
+export function kindParam(req: Request): ResourceKind {
+  const kind = req.params.kind ?? '';
+  if (!isKind(kind)) throw new MeridianError('MERIDIAN_ERR_CONTROLLER_NO_ENDPOINT', { method: req.method, path: req.path });
+  return kind;
+}
+
+export const etag = (revision: number): string => `"${revision}"`;
+
+/** If-Match: a revision ("12" or 12); "*" means "must exist", answered by the lookup itself. */
+export function ifMatch(req: Request): number | undefined {
+  const raw = req.headers['if-match'];
+  if (raw === undefined || raw === '*') return undefined;
+  const v = String(raw).replace(/^W\//, '').replace(/"/g, '').trim();
+  if (!/^\d+$/.test(v)) throw new MeridianError('MERIDIAN_ERR_CONTROLLER_BAD_IF_MATCH', { value: String(raw) });
+  return Number(v);
+}
+
+/** A private key is shown to admins only. */
+function redact(kind: ResourceKind, value: unknown, p: Principal): unknown {
+  if (kind !== 'ssl' || p.role === 'admin') return value;
+  return { ...(value as Ssl), key: '<redacted: admin only>' };
+}
+
+export function writeReply(w: WriteResult, extra: Record<string, unknown> = {}): Reply {
+  const status = w.result === 'created' ? 201 : 200;
+  return { status, headers: { etag: etag(w.revision) }, body: { ...w, ...extra } };
+}
+
+/** GET/PUT/POST/DELETE /v1/<kind>[/<id>] for every kind in RESOURCES. */
+export function registerResourceApi(api: ApiServer, svc: ResourceService): void {
+  const withCname = async (w: WriteResult): Promise<Record<string, unknown>> => {
+    if (w.kind !== 'bindings' || !w.value) return {};
+    const b = w.value as Binding;
+    const vd = await svc.get<VDomain>('vdomains', b.vdomain);
+    return { cname: svc.cname(b.domain, vd?.value, b.vdomain) };
+  };
+
+  api.on('GET', '/v1/:kind', 'read', 'list', async (req) => {
+    const kind = kindParam(req);
+    const { revision, items } = await svc.list(kind);
+    return { status: 200, body: { kind, revision, items: items.map((i) => ({ id: i.id, revision: i.revision, value: redact(kind, i.value, req.principal) })) } };
+  });
+
+  api.on('GET', '/v1/:kind/:id', 'read', 'get', async (req) => {
+    const kind = kindParam(req);
+    const s = await svc.require(kind, req.params.id ?? '');
+    return { status: 200, headers: { etag: etag(s.revision), 'x-meridian-revision': String(s.revision) }, body: redact(kind, s.value, req.principal) };
+  });
+
+  api.on('PUT', '/v1/:kind/:id', 'write', 'put', async (req) => {
+    const kind = kindParam(req);
+    TokenAuth.require(req.principal, writeRole(kind), `write ${kind}`);
+    const createOnly = req.headers['if-none-match'] === '*';
+    const expected = ifMatch(req);
+    if (req.headers['if-match'] === '*') await svc.require(kind, req.params.id ?? '');
+    const w = await svc.put(kind, req.params.id ?? '', req.body, req.principal, { ...(expected !== undefined ? { ifMatch: expected } : {}), createOnly });
+    return writeReply(w, await withCname(w));
+  });
+
+  api.on('POST', '/v1/:kind', 'write', 'create', async (req) => {
+    const kind = kindParam(req);
+    TokenAuth.require(req.principal, writeRole(kind), `write ${kind}`);
+    const keyField = { routes: 'id', upstreams: 'id', consumers: 'username', ssl: 'id', global_rules: 'id', regions: 'name', vdomains: 'uuid', bindings: 'domain', deployments: 'id' }[kind];
+    const body = req.body as Record<string, unknown> | undefined;
+    const id = body && typeof body === 'object' ? body[keyField] : undefined;
+    if (typeof id !== 'string') throw new MeridianError('MERIDIAN_ERR_CONTROLLER_INVALID', { kind: SINGULAR[kind], field: keyField, reason: 'is required' });
+    const w = await svc.put(kind, id, req.body, req.principal, { createOnly: true });
+    return writeReply(w, await withCname(w));
+  });
+
+  api.on('DELETE', '/v1/:kind/:id', 'write', 'delete', async (req) => {
+    const kind = kindParam(req);
+    TokenAuth.require(req.principal, writeRole(kind), `delete ${kind}`);
+    const expected = ifMatch(req);
+    const w = await svc.delete(kind, req.params.id ?? '', req.principal, expected !== undefined ? { ifMatch: expected } : {});
+    return { status: 200, body: w };
+  });
+
+  api.on('GET', '/v1/audit', 'admin', 'read the audit log', async (req) => {
+    const limit = Math.min(Math.max(Number(req.query.get('limit') ?? 100) || 100, 1), 10_000);
+    return { status: 200, body: { items: await svc.audit(limit) } };
+  });
+}

@@ -1,0 +1,54 @@
+import { request } from 'undici';
+import type { NodeRegistration } from '../../src/core/keys.js';
+import { METRICS } from '../../src/core/metric-names.js';
+
+export interface Sample {
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Samples of one metric from Prometheus text exposition (the gateways' admin /metrics). */
+export function parseSamples(text: string, metric: string): Sample[] {
+  const out: Sample[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(metric)) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)/.exec(line);
+    if (!m || m[1] !== metric) continue;
+    const labels: Record<string, string> = {};
+    for (const l of (m[3] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1] as string] = (l[2] as string).replace(/\\(.)/g, '$1');
+    const value = Number(m[4]);
+    if (Number.isFinite(value)) out.push({ labels, value });
+  }
+  return out;
+}
+
+export interface Counts {
+  total: number;
+  errors: number;
+}
+
+/**
+ * Requests and 5xx answers (meridian_http_requests_total) summed over the given nodes for the
+ * samples `select` keeps. A node that cannot be scraped is left out: its counters come back
+ * later, and the rate is computed on differences.
+ */
+export async function scrapeCounts(nodes: NodeRegistration[], token: string, select: (s: Sample, n: NodeRegistration) => boolean, timeoutMs = 1_000): Promise<Counts & { scraped: number }> {
+  const results = await Promise.all(nodes.map(async (n) => {
+    try {
+      const res = await request(new URL('/metrics', n.admin), { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(timeoutMs) });
+      const text = await res.body.text();
+      if (res.statusCode !== 200) return undefined;
+      const c = { total: 0, errors: 0 };
+      for (const s of parseSamples(text, METRICS.httpRequests)) {
+        if (!select(s, n)) continue;
+        c.total += s.value;
+        if ((s.labels.code ?? '').startsWith('5')) c.errors += s.value;
+      }
+      return c;
+    } catch {
+      return undefined;
+    }
+  }));
+  const ok = results.filter((r): r is Counts => r !== undefined);
+  return { total: ok.reduce((a, c) => a + c.total, 0), errors: ok.reduce((a, c) => a + c.errors, 0), scraped: ok.length };
+}

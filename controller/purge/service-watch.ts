@@ -1,0 +1,95 @@
+import type { ConsulClient, ServiceInstance } from '../../src/core/consul-client.js';
+import type { Logger } from '../../src/core/logger.js';
+
+export interface ServiceChange {
+  service: string;
+  datacenter: string;
+  /** Instance ids added, removed or whose health changed. */
+  changed: string[];
+  /** When the blocking query returned with the change. */
+  seenAt: number;
+}
+
+export interface WatchOptions {
+  waitS: number;
+  minIntervalMs: number;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
+function fingerprint(list: ServiceInstance[]): Map<string, string> {
+  return new Map(list.map((i) => [i.id, `${i.status}|${i.address}|${i.port}|${i.tags.join(',')}`]));
+}
+
+/**
+ * A blocking-query watch on one service's health in one datacenter. Follows Consul's rules
+ * for the index: it must grow, a smaller one means the index was reset (snapshot restore,
+ * leader change) and the watch starts over at 0; a value below 1 is treated as 1 so the next
+ * call still blocks. Calls are spaced at least minIntervalMs apart: a flapping service cannot
+ * turn the watch into a busy loop (the rate limit). Errors back off up to 10 s.
+ */
+export class ServiceWatch {
+  private stopped = false;
+  private last: Map<string, string> | undefined;
+  private index = 0;
+
+  constructor(
+    private readonly client: ConsulClient,
+    readonly datacenter: string,
+    readonly service: string,
+    private readonly opts: WatchOptions,
+    private readonly onChange: (c: ServiceChange) => void,
+    private readonly onIndexReset: () => void,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    void this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    let errors = 0;
+    while (!this.stopped) {
+      const t0 = Date.now();
+      try {
+        const res = await this.client.healthService(this.service, {
+          dc: this.datacenter,
+          ...(this.index > 0 ? { index: String(this.index), wait: `${this.opts.waitS}s` } : {}),
+        });
+        errors = 0;
+        if (this.stopped) return;
+        const next = Number(res.index);
+        if (next < this.index) {
+          this.onIndexReset();
+          this.index = 0;
+        } else {
+          this.index = next < 1 ? 1 : next;
+        }
+        const now = fingerprint(res.value);
+        if (this.last) {
+          const changed = diff(this.last, now);
+          if (changed.length > 0) this.onChange({ service: this.service, datacenter: this.datacenter, changed, seenAt: performance.now() });
+        }
+        this.last = now;
+      } catch (err) {
+        errors++;
+        if (errors === 1) this.log.warn({ service: this.service, datacenter: this.datacenter, err: (err as Error).message }, 'consul watch failed; backing off');
+        await sleep(Math.min(10_000, 250 * 2 ** Math.min(errors, 6)));
+        continue;
+      }
+      const elapsed = Date.now() - t0;
+      if (elapsed < this.opts.minIntervalMs) await sleep(this.opts.minIntervalMs - elapsed);
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+}
+
+function diff(a: Map<string, string>, b: Map<string, string>): string[] {
+  const out = new Set<string>();
+  for (const [id, fp] of a) if (b.get(id) !== fp) out.add(id);
+  for (const id of b.keys()) if (!a.has(id)) out.add(id);
+  return [...out].sort();
+}

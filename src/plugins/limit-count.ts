@@ -1,0 +1,169 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { Strict } from '../core/model/index.js';
+import type { Plugin, RequestContext, ShortCircuit } from './contract.js';
+import { KeyType, keyCheck, limitKey } from './shared/limit-key.js';
+import { LocalWindows, type Decision } from './shared/local-window.js';
+import { limitFallback, limitRejected, redisCalls } from './shared/metrics.js';
+import { DEFAULT_REDIS, RedisSettings, closeRedis, redisFor, type RedisHandle } from './shared/redis.js';
+import { deny } from './shared/respond.js';
+import { setServices } from './shared/services.js';
+import { FIXED, LEASE, SLIDING } from './limit-count-lua.js';
+
+export const LimitCountConfig = Strict({
+  count: Type.Integer({ minimum: 1, description: 'requests allowed per window (required)' }),
+  time_window: Type.Integer({ minimum: 1, description: 'window length in seconds (required)' }),
+  key_type: KeyType,
+  header: Type.Optional(Type.String({ minLength: 1, description: 'header counted by when key_type is header' })),
+  group: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]+$', description: 'share one counter between routes with the same group (default: per route)' })),
+  algorithm: Type.Union([Type.Literal('fixed'), Type.Literal('sliding')], { default: 'fixed', description: 'fixed or sliding window (default fixed)' }),
+  policy: Type.Union([Type.Literal('redis'), Type.Literal('local')], { default: 'redis', description: 'redis: shared by every gateway; local: per worker (default redis)' }),
+  mode: Type.Union([Type.Literal('strict'), Type.Literal('batched')], { default: 'strict', description: 'strict: one Redis call per request; batched: spend budget leased in batches (fixed window only) (default strict)' }),
+  batch_size: Type.Integer({ minimum: 0, default: 0, description: 'batched: requests leased per Redis call; 0 = 1% of count, at least 1 (default 0)' }),
+  show_headers: Type.Boolean({ default: true, description: 'send RateLimit-Limit/Remaining/Reset (default true)' }),
+  redis: Type.Optional(RedisSettings),
+});
+export type LimitCountConfig = Static<typeof LimitCountConfig>;
+
+const local = new LocalWindows();
+
+
+/** Per config object (one per compiled chain): its Redis handle, resolved once. */
+const handles = new WeakMap<LimitCountConfig, RedisHandle>();
+function handleOf(cfg: LimitCountConfig): RedisHandle {
+  let h = handles.get(cfg);
+  if (!h) {
+    h = redisFor(cfg.redis ?? DEFAULT_REDIS);
+    handles.set(cfg, h);
+  }
+  return h;
+}
+
+/** Batched mode: the budget this worker holds for one counter and one window. */
+interface Lease {
+  tokens: number;
+  /** local time the window ends: the lease is void after it */
+  until: number;
+  remaining: number;
+  fetching: Promise<void> | undefined;
+  /** Redis said the window's budget is spent: reject locally until `until` */
+  exhausted: boolean;
+}
+const leases = new Map<string, Lease>();
+
+function batchOf(cfg: LimitCountConfig): number {
+  return cfg.batch_size > 0 ? cfg.batch_size : Math.max(1, Math.floor(cfg.count / 100));
+}
+
+function toDecision(reply: unknown): Decision {
+  const [allowed, remaining, resetMs] = reply as [number, number, number];
+  return { allowed: allowed > 0, remaining: Math.max(0, remaining), resetMs };
+}
+
+async function strictRedis(h: RedisHandle, key: string, cfg: LimitCountConfig): Promise<Decision> {
+  const script = cfg.algorithm === 'sliding' ? SLIDING : FIXED;
+  const reply = await h.script(script, [`meridian:lc:{${key}}`], [cfg.count, cfg.time_window * 1000, 1]);
+  redisCalls.inc({ plugin: 'limit-count', result: 'ok' });
+  return toDecision(reply);
+}
+
+async function refill(h: RedisHandle, key: string, cfg: LimitCountConfig, lease: Lease): Promise<void> {
+  const reply = (await h.script(LEASE, [`meridian:lc:{${key}}`], [cfg.count, cfg.time_window * 1000, batchOf(cfg)])) as [number, number, number];
+  redisCalls.inc({ plugin: 'limit-count', result: 'ok' });
+  const [grant, remaining, resetMs] = reply;
+  const until = Date.now() + resetMs;
+  if (until > lease.until + 1) lease.tokens = 0; // a new window: what was left of the old lease is void
+  lease.until = until;
+  lease.remaining = remaining;
+  lease.tokens += grant;
+  lease.exhausted = grant <= 0;
+}
+
+async function batchedRedis(h: RedisHandle, key: string, cfg: LimitCountConfig): Promise<Decision> {
+  const now = Date.now();
+  let lease = leases.get(key);
+  if (!lease) {
+    lease = { tokens: 0, until: 0, remaining: cfg.count, fetching: undefined, exhausted: false };
+    leases.set(key, lease);
+  }
+  for (let round = 0; round < 3; round++) {
+    if (now >= lease.until) {
+      lease.tokens = 0;
+      lease.exhausted = false;
+    }
+    if (lease.tokens > 0) {
+      lease.tokens--;
+      return { allowed: true, remaining: lease.remaining + lease.tokens, resetMs: Math.max(0, lease.until - now) };
+    }
+    if (lease.exhausted && now < lease.until) return { allowed: false, remaining: 0, resetMs: lease.until - now };
+    // Concurrent requests that find the lease empty share one Redis call.
+    if (!lease.fetching) {
+      const l = lease;
+      l.fetching = refill(h, key, cfg, l).finally(() => {
+        l.fetching = undefined;
+      });
+    }
+    await lease.fetching;
+  }
+  return { allowed: false, remaining: 0, resetMs: Math.max(1, lease.until - Date.now()) };
+}
+
+function rateHeaders(cfg: LimitCountConfig, d: Decision): Record<string, string> {
+  return {
+    'RateLimit-Limit': String(cfg.count),
+    'RateLimit-Remaining': String(d.remaining),
+    'RateLimit-Reset': String(Math.max(0, Math.ceil(d.resetMs / 1000))),
+  };
+}
+
+async function decide(ctx: RequestContext, cfg: LimitCountConfig, key: string): Promise<Decision> {
+  const windowMs = cfg.time_window * 1000;
+  const sliding = cfg.algorithm === 'sliding';
+  if (cfg.policy === 'local') return local.take(key, cfg.count, windowMs, sliding);
+  const h = handleOf(cfg);
+  if (h.usable()) {
+    try {
+      return cfg.mode === 'batched' && !sliding ? await batchedRedis(h, key, cfg) : await strictRedis(h, key, cfg);
+    } catch (err) {
+      // Same request, no error to the client: this worker counts alone until Redis is back.
+      h.noteDown(err);
+      redisCalls.inc({ plugin: 'limit-count', result: 'error' });
+    }
+  }
+  limitFallback.inc({ route: ctx.route.id });
+  return local.take(key, cfg.count, windowMs, sliding);
+}
+
+async function access(ctx: RequestContext, cfg: LimitCountConfig): Promise<ShortCircuit | undefined> {
+  const d = await decide(ctx, cfg, limitKey(ctx, cfg));
+  const headers = cfg.show_headers ? rateHeaders(cfg, d) : {};
+  if (!d.allowed) {
+    limitRejected.inc({ plugin: 'limit-count', route: ctx.route.id });
+    return deny('MERIDIAN_ERR_PLUGIN_RATE_LIMITED', {}, { ...headers, 'Retry-After': String(Math.max(1, Math.ceil(d.resetMs / 1000))) });
+  }
+  if (cfg.show_headers) Object.assign(ctx.responseHeaders, headers);
+  return undefined;
+}
+
+/**
+ * limit-count: N requests per window per key, shared by every gateway through Redis (atomic
+ * Lua), with a same-request local fallback when Redis is unavailable.
+ */
+export const limitCount: Plugin<LimitCountConfig> = {
+  name: 'limit-count',
+  version: '1.0.0',
+  priority: 1002,
+  schema: LimitCountConfig,
+  check: (cfg) => {
+    const k = keyCheck(cfg);
+    if (k) return k;
+    if (cfg.mode === 'batched' && cfg.algorithm === 'sliding') return { field: 'mode', reason: '"batched" works with algorithm "fixed" only' };
+    return undefined;
+  },
+  phases: { access },
+  init: (services) => setServices(services),
+  close: async () => {
+    local.clear();
+    leases.clear();
+    await closeRedis();
+  },
+};

@@ -1,0 +1,127 @@
+import { createHash } from 'node:crypto';
+import { Type, type Static } from '@sinclair/typebox';
+import { Redis, Cluster } from 'ioredis';
+import { Strict } from '../../core/model/index.js';
+import { getServices } from './services.js';
+
+/**
+ * Where a plugin's Redis is. Default: the region's Redis the gateway was configured with.
+ * Cluster and Sentinel go through ioredis' own options (cluster startup nodes, sentinels + name).
+ */
+export const RedisSettings = Strict({
+  url: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'redis://host:port/db (default: the region Redis of the gateway)' })),
+  cluster: Type.Optional(Type.Array(Type.String({ pattern: '^[^:]+:[0-9]{1,5}$' }), { minItems: 1, description: 'Redis Cluster startup nodes host:port' })),
+  sentinels: Type.Optional(Type.Array(Type.String({ pattern: '^[^:]+:[0-9]{1,5}$' }), { minItems: 1, description: 'Sentinel addresses host:port (with sentinel_name)' })),
+  sentinel_name: Type.Optional(Type.String({ minLength: 1, description: 'Sentinel master name' })),
+  password: Type.Optional(Type.String()),
+  command_timeout_ms: Type.Integer({ minimum: 1, default: 100, description: 'a command slower than this counts as Redis unavailable (ms, default 100)' }),
+  retry_after_ms: Type.Integer({ minimum: 0, default: 1_000, description: 'after a failure, use the fallback this long before trying Redis again (ms, default 1000)' }),
+}, { description: 'Redis connection (default: the region Redis)' });
+export type RedisSettings = Static<typeof RedisSettings>;
+
+export type RedisClient = Redis | Cluster;
+
+function hostPort(s: string): { host: string; port: number } {
+  const i = s.lastIndexOf(':');
+  return { host: s.slice(0, i), port: Number(s.slice(i + 1)) };
+}
+
+/**
+ * One connection per distinct setting per worker. Commands never queue while disconnected
+ * (enableOfflineQueue false) and time out fast, so a dead Redis costs a request nothing but
+ * the switch to the caller's fallback; ioredis keeps reconnecting in the background.
+ */
+class RedisHandle {
+  readonly client: RedisClient;
+  private downUntil = 0;
+  private loggedDown = false;
+
+  constructor(private readonly settings: RedisSettings, url: string | undefined) {
+    const common = {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: settings.command_timeout_ms,
+      lazyConnect: false,
+      ...(settings.password ? { password: settings.password } : {}),
+    };
+    if (settings.cluster) {
+      this.client = new Cluster(settings.cluster.map(hostPort), {
+        enableOfflineQueue: false,
+        clusterRetryStrategy: (times: number) => Math.min(100 * times, 2_000),
+        redisOptions: { maxRetriesPerRequest: 0, commandTimeout: settings.command_timeout_ms, ...(settings.password ? { password: settings.password } : {}) },
+      });
+    } else if (settings.sentinels) {
+      this.client = new Redis({ ...common, sentinels: settings.sentinels.map(hostPort), name: settings.sentinel_name ?? 'mymaster', retryStrategy: (times: number) => Math.min(100 * times, 2_000) });
+    } else {
+      this.client = new Redis(url ?? 'redis://127.0.0.1:6379', { ...common, retryStrategy: (times: number) => Math.min(100 * times, 2_000) });
+    }
+    // Without a listener ioredis prints every reconnect error; one log line per outage is enough.
+    this.client.on('error', (err: Error) => this.noteDown(err));
+    this.client.on('ready', () => {
+      if (this.loggedDown) getServices().log.info({ redis: this.describe() }, 'plugins: Redis is back, shared counting again');
+      this.loggedDown = false;
+      this.downUntil = 0;
+    });
+  }
+
+  describe(): string {
+    return this.settings.cluster ? `cluster ${this.settings.cluster.join(',')}` : this.settings.sentinels ? `sentinel ${this.settings.sentinel_name ?? ''}` : (this.settings.url ?? getServices().redisUrl ?? '');
+  }
+
+  /** Ready to take a command now (connected, and no recent failure). */
+  usable(): boolean {
+    return this.client.status === 'ready' && Date.now() >= this.downUntil;
+  }
+
+  noteDown(err: unknown): void {
+    this.downUntil = Date.now() + this.settings.retry_after_ms;
+    if (!this.loggedDown) {
+      this.loggedDown = true;
+      getServices().log.warn({ redis: this.describe(), err: err instanceof Error ? err.message : String(err) }, 'plugins: Redis unavailable, using local fallback');
+    }
+  }
+
+  /** EVALSHA, loading the script on NOSCRIPT: one round trip in the steady state. */
+  async script(lua: LuaScript, keys: string[], args: Array<string | number>): Promise<unknown> {
+    try {
+      return await this.client.evalsha(lua.sha, keys.length, ...keys, ...args);
+    } catch (err) {
+      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return this.client.eval(lua.source, keys.length, ...keys, ...args);
+      throw err;
+    }
+  }
+}
+
+export interface LuaScript {
+  readonly source: string;
+  readonly sha: string;
+}
+
+export function lua(source: string): LuaScript {
+  return { source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
+const handles = new Map<string, RedisHandle>();
+
+/** The worker's connection for these settings (created on first use). */
+export function redisFor(settings: RedisSettings): RedisHandle {
+  const url = settings.url ?? getServices().redisUrl;
+  const key = JSON.stringify([url, settings.cluster, settings.sentinels, settings.sentinel_name, settings.command_timeout_ms, settings.retry_after_ms]);
+  let h = handles.get(key);
+  if (!h) {
+    h = new RedisHandle(settings, url);
+    handles.set(key, h);
+  }
+  return h;
+}
+
+export type { RedisHandle };
+
+/** Closes every plugin connection (worker shutdown, tests). */
+export async function closeRedis(): Promise<void> {
+  const all = [...handles.values()];
+  handles.clear();
+  await Promise.all(all.map((h) => h.client.quit().catch(() => h.client.disconnect())));
+}
+
+export const DEFAULT_REDIS: RedisSettings = { command_timeout_ms: 100, retry_after_ms: 1_000 };
