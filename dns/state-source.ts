@@ -75,7 +75,8 @@ export class StateSource implements Lifecycle {
     this.loadDisk();
     // Never block on etcd: an authoritative server that cannot start while etcd is down would
     // turn an etcd outage into a DNS outage. It connects in the background and retries.
-    await this.connect();
+    if (this.from === 'disk') void this.connect();
+    else await this.connect();
     this.pingTimer = setInterval(() => void this.ping(), 2_000);
     this.pingTimer.unref();
   }

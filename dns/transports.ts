@@ -20,7 +20,7 @@ export class UdpTransport extends dns2.UDPServer {
     this.on('error', () => undefined);
   }
 
-  handle(data: Buffer, rinfo: RemoteInfo): void {
+  override handle(data: Buffer, rinfo: RemoteInfo): void {
     let out: Buffer | undefined;
     try {
       out = this.onQuery(data, 'udp', rinfo.address);
@@ -44,9 +44,19 @@ export class TcpTransport extends dns2.TCPServer {
   }
 
   /** RFC 7766: length-prefixed messages, several per connection, answered in order. */
+  private readonly sockets = new Set<Socket>();
+
+  /** Ends every open connection (net.Server.close() waits for them otherwise). */
+  destroyAll(): void {
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+  }
+
   handle(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
     const peer = socket.remoteAddress ?? '';
-    let buffered = Buffer.alloc(0);
+    let buffered: Buffer = Buffer.alloc(0);
     socket.setTimeout(this.idleMs, () => socket.destroy());
     socket.setNoDelay(true);
     socket.on('error', () => socket.destroy());

@@ -97,8 +97,12 @@ function udpQuery(server: DnsServerAddress, name: string, type: QueryType, timeo
         finish(new MeridianError('MERIDIAN_ERR_DISCOVERY_MALFORMED', { server: where, name, transport: 'udp', reason: (err as Error).message }, { cause: err }));
       }
     });
-    socket.send(encodeQuery(id, name, type), server.port, server.host, (err) => {
-      if (err) finish(new MeridianError('MERIDIAN_ERR_DISCOVERY_UNAVAILABLE', { server: where, transport: 'udp', reason: err.message }, { cause: err }));
+    // A connected socket: the kernel then reports ICMP port-unreachable as ECONNREFUSED, so a
+    // dead Consul agent is noticed at once instead of after the query timeout.
+    socket.connect(server.port, server.host, () => {
+      socket.send(encodeQuery(id, name, type), (err) => {
+        if (err) finish(new MeridianError('MERIDIAN_ERR_DISCOVERY_UNAVAILABLE', { server: where, transport: 'udp', reason: err.message }, { cause: err }));
+      });
     });
   });
 }

@@ -1,0 +1,45 @@
+import { MeridianError } from '../../src/core/errors/index.js';
+import type { ApiServer } from './server.js';
+import type { DeploymentActions, DeployAction } from '../deploy/actions.js';
+import type { Drainer } from '../purge/drain.js';
+import type { ControllerMetrics } from '../metrics.js';
+import type { ControllerStatus } from '../status.js';
+
+export interface OpsDeps {
+  actions: DeploymentActions;
+  drainer: Drainer;
+  metrics: ControllerMetrics;
+  status: () => Promise<ControllerStatus>;
+  leader: () => { id: string | null; api: string | null; is_me: boolean };
+  defaultDeadlineMs: number;
+}
+
+/** Deployment actions, drain, status, leader, metrics and health: the operational endpoints. */
+export function registerOpsApi(api: ApiServer, deps: OpsDeps): void {
+  for (const action of ['start', 'promote', 'rollback'] as const satisfies readonly DeployAction[]) {
+    api.on('POST', `/v1/deployments/:id/${action}`, 'write', `deploy ${action}`, async (req) => {
+      const reason = typeof (req.body as { reason?: unknown } | undefined)?.reason === 'string' ? (req.body as { reason: string }).reason : undefined;
+      const r = await deps.actions.run(req.params.id ?? '', action, req.principal, reason);
+      deps.metrics.deployEvents.inc({ event: action });
+      return { status: 200, headers: { etag: `"${r.revision}"` }, body: { revision: r.revision, deployment: r.deployment } };
+    });
+  }
+
+  api.on('POST', '/v1/drain', 'write', 'drain', async (req) => {
+    const body = deps.drainer.parse(req.body);
+    const r = await deps.drainer.drain(body);
+    deps.metrics.purges.inc({ result: r.complete ? 'ok' : r.acked.length > 0 ? 'partial' : 'failed', trigger: 'drain' });
+    deps.metrics.purgeSeconds.observe({ trigger: 'drain' }, r.took_ms / 1000);
+    if (r.complete) return { status: 200, body: { drained: true, ...r } };
+    const err = new MeridianError('MERIDIAN_ERR_CONTROLLER_DRAIN_INCOMPLETE', {
+      service: body.service, instance: body.instance, count: r.not_acked.length, deadline: body.timeout_ms ?? deps.defaultDeadlineMs,
+      nodes: r.not_acked.map((n) => `${n.region}/${n.cluster}/${n.node} (${n.error ?? 'no ack'})`).join(', '),
+    });
+    return { status: err.status, body: { ...err.toJSON(), drained: false, ...r } };
+  });
+
+  api.on('GET', '/v1/status', 'read', 'status', async () => ({ status: 200, body: await deps.status() }));
+  api.on('GET', '/v1/leader', 'read', 'leader', async () => ({ status: 200, body: deps.leader() }));
+  api.on('GET', '/healthz', null, 'healthz', async () => ({ status: 200, body: { ok: true } }));
+  api.on('GET', '/metrics', null, 'metrics', async () => ({ status: 200, text: await deps.metrics.registry.metrics(), headers: { 'content-type': deps.metrics.registry.contentType } }));
+}

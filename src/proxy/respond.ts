@@ -1,0 +1,31 @@
+import type { ServerResponse } from 'node:http';
+import type { Http2ServerResponse } from 'node:http2';
+import { MeridianError, type ErrorParams } from '../core/errors/index.js';
+
+export type ClientResponse = ServerResponse | Http2ServerResponse;
+
+/**
+ * A coded JSON error for the client: `{code, message, request_id}` with the catalogue's
+ * status. `close` asks the client to drop the connection (unread request body, draining).
+ */
+export function sendError(res: ClientResponse, code: string, params: ErrorParams, requestId: string, close = false): number {
+  const err = new MeridianError(code, params);
+  if (res.headersSent) {
+    res.destroy();
+    return err.status;
+  }
+  const body = JSON.stringify({ code: err.code, message: err.message, request_id: requestId });
+  const headers: Record<string, string | number> = {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    'x-request-id': requestId,
+  };
+  if (close && !isHttp2(res)) headers.connection = 'close';
+  res.writeHead(err.status, headers);
+  res.end(body);
+  return err.status;
+}
+
+export function isHttp2(res: ClientResponse): res is Http2ServerResponse {
+  return 'stream' in res && (res as Http2ServerResponse).stream !== undefined;
+}
