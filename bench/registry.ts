@@ -1,5 +1,6 @@
 import type { Benchmark } from './lib/types.js';
 import { storeBench } from './store.bench.js';
+import { dnsBench } from './dns.bench.js';
 
 /** Every benchmark `npm run bench` knows, in the order they run. Add yours here. */
-export const BENCHMARKS: Benchmark[] = [storeBench];
+export const BENCHMARKS: Benchmark[] = [storeBench, dnsBench];

@@ -3,7 +3,7 @@ import { DnsProgramConfig } from './config.js';
 import { DnsServer } from './server.js';
 
 /** Resolves on the first SIGTERM/SIGINT. */
-export function untilSignal(): Promise<NodeJS.Signals> {
+function untilSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
     const on = (sig: NodeJS.Signals) => {
       process.off('SIGTERM', on);

@@ -1,12 +1,30 @@
 import { programCommand } from '../src/cli/command.js';
 import { ProberProgramConfig } from './config.js';
+import { Prober } from './prober.js';
+
+function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (sig: NodeJS.Signals) => {
+      process.off('SIGTERM', on);
+      process.off('SIGINT', on);
+      resolve(sig);
+    };
+    process.on('SIGTERM', on);
+    process.on('SIGINT', on);
+  });
+}
 
 export const proberCommand = programCommand({
   name: 'prober',
   summary: 'probes every gateway node of its region, writes observations to etcd',
   schema: ProberProgramConfig,
-  start: async () => {
-    process.stderr.write('meridian prober: not built yet (issue #7)\n');
-    return 1;
+  helpExtra: '\nProbes admin /healthz (HTTP) and the public port (TCP) of each node in regions/<name>;\n/metrics, /healthz and /status on `admin`. See health/README.md.\n',
+  start: async (config) => {
+    const prober = new Prober(config);
+    await prober.start();
+    const sig = await untilSignal();
+    prober.log.info({ signal: sig }, 'stopping');
+    await prober.stop();
+    return 0;
   },
 });

@@ -3,7 +3,8 @@ import { MeridianError } from '../../src/core/errors/index.js';
 import type { Role } from '../config.js';
 import { TokenAuth, type Principal } from './auth.js';
 import type { ApiServer, Request, Reply } from './server.js';
-import { ResourceService, SINGULAR, isKind, type WriteResult } from '../store/resource-service.js';
+import type { ResourceService} from '../store/resource-service.js';
+import { SINGULAR, isKind, type WriteResult } from '../store/resource-service.js';
 
 /** Kinds that change the shape of the whole platform (or hold secrets) need the admin role to write. */
 const ADMIN_KINDS: ReadonlySet<ResourceKind> = new Set(['regions', 'ssl', 'global_rules']);

@@ -1,11 +1,244 @@
+import { stringify as toYaml } from 'yaml';
 import type { Command } from '../../src/cli/command.js';
+import { parseCommandArgs } from '../../src/cli/command.js';
+import { MeridianError, isMeridianError } from '../../src/core/errors/index.js';
+import type { ResourceKind } from '../../src/core/model/index.js';
+import { ApiFailure, CtlClient, EXIT } from './client.js';
+import { COLUMNS, kindFromName } from './kinds.js';
+import { readManifest } from './manifest.js';
+import { table } from './table.js';
+
+const HELP = `meridian ctl: operator CLI over the controller API
+
+Usage: meridian ctl [options] <command> [args]
+
+Commands:
+  apply -f FILE                   create or update every {kind, spec} document (multi-doc YAML; - = stdin)
+  get KIND [ID]                   list a kind, or show one resource
+  describe KIND ID                one resource with its revision (and a binding's CNAME)
+  delete KIND ID | delete -f FILE delete (refused with exit 4 while still referenced)
+  vdomain create [--policy nearest|pinned|weighted|failover] [--regions a,b]
+                 [--clusters r/c,..] [--weights r/c=N,..] [--records N] [--ttl S] [--description T]
+  vdomain bind DOMAIN UUID        bind a business domain; prints the CNAME to publish
+  deploy start (-f FILE | ID)     create (from a file) and start a deployment: its first step
+  deploy promote ID               next step (after the last one: all traffic on the new side)
+  deploy rollback ID [--reason T] back to the old side
+  drain --service S --instance I --datacenter D [--timeout MS]
+                                  deregister from Consul, purge every gateway, wait for acks
+  status                          each region and gateway node: in_sync, behind, unreachable
+  audit                           the newest audit records (admin)
+
+Options:
+  -s, --server URL   controller API (default $MERIDIAN_CTL_SERVER or http://127.0.0.1:9180)
+  -t, --token TOKEN  bearer token (default $MERIDIAN_CTL_TOKEN)
+  -o, --output FMT   table (default), json or yaml
+  -f, --file FILE    manifest for apply, delete and deploy start
+  -h, --help         this text
+
+KIND: routes, upstreams, consumers, ssl, global_rules, regions, vdomains, bindings, deployments
+(singular and capitalised forms work too).
+
+Exit codes: 0 ok, 1 other failure, 2 usage, 3 not found, 4 conflict (revision, reference,
+exists, wrong state), 5 authentication or role, 6 controller unreachable, 7 drain not acked
+by every gateway, 8 invalid input (validation).
+`;
+
+const OPTIONS = {
+  server: { type: 'string', short: 's' },
+  token: { type: 'string', short: 't' },
+  output: { type: 'string', short: 'o' },
+  file: { type: 'string', short: 'f' },
+  help: { type: 'boolean', short: 'h' },
+  policy: { type: 'string' },
+  regions: { type: 'string' },
+  clusters: { type: 'string' },
+  weights: { type: 'string' },
+  records: { type: 'string' },
+  ttl: { type: 'string' },
+  description: { type: 'string' },
+  service: { type: 'string' },
+  instance: { type: 'string' },
+  datacenter: { type: 'string' },
+  timeout: { type: 'string' },
+  reason: { type: 'string' },
+} as const;
+
+type Values = ReturnType<typeof parseCommandArgs<typeof OPTIONS>>['values'];
+
+function usage(reason: string): MeridianError {
+  return new MeridianError('MERIDIAN_ERR_CLI_USAGE', { command: 'ctl', reason });
+}
+
+const out = (s: string) => process.stdout.write(s);
+
+function needKind(name: string | undefined): ResourceKind {
+  if (!name) throw usage('KIND is required');
+  const kind = kindFromName(name);
+  if (!kind) throw usage(`unknown kind ${name}`);
+  return kind;
+}
+
+function print(format: string, value: unknown, asTable: () => string): void {
+  if (format === 'json') out(`${JSON.stringify(value, null, 2)}\n`);
+  else if (format === 'yaml') out(toYaml(value));
+  else out(asTable());
+}
+
+async function run(argv: string[]): Promise<number> {
+  const args = parseCommandArgs('ctl', argv, OPTIONS);
+  const v: Values = args.values;
+  const [verb, ...pos] = args.positionals;
+  if (v.help || verb === undefined || verb === 'help') {
+    out(HELP);
+    return verb === undefined && !v.help ? EXIT.usage : EXIT.ok;
+  }
+  const format = v.output ?? 'table';
+  if (!['table', 'json', 'yaml'].includes(format)) throw usage(`--output must be table, json or yaml, got ${format}`);
+  const api = new CtlClient(v.server ?? process.env.MERIDIAN_CTL_SERVER ?? 'http://127.0.0.1:9180', v.token ?? process.env.MERIDIAN_CTL_TOKEN);
+
+  switch (verb) {
+    case 'apply': {
+      if (!v.file) throw usage('apply needs -f FILE');
+      const results: unknown[] = [];
+      for (const item of readManifest(v.file)) {
+        const r = await api.call('PUT', `/v1/${item.kind}/${encodeURIComponent(item.id)}`, item.spec);
+        results.push(r.body);
+        const word = r.body.result === 'created' ? 'created' : r.body.result === 'unchanged' ? 'unchanged' : 'configured';
+        if (format === 'table') out(`${item.kind}/${item.id} ${word}${r.body.cname ? `  (publish: ${(r.body.cname as { record: string }).record})` : ''}\n`);
+      }
+      if (format !== 'table') print(format, results, () => '');
+      return EXIT.ok;
+    }
+    case 'get': {
+      const kind = needKind(pos[0]);
+      if (pos[1]) {
+        const r = await api.call('GET', `/v1/${kind}/${encodeURIComponent(pos[1])}`);
+        print(format, r.body, () => table(['ID', ...COLUMNS[kind].map((c) => c[0]), 'REVISION'], [[pos[1] as string, ...COLUMNS[kind].map((c) => c[1](r.body)), (r.etag ?? '').replace(/"/g, '')]]));
+        return EXIT.ok;
+      }
+      const r = await api.call('GET', `/v1/${kind}`);
+      const items = r.body.items as Array<{ id: string; revision: number; value: Record<string, unknown> }>;
+      print(format, items.map((i) => i.value), () => table(['ID', ...COLUMNS[kind].map((c) => c[0]), 'REVISION'], items.map((i) => [i.id, ...COLUMNS[kind].map((c) => c[1](i.value)), String(i.revision)])));
+      return EXIT.ok;
+    }
+    case 'describe': {
+      const kind = needKind(pos[0]);
+      if (!pos[1]) throw usage('describe needs KIND and ID');
+      const r = await api.call('GET', `/v1/${kind}/${encodeURIComponent(pos[1])}`);
+      const revision = Number((r.etag ?? '0').replace(/"/g, ''));
+      print(format === 'table' ? 'yaml' : format, { kind, id: pos[1], revision, spec: r.body }, () => '');
+      return EXIT.ok;
+    }
+    case 'delete': {
+      const targets = v.file ? readManifest(v.file).reverse().map((i) => ({ kind: i.kind, id: i.id })) : [{ kind: needKind(pos[0]), id: pos[1] ?? '' }];
+      for (const t of targets) {
+        if (!t.id) throw usage('delete needs KIND and ID (or -f FILE)');
+        await api.call('DELETE', `/v1/${t.kind}/${encodeURIComponent(t.id)}`);
+        if (format === 'table') out(`${t.kind}/${t.id} deleted\n`);
+      }
+      if (format !== 'table') print(format, targets, () => '');
+      return EXIT.ok;
+    }
+    case 'vdomain':
+      return vdomain(api, pos, v, format);
+    case 'deploy':
+      return deploy(api, pos, v, format);
+    case 'drain': {
+      if (!v.service || !v.instance || !v.datacenter) throw usage('drain needs --service, --instance and --datacenter');
+      const body = { service: v.service, instance: v.instance, datacenter: v.datacenter, ...(v.timeout ? { timeout_ms: Number(v.timeout) } : {}) };
+      try {
+        const r = await api.call('POST', '/v1/drain', body);
+        print(format, r.body, () => `drained ${v.service}/${v.instance}: ${(r.body.acked as unknown[]).length} gateway node(s) acked in ${String(r.body.took_ms)} ms\n`);
+        return EXIT.ok;
+      } catch (err) {
+        if (err instanceof ApiFailure && format !== 'table') print(format, err.body, () => '');
+        throw err;
+      }
+    }
+    case 'status': {
+      const r = await api.call('GET', '/v1/status');
+      const regions = r.body.regions as Array<{ region: string; state: string; desired_revision: number; applied_revision: number | null; nodes: Array<{ cluster: string; name: string; state: string; config_revision: number }> }>;
+      print(format, r.body, () => {
+        const rows = regions.flatMap((g) => [
+          [g.region, '', g.state, String(g.desired_revision), String(g.applied_revision ?? '-')],
+          ...g.nodes.map((n) => [`  ${g.region}`, `${n.cluster}/${n.name}`, n.state, String(g.desired_revision), String(n.config_revision)]),
+        ]);
+        return `leader: ${String(r.body.leader ?? 'none')}\n${table(['REGION', 'NODE', 'STATE', 'DESIRED', 'APPLIED'], rows)}`;
+      });
+      const bad = regions.some((g) => g.state !== 'in_sync' && g.state !== 'no_etcd');
+      return bad ? EXIT.error : EXIT.ok;
+    }
+    case 'audit': {
+      const r = await api.call('GET', '/v1/audit?limit=50');
+      const items = r.body.items as Array<Record<string, string>>;
+      print(format, items, () => table(['AT', 'WHO', 'ACTION', 'KIND', 'ID'], items.map((a) => [a.at ?? '', a.who ?? '', a.action ?? '', a.kind ?? '', a.id ?? ''])));
+      return EXIT.ok;
+    }
+    default:
+      throw usage(`unknown command ${verb}`);
+  }
+}
+
+async function vdomain(api: CtlClient, pos: string[], v: Values, format: string): Promise<number> {
+  const [sub, ...rest] = pos;
+  if (sub === 'create') {
+    const split = (s: string | undefined) => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : undefined);
+    const weights = v.weights ? Object.fromEntries(split(v.weights)?.map((w) => {
+      const [k, n] = w.split('=');
+      if (!k || n === undefined || !/^\d+$/.test(n)) throw usage(`--weights entries are region/cluster=N, got ${w}`);
+      return [k, Number(n)];
+    }) ?? []) : undefined;
+    const policy = { type: v.policy ?? (weights ? 'weighted' : 'nearest'), ...(v.regions ? { regions: split(v.regions) } : {}), ...(v.clusters ? { clusters: split(v.clusters) } : {}), ...(weights ? { weights } : {}) };
+    const body = { policy, ...(v.records ? { records: Number(v.records) } : {}), ...(v.ttl ? { ttl: Number(v.ttl) } : {}), ...(v.description ? { description: v.description } : {}) };
+    const r = await api.call('POST', '/v1/vdomains', body);
+    print(format, r.body, () => `${String((r.body.value as { name: string }).name)}\n`);
+    return EXIT.ok;
+  }
+  if (sub === 'bind') {
+    const [domain, uuid] = rest;
+    if (!domain || !uuid) throw usage('vdomain bind needs DOMAIN and UUID');
+    const r = await api.call('PUT', `/v1/bindings/${encodeURIComponent(domain)}`, { domain, vdomain: uuid });
+    print(format, r.body, () => `binding ${domain} ${String(r.body.result)}; publish this record:\n  ${(r.body.cname as { record: string }).record}\n`);
+    return EXIT.ok;
+  }
+  throw usage('vdomain needs create or bind');
+}
+
+async function deploy(api: CtlClient, pos: string[], v: Values, format: string): Promise<number> {
+  const [sub, idArg] = pos;
+  if (sub !== 'start' && sub !== 'promote' && sub !== 'rollback') throw usage('deploy needs start, promote or rollback');
+  let id = idArg;
+  if (sub === 'start' && v.file) {
+    const items = readManifest(v.file).filter((i) => i.kind === 'deployments');
+    if (items.length !== 1) throw usage('deploy start -f needs a file with exactly one deployment');
+    const item = items[0] as { id: string; spec: Record<string, unknown> };
+    await api.call('PUT', `/v1/deployments/${encodeURIComponent(item.id)}`, item.spec);
+    id = item.id;
+  }
+  if (!id) throw usage(`deploy ${sub} needs ID`);
+  const r = await api.call('POST', `/v1/deployments/${encodeURIComponent(id)}/${sub}`, v.reason ? { reason: v.reason } : {});
+  const d = r.body.deployment as { state: string; step: number; steps: number[]; to: string };
+  print(format, r.body, () => `deployment ${id}: ${d.state}${d.state === 'running' ? `, step ${d.step + 1}/${d.steps.length}: ${d.steps[d.step]}% on ${d.to}` : ''}\n`);
+  return EXIT.ok;
+}
 
 export const ctlCommand: Command = {
   name: 'ctl',
   summary: 'operator CLI over the controller API',
-  help: 'meridian ctl: operator CLI over the controller API (issue #6)\n',
-  run: async () => {
-    process.stderr.write('meridian ctl: not built yet (issue #6)\n');
-    return 1;
+  help: HELP,
+  run: async (argv) => {
+    try {
+      return await run(argv);
+    } catch (err) {
+      if (err instanceof ApiFailure) {
+        process.stderr.write(`error: ${err.message}\n`);
+        return err.exitCode;
+      }
+      if (isMeridianError(err, 'MERIDIAN_ERR_CONTROLLER_CTL_UNREACHABLE')) {
+        process.stderr.write(`error: ${err.message} [${err.code}]\n`);
+        return EXIT.unreachable;
+      }
+      throw err;
+    }
   },
 };

@@ -51,14 +51,9 @@ export class Drainer {
     const dc = region.consul.datacenter;
     const consul = this.client(region.consul.http);
     const listed = async () => (await consul.healthService(req.service, { dc })).value.some((i) => i.id === req.instance);
-    let deregistered = true;
-    try {
-      await consul.deregister(req.instance);
-    } catch (err) {
-      // Draining twice is fine: an instance Consul no longer knows is already drained there.
-      if (await listed()) throw err;
-      deregistered = false;
-    }
+    // Draining twice is fine: an instance Consul no longer lists is already out of the catalog.
+    const deregistered = await listed();
+    if (deregistered) await consul.deregister(req.instance);
     const until = Date.now() + deadlineMs;
     while ((await listed()) && Date.now() < until) await sleep(10);
     const regions = this.mirror.list('regions').map((r) => r.value as Region);

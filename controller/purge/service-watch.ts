@@ -30,6 +30,7 @@ function fingerprint(list: ServiceInstance[]): Map<string, string> {
  */
 export class ServiceWatch {
   private stopped = false;
+  private readonly abort = new AbortController();
   private last: Map<string, string> | undefined;
   private index = 0;
 
@@ -54,6 +55,7 @@ export class ServiceWatch {
       try {
         const res = await this.client.healthService(this.service, {
           dc: this.datacenter,
+          signal: this.abort.signal,
           ...(this.index > 0 ? { index: String(this.index), wait: `${this.opts.waitS}s` } : {}),
         });
         errors = 0;
@@ -72,6 +74,7 @@ export class ServiceWatch {
         }
         this.last = now;
       } catch (err) {
+        if (this.stopped) return;
         errors++;
         if (errors === 1) this.log.warn({ service: this.service, datacenter: this.datacenter, err: (err as Error).message }, 'consul watch failed; backing off');
         await sleep(Math.min(10_000, 250 * 2 ** Math.min(errors, 6)));
@@ -84,6 +87,8 @@ export class ServiceWatch {
 
   stop(): void {
     this.stopped = true;
+    // Ends the blocking call in flight instead of leaving it open for up to `wait`.
+    this.abort.abort();
   }
 }
 

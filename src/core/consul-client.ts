@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import Consul from 'consul';
 import { MeridianError } from './errors/index.js';
 
@@ -107,8 +108,13 @@ export class ConsulClient {
    */
   async healthService(
     service: string,
-    options: { dc?: string; passing?: boolean; tag?: string; index?: string; wait?: string } = {},
+    options: { dc?: string; passing?: boolean; tag?: string; index?: string; wait?: string; signal?: AbortSignal } = {},
   ): Promise<BlockingResult<ServiceInstance[]>> {
+    // papi (under `consul`) honours ctx only when it is an EventEmitter: without that the
+    // response (and its X-Consul-Index) is not returned. 'cancel' on it aborts the request.
+    const ctx = Object.assign(new EventEmitter(), { includeResponse: true });
+    const onAbort = () => ctx.emit('cancel');
+    options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const result = (await this.consul.health.service({
         service,
@@ -116,7 +122,7 @@ export class ConsulClient {
         ...(options.tag ? { tag: options.tag } : {}),
         ...(options.passing ? { passing: true } : {}),
         ...(options.index ? { index: options.index, wait: options.wait ?? '30s' } : {}),
-        ctx: { includeResponse: true },
+        ctx,
       } as unknown as Parameters<Consul['health']['service']>[0])) as unknown as [{ headers: Record<string, string> }, RawHealthEntry[]];
       const [res, body] = result;
       return {
@@ -133,6 +139,8 @@ export class ConsulClient {
       };
     } catch (err) {
       throw this.fail('health.service', err);
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
     }
   }
 

@@ -1,7 +1,7 @@
 import type { Logger } from '../core/logger.js';
 import type { UpstreamNode } from '../core/model/index.js';
 import type { Transport } from './dns-transport.js';
-import { NO_NODES, nodeKey, stabilize } from './node-identity.js';
+import { NO_NODES, matchesInstance, stabilize } from './node-identity.js';
 import type { SrvResolver, SrvResult } from './srv-resolver.js';
 
 /** What one cache entry answers: one DNS name, i.e. one (service, tag, datacenter) or one prepared query. */
@@ -27,6 +27,12 @@ export interface EntryTimings {
 
 /** How a read was served, for the lookups metric. */
 export type LookupResult = 'hit' | 'miss' | 'stale' | 'negative';
+/** Index of each LookupResult in a source's tally array (the hot path counts into an array, not a map). */
+export const LOOKUP_RESULTS: readonly LookupResult[] = ['hit', 'miss', 'stale', 'negative'];
+const HIT = 0;
+const MISS = 1;
+const STALE = 2;
+const NEGATIVE = 3;
 
 /** `positive`: instances known; `negative`: Consul said none pass; `empty`: nothing usable (never answered, or stale past its bound). */
 export type EntryState = 'empty' | 'positive' | 'negative';
@@ -59,6 +65,7 @@ export class CacheEntry {
   private failures = 0;
   private lastError: Error | undefined;
   private nextTransport: Transport = 'udp';
+  private code = MISS;
 
   private seq = 0;
   private minApplySeq = 0;
@@ -96,11 +103,13 @@ export class CacheEntry {
     return this.lastError;
   }
 
-  /** How a read at `now` is served (hot path: no allocation). */
-  lookup(now: number): LookupResult {
-    if (this.state === 'negative') return 'negative';
-    if (this.state === 'empty' || this.list.length === 0) return 'miss';
-    return now < this.freshUntil ? 'hit' : 'stale';
+  /**
+   * How a read is served now, as an index into LOOKUP_RESULTS. Kept up to date on every state
+   * change rather than computed per read, so the hot path needs no clock: fresh turns stale
+   * when a refresh fails past the TTL, which the retry loop notices within retry_ms.
+   */
+  get lookupCode(): number {
+    return this.code;
   }
 
   /** Called whenever nodes or state change. */
@@ -127,9 +136,10 @@ export class CacheEntry {
 
   /** Removes one instance (`host:port`, or every port of `host`) from the cached list at once; true if it was there. */
   dropInstance(instance: string): boolean {
-    const next = this.list.filter((n) => nodeKey(n) !== instance && n.host !== instance);
+    const next = this.list.filter((n) => !matchesInstance(n, instance));
     if (next.length === this.list.length) return false;
     this.list = Object.freeze(next);
+    this.classify();
     this.emit();
     return true;
   }
@@ -199,6 +209,7 @@ export class CacheEntry {
       this.staleUntil = this.freshUntil;
       this.nextTransport = 'udp';
     }
+    this.classify();
     if (before.state !== this.state || before.list !== this.list) this.emit();
   }
 
@@ -212,8 +223,11 @@ export class CacheEntry {
       this.logger.error({ name: this.key.name, maxStaleMs: this.t.maxStaleMs }, 'discovery: cached instances expired past max_stale_ms; upstream has no nodes');
       this.state = 'empty';
       this.list = NO_NODES;
+      this.classify();
       this.emit();
+      return;
     }
+    this.classify();
   }
 
   private schedule(): void {
@@ -235,6 +249,12 @@ export class CacheEntry {
   private clearTimer(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+  }
+
+  private classify(): void {
+    if (this.state === 'negative') this.code = NEGATIVE;
+    else if (this.state === 'empty' || this.list.length === 0) this.code = MISS;
+    else this.code = this.lastOk || Date.now() < this.freshUntil ? HIT : STALE;
   }
 
   private emit(): void {

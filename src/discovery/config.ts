@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Millis, Port, Strict } from '../core/model/common.js';
 import { MeridianError } from '../core/errors/index.js';
-import { validate } from '../core/validate.js';
+import { check } from '../core/validate.js';
 
 /** One Consul agent's DNS interface. */
 export const ConsulDnsServer = Strict({
@@ -37,7 +37,13 @@ export type DiscoveryConfigInput = Partial<DiscoveryConfig>;
 
 /** Defaults, then a strict check (unknown keys rejected); throws MERIDIAN_ERR_CONFIG_INVALID. */
 export function parseDiscoveryConfig(input: unknown = {}): DiscoveryConfig {
-  const config = validate(DiscoveryConfig, input ?? {}, 'discovery');
+  const result = check(DiscoveryConfig, input ?? {}, 'discovery');
+  if (!result.ok) {
+    // Named from the config file's root, where this section lives under `discovery`.
+    const field = result.field.startsWith('discovery') ? result.field : `discovery.${result.field}`;
+    throw new MeridianError('MERIDIAN_ERR_CONFIG_INVALID', { field, reason: result.reason });
+  }
+  const config = result.value;
   if (config.ttl_ceiling_ms < config.ttl_floor_ms) {
     // Caught here rather than silently swapped: an operator who wrote them reversed meant something.
     throw new MeridianError('MERIDIAN_ERR_CONFIG_INVALID', { field: 'discovery.ttl_ceiling_ms', reason: `must be >= ttl_floor_ms (${config.ttl_floor_ms})` });

@@ -1,7 +1,7 @@
 import type { Logger } from '../core/logger.js';
 import type { ConsulDiscovery, UpstreamNode } from '../core/model/index.js';
 import type { NodeSource } from '../upstream/node-source.js';
-import type { CacheEntry, EntryKey, LookupResult } from './cache-entry.js';
+import { LOOKUP_RESULTS, type CacheEntry, type EntryKey } from './cache-entry.js';
 import { NO_NODES } from './node-identity.js';
 
 /** Where a source gets its shared cache entries (the DiscoveryManager). */
@@ -16,8 +16,8 @@ export interface EntryPool {
   detach(source: ConsulNodeSource): void;
 }
 
-/** A source's counts of how its reads were served, taken (and zeroed) by the metrics on scrape. */
-export type LookupTallies = Record<LookupResult, number>;
+/** A source's counts of how its reads were served, indexed like LOOKUP_RESULTS; taken (and zeroed) by the metrics on scrape. */
+export type LookupTallies = number[];
 
 /**
  * The nodes of one upstream with `discovery: { type: consul, ... }`.
@@ -45,7 +45,7 @@ export class ConsulNodeSource implements NodeSource {
   private lastServed = -1;
   private started = false;
   private stopped = false;
-  readonly tallies: LookupTallies = { hit: 0, miss: 0, stale: 0, negative: 0 };
+  readonly tallies: LookupTallies = LOOKUP_RESULTS.map(() => 0);
 
   constructor(discovery: ConsulDiscovery, chain: readonly EntryKey[], pool: EntryPool, logger: Logger) {
     this.discovery = discovery;
@@ -59,8 +59,7 @@ export class ConsulNodeSource implements NodeSource {
   /** Hot path: the nodes to balance over now. Never waits; counts how the read was served. */
   current(): readonly UpstreamNode[] {
     const entry = this.serving >= 0 ? this.held[this.serving] : this.held[0];
-    const result: LookupResult = entry ? entry.lookup(Date.now()) : 'miss';
-    this.tallies[result]++;
+    (this.tallies[entry ? entry.lookupCode : 1] as number)++;
     return this.list;
   }
 

@@ -6,3 +6,5 @@ export { DiscoveryConfig, ConsulDnsServer, parseDiscoveryConfig } from './config
 export type { DiscoveryConfigInput } from './config.js';
 export { nodeKey, diffNodes } from './node-identity.js';
 export type { LookupResult } from './cache-entry.js';
+export { PurgeRequest, parsePurgeRequest } from './purge-request.js';
+export { matchesInstance } from './node-identity.js';

@@ -3,11 +3,11 @@ import type { Registry } from 'prom-client';
 import { MeridianError } from '../core/errors/index.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import type { ConsulDiscovery, UpstreamNode } from '../core/model/index.js';
-import { CacheEntry, type EntryKey, type EntryTimings, type LookupResult } from './cache-entry.js';
+import { CacheEntry, LOOKUP_RESULTS, type EntryKey, type EntryTimings, type LookupResult } from './cache-entry.js';
 import { parseDiscoveryConfig, type DiscoveryConfig, type DiscoveryConfigInput } from './config.js';
 import { ConsulNodeSource, type EntryPool } from './consul-node-source.js';
 import { DiscoveryMetrics, type LookupTally } from './metrics.js';
-import { nodeKey } from './node-identity.js';
+import { matchesInstance, nodeKey } from './node-identity.js';
 import { SrvResolver } from './srv-resolver.js';
 
 export interface DiscoveryManagerOptions {
@@ -234,17 +234,19 @@ export class DiscoveryManager implements EntryPool {
     }
     if (f.instance !== undefined) {
       const inst = f.instance;
-      if (!e.nodes.some((n) => nodeKey(n) === inst || n.host === inst)) return false;
+      if (!e.nodes.some((n) => matchesInstance(n, inst))) return false;
     }
     return true;
   }
 
   private keepTallies(source: ConsulNodeSource): void {
-    for (const result of Object.keys(source.tallies) as LookupResult[]) {
+    LOOKUP_RESULTS.forEach((result, i) => {
+      const count = source.tallies[i] ?? 0;
+      if (count === 0) return;
       const key = `${source.discovery.service}\u0000${result}`;
-      this.leftover.set(key, (this.leftover.get(key) ?? 0) + source.tallies[result]);
-      source.tallies[result] = 0;
-    }
+      this.leftover.set(key, (this.leftover.get(key) ?? 0) + count);
+      source.tallies[i] = 0;
+    });
   }
 
   private *drainTallies(): Iterable<LookupTally> {

@@ -10,6 +10,14 @@ export function nodeKey(node: Pick<UpstreamNode, 'host' | 'port'>): string {
   return node.host.includes(':') ? `[${node.host}]:${node.port}` : `${node.host}:${node.port}`;
 }
 
+/**
+ * Whether `instance` (a purge's `instance` field) names `node`: `host:port`, `[v6]:port`, the
+ * unbracketed `v6:port` some tools print, or a bare host for every port of it.
+ */
+export function matchesInstance(node: Pick<UpstreamNode, 'host' | 'port'>, instance: string): boolean {
+  return instance === node.host || instance === nodeKey(node) || instance === `${node.host}:${node.port}`;
+}
+
 function sameNode(a: UpstreamNode, b: UpstreamNode): boolean {
   if (a.host !== b.host || a.port !== b.port || a.weight !== b.weight) return false;
   const am = a.metadata ?? {};

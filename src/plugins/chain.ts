@@ -99,9 +99,14 @@ export class CompiledChain {
     return { chain, stop };
   }
 
-  /** After the upstream's response headers arrive (or a short-circuit), inner to outer. */
-  async headerFilter(ctx: RequestContext): Promise<void> {
-    if (this.steps.header_filter.length > 0) await this.runPhase('header_filter', ctx);
+  /**
+   * After the upstream's response headers arrive (or a short-circuit), inner to outer. A plugin
+   * may return a response here (response-rewrite with a body or status): the gateway then drops
+   * the upstream body and sends that instead. Callers that ignore the value keep working.
+   */
+  async headerFilter(ctx: RequestContext): Promise<ShortCircuit | undefined> {
+    if (this.steps.header_filter.length > 0) return this.runPhase('header_filter', ctx);
+    return undefined;
   }
 
   /** After the response is sent; a failing log plugin never affects the client. */

@@ -45,8 +45,9 @@ export interface RequestContext {
   upstreamError?: string | undefined;
   /**
    * A plugin (proxy-cache) sets it in before_proxy; after header_filter, if still set, the
-   * gateway tees the upstream body and calls it once with the whole body when the response
-   * completed normally (never on abort). Bodies over `maxBytes` are not captured (not called).
+   * gateway tees the upstream body and calls it once with the whole body and the upstream
+   * headers when the response completed normally (never on abort). Bodies over `maxBytes`
+   * are not captured (not called).
    */
   captureBody?: BodyCapture | undefined;
   /**
@@ -66,7 +67,8 @@ export interface RequestContext {
 
 export interface BodyCapture {
   readonly maxBytes: number;
-  done(body: Buffer): void;
+  /** The whole upstream body and the upstream's response headers (as received). */
+  done(body: Buffer, upstreamHeaders: Readonly<Record<string, string | string[]>>): void;
 }
 
 /**

@@ -120,7 +120,7 @@ async function decide(ctx: RequestContext, cfg: LimitCountConfig, key: string): 
   const sliding = cfg.algorithm === 'sliding';
   if (cfg.policy === 'local') return local.take(key, cfg.count, windowMs, sliding);
   const h = handleOf(cfg);
-  if (h.usable()) {
+  if (await h.whenUsable()) {
     try {
       return cfg.mode === 'batched' && !sliding ? await batchedRedis(h, key, cfg) : await strictRedis(h, key, cfg);
     } catch (err) {

@@ -28,6 +28,11 @@ export function scanRequestHeaders(raw: readonly string[]): ClientHeaders {
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
     const value = raw[i + 1] as string;
+    // HTTP/2 pseudo-headers: :authority is the Host; the others are not headers upstream.
+    if (name.charCodeAt(0) === 58) {
+      if (name === ':authority' && h.host === undefined) h.host = value;
+      continue;
+    }
     switch (name.length) {
       case 2:
         if (lowerEq(name, 'te')) continue;

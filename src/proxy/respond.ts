@@ -2,7 +2,11 @@ import type { ServerResponse } from 'node:http';
 import type { Http2ServerResponse } from 'node:http2';
 import { MeridianError, type ErrorParams } from '../core/errors/index.js';
 
-export type ClientResponse = ServerResponse | Http2ServerResponse;
+/**
+ * The client response. HTTP/2 compat responses are handled through the same shape (write,
+ * end, writeHead with an object); isHttp2() tells them apart where they differ.
+ */
+export type ClientResponse = ServerResponse;
 
 /**
  * A coded JSON error for the client: `{code, message, request_id}` with the catalogue's
@@ -26,6 +30,6 @@ export function sendError(res: ClientResponse, code: string, params: ErrorParams
   return err.status;
 }
 
-export function isHttp2(res: ClientResponse): res is Http2ServerResponse {
-  return 'stream' in res && (res as Http2ServerResponse).stream !== undefined;
+export function isHttp2(res: ClientResponse): boolean {
+  return (res as unknown as Partial<Http2ServerResponse>).stream !== undefined;
 }

@@ -151,11 +151,11 @@ export class Router<T> {
 
   /**
    * `host` is the Host header as received (port and case are dealt with here); `path` is the
-   * normalised path without query. `facts` builds the request facts for vars, only if needed.
+   * normalised path without query; `req` and `rawQuery` are read only by `vars` matchers.
    */
-  find(method: string, host: string | undefined, path: string, headers: RequestFacts['headers'], rawQuery: string): RouteMatch<T> | undefined {
+  find(method: string, host: string | undefined, path: string, req: ConstructorParameters<typeof RequestFacts>[0], rawQuery: string): RouteMatch<T> | undefined {
     let factsCache: RequestFacts | undefined;
-    const facts = (): RequestFacts => (factsCache ??= new RequestFacts(headers, rawQuery));
+    const facts = (): RequestFacts => (factsCache ??= new RequestFacts(req, rawQuery));
     let best: { candidate: Candidate<T>; params: Record<string, string | undefined> } | undefined;
     if (this.hostAware && host) {
       const name = hostName(host);

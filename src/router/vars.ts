@@ -10,12 +10,13 @@ export class RequestFacts {
   private cookieMap: Map<string, string> | undefined;
 
   constructor(
-    readonly headers: IncomingHttpHeaders,
+    /** The request; its header object is only built by Node when a matcher reads it. */
+    private readonly req: { readonly headers: IncomingHttpHeaders },
     private readonly rawQuery: string,
   ) {}
 
   header(name: string): string | undefined {
-    const v = this.headers[name];
+    const v = this.req.headers[name];
     return Array.isArray(v) ? v.join(',') : v;
   }
 

@@ -143,6 +143,7 @@ describe('truncated and malformed DNS answers', () => {
       const s = m.sourceFor(consul(name));
       await s.start();
       expect(keys(s), name).toEqual(nodes(5));
+      expect(queriesFor(name).slice(0, 2).map((q) => q.transport), name).toEqual(['udp', 'tcp']);
     }
   });
 

@@ -177,10 +177,36 @@ describe('discovery against real Consul DNS', () => {
     await other.m.purge({ service: 'drain' });
     expect(keys(sources[0] as (typeof sources)[number])).toEqual(['127.0.0.82:9002', '127.0.0.83:9003']);
     expect(await counter(other.registry, METRICS.discoveryPurges, { result: 'ok' })).toBe(4);
+
+    // Purge latency against real Consul, 30 service purges in each of the two workers at once.
+    const durations: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const rs = await Promise.all(workers.map(({ m }) => m.purge({ service: 'drain' })));
+      durations.push(...rs.map((r) => r.durationMs));
+    }
+    durations.sort((a, b) => a - b);
+    const p99 = durations[Math.ceil(durations.length * 0.99) - 1] ?? Infinity;
+    console.log(`[discovery] purge p50 ${durations[durations.length >> 1]?.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms (n=${durations.length})`);
+    expect(p99).toBeLessThan(100);
     await Promise.all(sources.map((s) => s.stop()));
   });
 
-  // Last: it stops the east Consul.
+  it('a purge that removes the last local instance resolves only once the source serves the failover datacenter', async () => {
+    const { m } = fast({ ttl_floor_ms: 30_000, ttl_ceiling_ms: 30_000 });
+    await up(east, 'last-e1', 'last', '127.0.0.65', 9001);
+    await up(west, 'last-w1', 'last', '127.0.0.66', 9002);
+    const source = m.sourceFor(consul('last', { failover: ['west'] }));
+    await source.start();
+    expect(keys(source)).toEqual(['127.0.0.65:9001']);
+    await east.deregister('last-e1');
+    const result = await m.purge({ instance: '127.0.0.65:9001' });
+    expect(result.purged.map((p) => p.name)).toEqual(['last.service.consul']);
+    expect(source.datacenter).toBe('west');
+    expect(keys(source)).toEqual(['127.0.0.66:9002']);
+    await source.stop();
+  });
+
+  // Last: it freezes, then kills the east Consul.
   it('serves stale data while Consul is down (bounded) and fresh data when it is back', async () => {
     const { m, registry } = fast({ max_stale_ms: 60_000 });
     const short = fast({ max_stale_ms: 1_000 });
@@ -190,6 +216,13 @@ describe('discovery against real Consul DNS', () => {
     const bounded = short.m.sourceFor(consul('steady'));
     await Promise.all([source.start(), bounded.start()]);
     expect(keys(source)).toEqual(['127.0.0.91:9001']);
+
+    // Frozen (SIGSTOP): sockets open, no answer; every query times out, cached data is served.
+    await east.freeze();
+    await eventually(() => /did not answer/.test(m.snapshot().find((e) => e.service === 'steady')?.error ?? ''), 3_000, 50);
+    expect(keys(source)).toEqual(['127.0.0.91:9001']);
+    await east.thaw();
+    await eventually(() => m.snapshot().find((e) => e.service === 'steady')?.error === undefined, 3_000, 50);
 
     await east.kill();
     const downAt = Date.now();

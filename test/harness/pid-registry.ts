@@ -10,7 +10,28 @@ export const PID_DIR = join(PROJECT_ROOT, '.meridian', 'harness', 'pids');
 
 export function notePid(pid: number, name: string): void {
   mkdirSync(PID_DIR, { recursive: true });
-  writeFileSync(join(PID_DIR, String(pid)), name);
+  // The owner (the test process that started it) is noted too: several `vitest run`s may share
+  // this folder (engineers running their own suites side by side), and one run must never kill
+  // the live servers of another, only those whose owner is gone.
+  writeFileSync(join(PID_DIR, String(pid)), `${name}\n${process.pid}`);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function ownerOf(file: string): number | undefined {
+  try {
+    const owner = Number(readFileSync(file, 'utf8').split('\n')[1]);
+    return Number.isInteger(owner) && owner > 0 ? owner : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function forgetPid(pid: number): void {
@@ -25,7 +46,7 @@ function commandLine(pid: number): string {
   }
 }
 
-/** Kills noted processes that are still ours (their command line names a server binary). */
+/** Kills noted processes whose owner has exited and that are still ours (their command line names a server binary). */
 export function killNoted(): number {
   let killed = 0;
   let names: string[];
@@ -36,6 +57,9 @@ export function killNoted(): number {
   }
   for (const name of names) {
     const pid = Number(name);
+    const owner = ownerOf(join(PID_DIR, name));
+    // Owned by a test process still running (this run's or another's): not a leftover.
+    if (owner !== undefined && owner !== process.pid && alive(owner)) continue;
     const cmd = commandLine(pid);
     if (/consul|etcd|redis-server|meridian|cli\/main/.test(cmd)) {
       try {

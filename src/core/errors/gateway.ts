@@ -16,5 +16,6 @@ export const GATEWAY_ERRORS = defineErrors('GATEWAY', {
   MERIDIAN_ERR_GATEWAY_ADMIN_NOT_FOUND: { message: 'no admin endpoint {method} {path}', status: 404 },
   MERIDIAN_ERR_GATEWAY_PURGE_INCOMPLETE: { message: 'purge applied by {applied} of {workers} workers within {ms} ms', status: 504 },
   MERIDIAN_ERR_GATEWAY_PURGE_UNAVAILABLE: { message: 'purge not available: {reason}', status: 503 },
+  MERIDIAN_ERR_GATEWAY_ADMIN_FAILED: { message: 'admin request failed: {reason}', status: 500 },
   MERIDIAN_ERR_GATEWAY_SNAPSHOT: { message: 'snapshot file {file}: {reason}', status: 500 },
 });

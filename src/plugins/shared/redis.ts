@@ -58,6 +58,7 @@ class RedisHandle {
     // Without a listener ioredis prints every reconnect error; one log line per outage is enough.
     this.client.on('error', (err: Error) => this.noteDown(err));
     this.client.on('ready', () => {
+      this.everReady = true;
       if (this.loggedDown) getServices().log.info({ redis: this.describe() }, 'plugins: Redis is back, shared counting again');
       this.loggedDown = false;
       this.downUntil = 0;
@@ -71,6 +72,30 @@ class RedisHandle {
   /** Ready to take a command now (connected, and no recent failure). */
   usable(): boolean {
     return this.client.status === 'ready' && Date.now() >= this.downUntil;
+  }
+
+  private everReady = false;
+  private firstConnect: Promise<boolean> | undefined;
+
+  /**
+   * usable(), except that while the very first connection is being made the caller waits for it
+   * (at most command_timeout_ms): the first requests of a worker are not counted locally.
+   */
+  async whenUsable(): Promise<boolean> {
+    if (this.usable()) return true;
+    if (this.everReady || this.client.status === 'ready' || this.client.status === 'end') return false;
+    this.firstConnect ??= new Promise<boolean>((resolve) => {
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        this.client.off('ready', onReady);
+        resolve(ok);
+      };
+      const onReady = () => done(true);
+      const timer = setTimeout(() => done(false), this.settings.command_timeout_ms);
+      this.client.once('ready', onReady);
+    });
+    const ok = await this.firstConnect;
+    return ok && this.usable();
   }
 
   noteDown(err: unknown): void {

@@ -1,0 +1,58 @@
+import { MeridianError } from '../../src/core/errors/index.js';
+
+/** Exit codes of `meridian ctl` (stated in --help and the README). */
+export const EXIT = { ok: 0, error: 1, usage: 2, notFound: 3, conflict: 4, auth: 5, unreachable: 6, drainIncomplete: 7, invalid: 8 } as const;
+
+export function exitFor(status: number, code?: string): number {
+  if (code === 'MERIDIAN_ERR_CONTROLLER_DRAIN_INCOMPLETE') return EXIT.drainIncomplete;
+  if (status === 401 || status === 403) return EXIT.auth;
+  if (status === 404) return EXIT.notFound;
+  if (status === 409) return EXIT.conflict;
+  if (status === 400 || status === 413) return EXIT.invalid;
+  return EXIT.error;
+}
+
+export interface Answer {
+  status: number;
+  body: Record<string, unknown>;
+  etag: string | null;
+}
+
+/** A failed API call, carrying the controller's coded body and the exit code it maps to. */
+export class ApiFailure extends Error {
+  constructor(readonly status: number, readonly body: Record<string, unknown>) {
+    super(typeof body.message === 'string' ? `${body.message} [${String(body.code)}]` : `HTTP ${status}`);
+  }
+
+  get exitCode(): number {
+    return exitFor(this.status, typeof this.body.code === 'string' ? this.body.code : undefined);
+  }
+}
+
+export class CtlClient {
+  constructor(private readonly server: string, private readonly token: string | undefined) {}
+
+  async call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+    let res: Response;
+    try {
+      res = await fetch(new URL(path, this.server), {
+        method,
+        headers: { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        signal: AbortSignal.timeout(65_000),
+      });
+    } catch (err) {
+      const e = err as Error & { cause?: { message?: string } };
+      throw new MeridianError('MERIDIAN_ERR_CONTROLLER_CTL_UNREACHABLE', { url: this.server, reason: e.cause?.message ?? e.message });
+    }
+    const text = await res.text();
+    let parsed: Record<string, unknown>;
+    try {
+      parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    } catch {
+      parsed = { message: text };
+    }
+    if (res.status >= 400) throw new ApiFailure(res.status, parsed);
+    return { status: res.status, body: parsed, etag: res.headers.get('etag') };
+  }
+}

@@ -1,0 +1,113 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { MeridianError } from '../core/errors/index.js';
+import type { PurgeFilter } from './ipc.js';
+
+export interface PurgeResult {
+  workers: number;
+  applied: number;
+  took_ms: number;
+}
+
+/** What the admin endpoints read; the primary implements it. */
+export interface AdminBackend {
+  /** 200 when serving, 503 while draining or before the first config is applied. */
+  health(): { ok: boolean; state: 'serving' | 'draining' | 'starting' };
+  status(): Promise<unknown>;
+  metrics(): Promise<{ contentType: string; body: string }>;
+  purge(filter: PurgeFilter): Promise<PurgeResult>;
+  readonly tokenHash: string | undefined;
+}
+
+const MAX_BODY = 64 * 1024;
+
+/** sha256(token) compared in constant time with the configured hash; no hash = no access. */
+export function tokenMatches(header: string | undefined, tokenHash: string | undefined): boolean {
+  if (!tokenHash || !header) return false;
+  const m = /^Bearer\s+(.+)$/i.exec(header);
+  if (!m) return false;
+  const got = createHash('sha256').update((m[1] as string).trim()).digest();
+  const want = Buffer.from(tokenHash, 'hex');
+  return want.length === got.length && timingSafeEqual(got, want);
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function error(res: ServerResponse, err: MeridianError): void {
+  json(res, err.status, err.toJSON());
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let size = 0;
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        reject(new MeridianError('MERIDIAN_ERR_GATEWAY_BODY_TOO_LARGE', { limit: MAX_BODY }));
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/** The admin listener: its own address, never the public port. */
+export function createAdminServer(backend: AdminBackend): Server {
+  return createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const route = `${req.method} ${path}`;
+    const run = async (): Promise<void> => {
+      switch (route) {
+        case 'GET /healthz': {
+          const h = backend.health();
+          json(res, h.ok ? 200 : 503, { status: h.state });
+          return;
+        }
+        case 'GET /status':
+          json(res, 200, await backend.status());
+          return;
+        case 'GET /metrics': {
+          const m = await backend.metrics();
+          res.writeHead(200, { 'content-type': m.contentType });
+          res.end(m.body);
+          return;
+        }
+        case 'POST /admin/discovery/purge': {
+          if (!tokenMatches(req.headers.authorization, backend.tokenHash)) {
+            error(res, new MeridianError('MERIDIAN_ERR_GATEWAY_UNAUTHORIZED'));
+            return;
+          }
+          const text = await readBody(req);
+          let filter: PurgeFilter = {};
+          if (text.trim() !== '') {
+            try {
+              const parsed = JSON.parse(text) as unknown;
+              if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('body must be a JSON object');
+              filter = parsed as PurgeFilter;
+            } catch (err) {
+              error(res, new MeridianError('MERIDIAN_ERR_GATEWAY_BAD_REQUEST', { reason: (err as Error).message }));
+              return;
+            }
+          }
+          const result = await backend.purge(filter);
+          if (result.applied === result.workers) json(res, 200, result);
+          else json(res, 504, { ...new MeridianError('MERIDIAN_ERR_GATEWAY_PURGE_INCOMPLETE', { applied: result.applied, workers: result.workers, ms: result.took_ms }).toJSON(), ...result });
+          return;
+        }
+        default:
+          error(res, new MeridianError('MERIDIAN_ERR_GATEWAY_ADMIN_NOT_FOUND', { method: req.method ?? '', path: path ?? '' }));
+      }
+    };
+    run().catch((err: unknown) => {
+      if (res.headersSent) return void res.destroy();
+      if (err instanceof MeridianError) error(res, err);
+      else error(res, new MeridianError('MERIDIAN_ERR_GATEWAY_ADMIN_FAILED', { reason: (err as Error).message }));
+    });
+  });
+}

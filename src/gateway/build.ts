@@ -1,0 +1,230 @@
+import type { SecureContext } from 'node:tls';
+import { GatewayConfig, type Route, type Upstream } from '../core/model/index.js';
+import { check } from '../core/validate.js';
+import { MeridianError } from '../core/errors/index.js';
+import type { CompiledChain, PluginRegistry } from '../plugins/index.js';
+import { Router, type RouteSpec } from '../router/router.js';
+import { compileVars } from '../router/vars.js';
+import { PassiveHealthTracker } from '../upstream/health.js';
+import { StaticNodeSource, type NodeSource } from '../upstream/node-source.js';
+import type { PoolManager } from '../upstream/pools.js';
+import { RuntimeUpstream } from '../upstream/runtime.js';
+import type { CompiledRoute } from '../proxy/types.js';
+import type { GatewayMetrics } from './metrics.js';
+import { TlsTable } from './tls.js';
+
+/** One config generation, immutable: swapped whole, so a request sees one generation only. */
+export interface Runtime {
+  readonly revision: number;
+  readonly router: Router<CompiledRoute>;
+  readonly routes: number;
+  readonly routeIds: ReadonlySet<string>;
+  readonly upstreams: ReadonlyMap<string, RuntimeUpstream>;
+  readonly tls: TlsTable;
+  readonly buildMs: number;
+}
+
+/** Checked config: schema with defaults, then the cross-references a schema cannot state. */
+export interface CheckedConfig {
+  config: GatewayConfig;
+  /** Routes this node serves (enabled, in its region), each with its effective upstream. */
+  routes: Array<{ route: Route; upstream: Upstream | undefined; split: Upstream | undefined }>;
+  upstreams: Map<string, Upstream>;
+}
+
+function reject(reason: string): never {
+  throw new MeridianError('MERIDIAN_ERR_GATEWAY_CONFIG_REJECTED', { reason });
+}
+
+/** Inline route upstreams get this id (metrics label, status). */
+export const inlineUpstreamId = (routeId: string): string => `route.${routeId}`;
+
+/**
+ * Validates a data-plane snapshot whole; throws MERIDIAN_ERR_GATEWAY_CONFIG_REJECTED naming
+ * the first problem. Nothing of a rejected config is ever served.
+ */
+export function checkConfig(raw: unknown, region: string | undefined): CheckedConfig {
+  const res = check(GatewayConfig, raw, 'config');
+  if (!res.ok) reject(`${res.field}: ${res.reason}`);
+  const config = res.value;
+  const upstreams = new Map<string, Upstream>();
+  for (const u of config.upstreams) {
+    if (upstreams.has(u.id)) reject(`upstreams: duplicate id ${u.id}`);
+    checkUpstream(u, `upstream ${u.id}`);
+    upstreams.set(u.id, u);
+  }
+  const ids = new Set<string>();
+  const routes: CheckedConfig['routes'] = [];
+  for (const r of config.routes) {
+    if (ids.has(r.id)) reject(`routes: duplicate id ${r.id}`);
+    ids.add(r.id);
+    if (r.upstream_id && r.upstream) reject(`route ${r.id}: give upstream_id or upstream, not both`);
+    let upstream: Upstream | undefined;
+    if (r.upstream_id) {
+      upstream = upstreams.get(r.upstream_id);
+      if (!upstream) reject(`route ${r.id}: unknown upstream_id ${r.upstream_id}`);
+    } else if (r.upstream) {
+      upstream = { ...r.upstream, id: inlineUpstreamId(r.id) };
+      checkUpstream(upstream, `route ${r.id} upstream`);
+    }
+    let split: Upstream | undefined;
+    if (r.split) {
+      split = upstreams.get(r.split.upstream_id);
+      if (!split) reject(`route ${r.id}: split.upstream_id ${r.split.upstream_id} is unknown`);
+    }
+    for (const v of [...(r.vars ?? []), ...(r.split?.match ?? [])]) {
+      if (v.op === 'regex') {
+        try {
+          new RegExp(typeof v.value === 'string' ? v.value : '');
+        } catch (err) {
+          reject(`route ${r.id}: vars ${v.name}: ${(err as Error).message}`);
+        }
+      }
+    }
+    if (r.enabled === false) continue;
+    if (region !== undefined && r.regions && r.regions.length > 0 && !r.regions.includes(region)) continue;
+    routes.push({ route: r, upstream, split });
+  }
+  const sslIds = new Set<string>();
+  for (const s of config.ssl) {
+    if (sslIds.has(s.id)) reject(`ssl: duplicate id ${s.id}`);
+    sslIds.add(s.id);
+  }
+  return { config, routes, upstreams };
+}
+
+function checkUpstream(u: Upstream, where: string): void {
+  if (!u.nodes && !u.discovery) reject(`${where}: needs nodes or discovery`);
+  if (u.type === 'chash') {
+    if (!u.hash_on) reject(`${where}: type chash needs hash_on`);
+    if ((u.hash_on.type === 'header' || u.hash_on.type === 'cookie') && !u.hash_on.key) reject(`${where}: hash_on ${u.hash_on.type} needs key`);
+  }
+  if (u.pass_host === 'rewrite' && !u.upstream_host) reject(`${where}: pass_host rewrite needs upstream_host`);
+}
+
+/** Everything a build needs that outlives one generation. */
+export interface BuildServices {
+  readonly registry: PluginRegistry;
+  readonly pools: PoolManager;
+  readonly metrics: GatewayMetrics;
+  /** Node source of an upstream with `discovery` (the discovery module); static nodes otherwise. */
+  readonly discoverySource?: ((u: Upstream) => NodeSource) | undefined;
+  readonly region: string | undefined;
+}
+
+/**
+ * Builds a generation from a checked config. Off the hot path: the caller swaps the result in
+ * with one assignment. Upstreams whose definition did not change are carried over as they are
+ * (same pools, balancer state, health), so route churn costs no connection.
+ */
+export class RuntimeBuilder {
+  private readonly health = new Map<string, PassiveHealthTracker>();
+  private readonly tlsCache = new Map<string, SecureContext>();
+  private upstreamDefs = new Map<string, string>();
+
+  constructor(private readonly services: BuildServices) {}
+
+  /** Checks and compiles without creating pools (the primary's dry run and tests). */
+  static dryRun(raw: unknown, registry: PluginRegistry, region: string | undefined): CheckedConfig {
+    const checked = checkConfig(raw, region);
+    const globals = checked.config.global_rules.map((g) => g.plugins);
+    const specs: RouteSpec<null>[] = [];
+    for (const { route, upstream } of checked.routes) {
+      compileChain(registry, globals, upstream, route);
+      specs.push(routeSpec(route, null));
+    }
+    try {
+      new Router(specs);
+      new TlsTable(checked.config.ssl);
+    } catch (err) {
+      reject((err as Error).message);
+    }
+    return checked;
+  }
+
+  build(checked: CheckedConfig, previous: Runtime | undefined): Runtime {
+    const t0 = performance.now();
+    const { config } = checked;
+    const globals = config.global_rules.map((g) => g.plugins);
+    const upstreams = new Map<string, RuntimeUpstream>();
+    const defs = new Map<string, string>();
+    const upstreamFor = (u: Upstream): RuntimeUpstream => {
+      let rt = upstreams.get(u.id);
+      if (rt) return rt;
+      const def = JSON.stringify(u);
+      const prev = previous?.upstreams.get(u.id);
+      if (prev && this.upstreamDefs.get(u.id) === def) rt = prev;
+      else {
+        let health = this.health.get(u.id);
+        if (!health) {
+          health = new PassiveHealthTracker();
+          this.health.set(u.id, health);
+        }
+        const source = u.discovery && this.services.discoverySource ? this.services.discoverySource(u) : new StaticNodeSource(u.nodes ?? []);
+        rt = new RuntimeUpstream(u, source, this.services.pools, health);
+      }
+      upstreams.set(u.id, rt);
+      defs.set(u.id, def);
+      return rt;
+    };
+    const specs: RouteSpec<CompiledRoute>[] = [];
+    try {
+      for (const { route, upstream, split } of checked.routes) {
+        const chain = compileChain(this.services.registry, globals, upstream, route);
+        const compiled: CompiledRoute = {
+          id: route.id,
+          spec: route,
+          upstream: upstream ? upstreamFor(upstream) : undefined,
+          split: split && route.split ? { upstream: upstreamFor(split), weight: route.split.weight ?? 0, match: route.split.match && route.split.match.length > 0 ? compileVars(route.split.match) : undefined } : undefined,
+          stripPrefix: route.strip_prefix?.replace(/\/$/, ''),
+          rewritePath: route.rewrite_path,
+          sendTimeout: route.timeout?.send,
+          readTimeout: route.timeout?.read,
+          maxBody: route.max_body_size,
+          chain,
+          metrics: this.services.metrics.route(route.id),
+        };
+        specs.push(routeSpec(route, compiled));
+      }
+      const router = new Router(specs);
+      const tls = new TlsTable(config.ssl, this.tlsCache);
+      // Discovery sources start in the background; current() serves what they have meanwhile.
+      for (const u of upstreams.values()) if (u !== previous?.upstreams.get(u.id)) u.nodeSource.start().catch(() => undefined);
+      this.upstreamDefs = defs;
+      return { revision: config.revision, router, routes: specs.length, routeIds: new Set(specs.map((s) => s.id)), upstreams, tls, buildMs: performance.now() - t0 };
+    } catch (err) {
+      // Never leak pools of a generation that will not serve.
+      for (const u of upstreams.values()) if (u !== previous?.upstreams.get(u.id)) u.dispose();
+      if (err instanceof MeridianError) throw err;
+      reject((err as Error).message);
+    }
+  }
+
+  /** After the swap: release what the old generation held and the new one does not. */
+  retire(old: Runtime, current: Runtime): void {
+    for (const [id, u] of old.upstreams) {
+      if (current.upstreams.get(id) === u) continue;
+      u.dispose();
+      u.nodeSource.stop().catch(() => undefined);
+    }
+    for (const [id, tracker] of this.health) {
+      if (current.upstreams.has(id)) continue;
+      tracker.stop();
+      this.health.delete(id);
+    }
+    this.services.metrics.retain(current.routeIds, new Set(current.upstreams.keys()));
+  }
+}
+
+function routeSpec<T>(route: Route, value: T): RouteSpec<T> {
+  return { id: route.id, hosts: route.hosts, paths: route.paths, methods: route.methods, vars: route.vars, priority: route.priority ?? 0, value };
+}
+
+function compileChain(registry: PluginRegistry, globals: Array<Record<string, unknown>>, upstream: Upstream | undefined, route: Route): CompiledChain {
+  try {
+    return registry.compile({ global: globals, upstream: upstream?.plugins, route: route.plugins }, `route ${route.id}`);
+  } catch (err) {
+    if (err instanceof MeridianError) reject(err.message);
+    throw err;
+  }
+}

@@ -1,0 +1,222 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { Logger } from '../core/logger.js';
+import type { CompiledChain, RequestContext, ShortCircuit } from '../plugins/index.js';
+import { BodyLimit } from '../proxy/body-limit.js';
+import { Exchange, applyHeaderEdits, type ExchangeEnv } from '../proxy/exchange.js';
+import { scanRequestHeaders, type ClientHeaders } from '../proxy/headers.js';
+import { isHttp2, sendError } from '../proxy/respond.js';
+import type { CompiledRoute } from '../proxy/types.js';
+import { normaliseTarget } from '../router/normalize.js';
+import { parseCookies, RequestFacts } from '../router/vars.js';
+import type { RuntimeUpstream } from '../upstream/runtime.js';
+import type { Runtime } from './build.js';
+import type { GatewayMetrics } from './metrics.js';
+import { NONE } from './metrics.js';
+
+/** The worker state a request reads: the current generation (one reference, swapped whole). */
+export interface WorkerContext extends ExchangeEnv {
+  runtime: Runtime | undefined;
+  draining: boolean;
+  readonly maxHeaders: number;
+  readonly metrics: GatewayMetrics;
+  readonly log: Logger;
+  nextRequestId(): string;
+}
+
+/** Request ids: a per-worker random prefix and a counter (unique, no crypto per request). */
+export function requestIdSource(): () => string {
+  const prefix = `${Math.floor(Math.random() * 0xffffffff).toString(16).padStart(8, '0')}-`;
+  let seq = 0;
+  return () => prefix + (seq++).toString(36);
+}
+
+/** Picks the upstream for this request: split.match, then split.weight percent, else the route's. */
+function chooseUpstream(route: CompiledRoute, req: IncomingMessage, rawQuery: string): RuntimeUpstream | undefined {
+  const split = route.split;
+  if (split === undefined) return route.upstream;
+  if (split.match !== undefined) {
+    // Only split routes with matchers pay for the request facts.
+    if (split.match(new RequestFacts(req, rawQuery))) return split.upstream;
+  }
+  if (split.weight > 0 && Math.random() * 100 < split.weight) return split.upstream;
+  return route.upstream;
+}
+
+function hashKeyOf(upstream: RuntimeUpstream, req: IncomingMessage, clientIp: string, url: string): string | undefined {
+  const on = upstream.hashOn;
+  if (on === undefined) return undefined;
+  switch (on.type) {
+    case 'header': {
+      const v = req.headers[(on.key as string).toLowerCase()];
+      return Array.isArray(v) ? v[0] : v;
+    }
+    case 'cookie':
+      return parseCookies(req.headers.cookie).get(on.key as string);
+    case 'ip':
+      return clientIp;
+    default:
+      return url;
+  }
+}
+
+/** The public request handler of one listener (`proto` is what X-Forwarded-Proto says). */
+export function createRequestHandler(w: WorkerContext, proto: 'http' | 'https'): (req: IncomingMessage, res: ServerResponse) => void {
+  return function onRequest(req, res) {
+    const startedAt = performance.now();
+    const raw = req.rawHeaders;
+    const h = scanRequestHeaders(raw);
+    const requestId = h.requestId ?? w.nextRequestId();
+    const rt = w.runtime;
+    const method = req.method as string;
+    if (raw.length > w.maxHeaders * 2) {
+      reply(w, res, w.metrics.noRoute.route, 'MERIDIAN_ERR_GATEWAY_HEADERS_TOO_LARGE', { reason: `more than ${w.maxHeaders} headers` }, requestId, startedAt, true);
+      return;
+    }
+    // Request smuggling guard: a message with both framings is refused (RFC 9112 6.1).
+    if (h.transferEncoding !== undefined && h.contentLength !== undefined) {
+      reply(w, res, NONE, 'MERIDIAN_ERR_GATEWAY_BAD_REQUEST', { reason: 'both Content-Length and Transfer-Encoding' }, requestId, startedAt, true);
+      return;
+    }
+    const target = normaliseTarget(req.url as string);
+    if (target === undefined) {
+      reply(w, res, NONE, 'MERIDIAN_ERR_GATEWAY_BAD_REQUEST', { reason: 'invalid request path' }, requestId, startedAt, true);
+      return;
+    }
+    const match = rt?.router.find(method, h.host, target.path, req, target.query);
+    if (match === undefined) {
+      reply(w, res, NONE, 'MERIDIAN_ERR_GATEWAY_NO_ROUTE', { method, host: h.host ?? '', path: target.path }, requestId, startedAt, false);
+      return;
+    }
+    const route = match.value;
+    if (route.maxBody !== undefined && h.contentLength !== undefined && Number(h.contentLength) > route.maxBody) {
+      reply(w, res, route.id, 'MERIDIAN_ERR_GATEWAY_BODY_TOO_LARGE', { limit: route.maxBody }, requestId, startedAt, true, route);
+      return;
+    }
+    const hasBody = h.transferEncoding !== undefined || (h.contentLength !== undefined && h.contentLength !== '0');
+    let body: Readable | null = null;
+    if (hasBody) body = route.maxBody !== undefined && h.contentLength === undefined ? (req as Readable).pipe(new BodyLimit(route.maxBody)) : req;
+    let path = target.path;
+    if (route.stripPrefix !== undefined && path.startsWith(route.stripPrefix)) path = path.slice(route.stripPrefix.length) || '/';
+    if (route.rewritePath !== undefined) path = route.rewritePath;
+    const clientIp = req.socket.remoteAddress ?? '';
+    const upstream = chooseUpstream(route, req, target.query);
+    const out = h.out;
+    out.push('x-forwarded-for', h.forwardedFor === undefined ? clientIp : `${h.forwardedFor}, ${clientIp}`, 'x-forwarded-proto', proto, 'x-request-id', requestId);
+    if (h.host !== undefined) out.push('x-forwarded-host', h.host);
+    if (route.chain.empty) {
+      if (upstream === undefined) {
+        reply(w, res, route.id, 'MERIDIAN_ERR_GATEWAY_NO_UPSTREAM', { route: route.id }, requestId, startedAt, false, route);
+        return;
+      }
+      const hostIndex = pushHost(out, upstream, h);
+      new Exchange(w, req, res, route, upstream, method, path + target.query, out, hostIndex, body, hashKeyOf(upstream, req, clientIp, target.path + target.query), requestId, startedAt, undefined).start();
+      return;
+    }
+    withPlugins(w, req, res, route, upstream, h, method, path, target.path, target.query, body, clientIp, requestId, startedAt);
+  };
+}
+
+/** Host header upstream per pass_host; returns its value's index (rewritten per node for `node`). */
+function pushHost(out: string[], upstream: RuntimeUpstream, h: ClientHeaders): number {
+  const value = upstream.passHost === 'rewrite' ? (upstream.upstreamHost as string) : upstream.passHost === 'node' ? '' : (h.host ?? '');
+  out.push('host', value);
+  return out.length - 1;
+}
+
+function reply(w: WorkerContext, res: ServerResponse, routeLabel: string, code: string, params: Record<string, string | number>, requestId: string, startedAt: number, close: boolean, route?: CompiledRoute): void {
+  const status = sendError(res, code, params, requestId, close || w.draining);
+  (route?.metrics ?? w.metrics.route(routeLabel)).observe(route?.upstream?.id ?? NONE, status, (performance.now() - startedAt) / 1000);
+}
+
+/** The slower path of routes with plugins: a RequestContext, the request phases, then the proxy. */
+function withPlugins(
+  w: WorkerContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  route: CompiledRoute,
+  upstream: RuntimeUpstream | undefined,
+  h: ClientHeaders,
+  method: string,
+  upstreamPath: string,
+  path: string,
+  query: string,
+  body: Readable | null,
+  clientIp: string,
+  requestId: string,
+  startedAt: number,
+): void {
+  const ctx: RequestContext = {
+    req,
+    res,
+    requestId,
+    clientIp,
+    path,
+    route: route.spec,
+    upstreamId: upstream?.id,
+    consumer: undefined,
+    upstreamHeaders: {},
+    responseHeaders: {},
+    upstreamPath,
+    upstreamStatus: undefined,
+    status: undefined,
+    vars: new Map(),
+    startedAt: Date.now(),
+  };
+  const logError = (name: string, err: unknown): void => w.logPluginError(name, err);
+  route.chain.request(ctx).then(
+    ({ chain, stop }) => {
+      if (res.destroyed) return;
+      if (stop) {
+        void shortCircuit(w, res, route, chain, ctx, stop, startedAt, logError);
+        return;
+      }
+      if (upstream === undefined) {
+        ctx.status = sendError(res, 'MERIDIAN_ERR_GATEWAY_NO_UPSTREAM', { route: route.id }, requestId, w.draining);
+        route.metrics.observe(NONE, ctx.status, (performance.now() - startedAt) / 1000);
+        chain.log(ctx, logError);
+        return;
+      }
+      const out = h.out;
+      applyHeaderEdits(out, ctx.upstreamHeaders);
+      const hostIndex = pushHost(out, upstream, h);
+      new Exchange(w, req, res, route, upstream, method, ctx.upstreamPath + query, out, hostIndex, body, hashKeyOf(upstream, req, clientIp, path + query), requestId, startedAt, { ctx, chain }).start();
+    },
+    (err: unknown) => {
+      logError('request phases', err);
+      ctx.status = sendError(res, 'MERIDIAN_ERR_PLUGIN_FAILED', { name: route.id, phase: 'request' }, requestId, w.draining);
+      route.metrics.observe(upstream?.id ?? NONE, ctx.status, (performance.now() - startedAt) / 1000);
+    },
+  );
+}
+
+async function shortCircuit(
+  w: WorkerContext,
+  res: ServerResponse,
+  route: CompiledRoute,
+  chain: CompiledChain,
+  ctx: RequestContext,
+  stop: ShortCircuit,
+  startedAt: number,
+  logError: (name: string, err: unknown) => void,
+): Promise<void> {
+  ctx.status = stop.status;
+  try {
+    await chain.headerFilter(ctx);
+  } catch (err) {
+    logError('header_filter', err);
+  }
+  if (!res.destroyed) {
+    const payload = stop.body === undefined ? '' : typeof stop.body === 'string' || Buffer.isBuffer(stop.body) ? stop.body : JSON.stringify(stop.body);
+    const out: string[] = [];
+    for (const [k, v] of Object.entries(stop.headers ?? {})) out.push(k, v);
+    if (typeof stop.body === 'object' && stop.body !== null && !Buffer.isBuffer(stop.body) && !out.some((x, i) => i % 2 === 0 && x.toLowerCase() === 'content-type')) out.push('content-type', 'application/json');
+    out.push('x-request-id', ctx.requestId);
+    applyHeaderEdits(out, ctx.responseHeaders);
+    if (w.draining && !isHttp2(res)) out.push('connection', 'close');
+    res.writeHead(stop.status, out);
+    res.end(payload);
+  }
+  route.metrics.observe(NONE, stop.status, (performance.now() - startedAt) / 1000);
+  chain.log(ctx, logError);
+}

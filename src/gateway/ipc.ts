@@ -1,0 +1,36 @@
+import type { GatewayConfig } from '../core/model/index.js';
+import type { NodeStatus } from '../upstream/runtime.js';
+
+/** What a purge asks for (the controller's body, passed to the discovery module as it is). */
+export type PurgeFilter = Readonly<Record<string, unknown>>;
+
+/** Primary -> worker. */
+export type ToWorker =
+  | { type: 'meridian:config'; config: GatewayConfig }
+  | { type: 'meridian:purge'; id: number; filter: PurgeFilter }
+  | { type: 'meridian:status'; id: number }
+  /** Grace period begins: answer with Connection: close so clients move away. */
+  | { type: 'meridian:draining' }
+  /** Stop accepting, finish in-flight requests, exit. */
+  | { type: 'meridian:stop'; timeoutMs: number };
+
+export interface WorkerStatus {
+  pid: number;
+  revision: number | undefined;
+  routes: number;
+  build_ms: number | undefined;
+  draining: boolean;
+  upstreams: Record<string, NodeStatus[]>;
+}
+
+/** Worker -> primary. */
+export type FromWorker =
+  | { type: 'meridian:ready' }
+  | { type: 'meridian:applied'; revision: number; routes: number; buildMs: number }
+  | { type: 'meridian:rejected'; revision: number; reason: string }
+  | { type: 'meridian:purged'; id: number; error?: string }
+  | { type: 'meridian:status'; id: number; status: WorkerStatus };
+
+export function isMeridianMessage(m: unknown): m is { type: string } {
+  return typeof m === 'object' && m !== null && typeof (m as { type?: unknown }).type === 'string' && (m as { type: string }).type.startsWith('meridian:');
+}

@@ -1,0 +1,215 @@
+import type { Http2Session } from 'node:http2';
+import { createLogger, type Logger } from '../core/logger.js';
+import type { GatewayConfig } from '../core/model/index.js';
+import { builtinRegistry, type PluginRegistry } from '../plugins/index.js';
+import { PoolManager } from '../upstream/pools.js';
+import type { NodeSource } from '../upstream/node-source.js';
+import type { Upstream } from '../core/model/index.js';
+import { RuntimeBuilder, type Runtime } from './build.js';
+import { listenList, type GatewayProgramConfig } from './config.js';
+import { createRequestHandler, requestIdSource, type WorkerContext } from './handler.js';
+import { isMeridianMessage, type FromWorker, type PurgeFilter, type ToWorker, type WorkerStatus } from './ipc.js';
+import { httpListener, httpsListener, listen, setDefaultCert, type Listener } from './listeners.js';
+import { GatewayMetrics } from './metrics.js';
+import { createUpgradeHandler } from './upgrade.js';
+
+/** What the discovery module plugs into a worker (src/discovery's DiscoveryManager shape). */
+export interface DiscoveryHooks {
+  sourceFor(u: Upstream): NodeSource;
+  purge(filter: PurgeFilter): Promise<void> | void;
+}
+
+export interface WorkerOptions {
+  config: GatewayProgramConfig;
+  /** Sends to the primary (process.send in a cluster worker; a direct call in-process). */
+  send: (m: FromWorker) => void;
+  registry?: PluginRegistry;
+  discovery?: DiscoveryHooks;
+  log?: Logger;
+}
+
+/**
+ * One worker: public listeners, the current config generation, the proxy. It takes configs
+ * from the primary, builds each off the hot path and swaps one reference; it never talks to
+ * etcd itself.
+ */
+export class GatewayWorker implements WorkerContext {
+  runtime: Runtime | undefined;
+  draining = false;
+  readonly maxHeaders: number;
+  readonly metrics = new GatewayMetrics();
+  readonly log: Logger;
+  readonly nextRequestId = requestIdSource();
+  private readonly pools = new PoolManager();
+  private readonly builder: RuntimeBuilder;
+  private readonly registry: PluginRegistry;
+  private readonly listeners: Listener[] = [];
+  private readonly sessions = new Set<Http2Session>();
+  private listening = false;
+  private readonly upstreamHist = new Map<string, (s: number) => void>();
+  private readonly watchedHealth = new WeakSet<object>();
+
+  constructor(private readonly opts: WorkerOptions) {
+    this.maxHeaders = opts.config.limits.max_headers;
+    this.log = opts.log ?? createLogger('gateway-worker');
+    this.registry = opts.registry ?? builtinRegistry();
+    this.builder = new RuntimeBuilder({
+      registry: this.registry,
+      pools: this.pools,
+      metrics: this.metrics,
+      discoverySource: opts.discovery ? (u) => (opts.discovery as DiscoveryHooks).sourceFor(u) : undefined,
+      region: opts.config.node.region,
+    });
+    const { listen: l, limits } = opts.config;
+    for (const address of listenList(l.http)) {
+      this.listeners.push(httpListener(address, limits, createRequestHandler(this, 'http'), createUpgradeHandler(this, 'http')));
+    }
+    for (const address of listenList(l.https)) {
+      const sni = (name: string) => this.runtime?.tls.lookup(name);
+      this.listeners.push(httpsListener(address, limits, l.http2, sni, createRequestHandler(this, 'https') as never, createUpgradeHandler(this, 'https'), this.sessions));
+    }
+  }
+
+  async start(): Promise<void> {
+    await this.registry.init({ redisUrl: this.opts.config.redis, log: this.log });
+  }
+
+  upstreamSeconds(upstream: string, seconds: number): void {
+    let f = this.upstreamHist.get(upstream);
+    if (!f) {
+      const child = this.metrics.upstream(upstream);
+      f = (s) => child.observe(s);
+      this.upstreamHist.set(upstream, f);
+    }
+    f(seconds);
+  }
+
+  logPluginError(name: string, err: unknown): void {
+    this.log.error({ plugin: name, err: err instanceof Error ? err.message : String(err) }, 'plugin failed');
+  }
+
+  /** Builds and swaps in a config; the previous generation keeps serving what it started. */
+  async applyConfig(config: GatewayConfig): Promise<void> {
+    let next: Runtime;
+    try {
+      const checked = RuntimeBuilder.dryRun(config, this.registry, this.opts.config.node.region);
+      next = this.builder.build(checked, this.runtime);
+    } catch (err) {
+      const reason = (err as Error).message;
+      this.log.error({ revision: config.revision, reason }, 'config rejected by worker');
+      this.opts.send({ type: 'meridian:rejected', revision: config.revision, reason });
+      return;
+    }
+    const old = this.runtime;
+    this.runtime = next; // the atomic swap
+    if (old) this.builder.retire(old, next);
+    this.upstreamHist.clear();
+    for (const l of this.listeners) if (l.tls) setDefaultCert(l, next.tls.defaultFor(l.port));
+    this.metrics.configRevision.set(next.revision);
+    this.refreshNodeGauge();
+    for (const u of next.upstreams.values()) {
+      if (this.watchedHealth.has(u.health)) continue;
+      this.watchedHealth.add(u.health);
+      u.health.onChange(() => this.refreshNodeGauge());
+    }
+    if (!this.listening) {
+      this.listening = true;
+      await Promise.all(this.listeners.map(listen));
+    }
+    this.opts.send({ type: 'meridian:applied', revision: next.revision, routes: next.routes, buildMs: next.buildMs });
+  }
+
+  private refreshNodeGauge(): void {
+    const g = this.metrics.upstreamNodes;
+    g.reset();
+    for (const u of this.runtime?.upstreams.values() ?? []) for (const n of u.status()) g.labels(u.id, n.node, n.state).set(1);
+  }
+
+  status(): WorkerStatus {
+    const upstreams: WorkerStatus['upstreams'] = {};
+    for (const [id, u] of this.runtime?.upstreams ?? []) upstreams[id] = u.status();
+    return { pid: process.pid, revision: this.runtime?.revision, routes: this.runtime?.routes ?? 0, build_ms: this.runtime ? Math.round(this.runtime.buildMs * 100) / 100 : undefined, draining: this.draining, upstreams };
+  }
+
+  async purge(filter: PurgeFilter): Promise<void> {
+    await this.opts.discovery?.purge(filter);
+  }
+
+  async handle(m: ToWorker): Promise<void> {
+    switch (m.type) {
+      case 'meridian:config':
+        await this.applyConfig(m.config);
+        return;
+      case 'meridian:purge':
+        try {
+          await this.purge(m.filter);
+          this.opts.send({ type: 'meridian:purged', id: m.id });
+        } catch (err) {
+          this.opts.send({ type: 'meridian:purged', id: m.id, error: (err as Error).message });
+        }
+        return;
+      case 'meridian:status':
+        this.opts.send({ type: 'meridian:status', id: m.id, status: this.status() });
+        return;
+      case 'meridian:draining':
+        this.draining = true;
+        return;
+      case 'meridian:stop':
+        await this.stop(m.timeoutMs);
+        return;
+    }
+  }
+
+  /**
+   * Graceful stop: no new connections, in-flight requests finish (their responses carry
+   * Connection: close), idle keep-alive connections are closed, then everything is released.
+   */
+  async stop(timeoutMs: number): Promise<void> {
+    this.draining = true;
+    const closed = Promise.all(this.listeners.map((l) => new Promise<void>((resolve) => {
+      if (!l.server.listening) return resolve();
+      l.server.close(() => resolve());
+    })));
+    for (const s of this.sessions) s.close();
+    const sweep = setInterval(() => {
+      for (const l of this.listeners) (l.server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+    }, 100);
+    for (const l of this.listeners) (l.server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+    const deadline = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref());
+    await Promise.race([closed, deadline]);
+    clearInterval(sweep);
+    for (const l of this.listeners) (l.server as { closeAllConnections?: () => void }).closeAllConnections?.();
+    await this.pools.closeAll();
+    await this.registry.close();
+  }
+}
+
+/** Runs a worker inside a node:cluster worker process, talking to the primary over IPC. */
+export async function runClusterWorker(config: GatewayProgramConfig, discovery?: DiscoveryHooks): Promise<number> {
+  const send = (m: FromWorker): void => {
+    if (process.connected) process.send?.(m);
+  };
+  const worker = new GatewayWorker({ config, send, ...(discovery ? { discovery } : {}) });
+  GatewayMetrics.enableClusterCollection(worker.metrics.registry);
+  await worker.start();
+  // Signals go to the primary, which orchestrates the drain; a worker only obeys its primary.
+  process.on('SIGTERM', () => undefined);
+  process.on('SIGINT', () => undefined);
+  return new Promise<number>((resolve) => {
+    process.on('message', (m: unknown) => {
+      if (!isMeridianMessage(m)) return;
+      const msg = m as ToWorker;
+      worker.handle(msg).then(
+        () => {
+          if (msg.type === 'meridian:stop') resolve(0);
+        },
+        (err: unknown) => worker.log.error({ err: (err as Error).message }, 'worker message failed'),
+      );
+    });
+    // Orphaned (primary gone): stop serving rather than run unmanaged.
+    process.on('disconnect', () => {
+      worker.stop(1_000).finally(() => resolve(0));
+    });
+    send({ type: 'meridian:ready' });
+  });
+}

@@ -1,0 +1,66 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { Strict } from '../core/model/index.js';
+import type { Plugin, RequestContext } from './contract.js';
+import { Counter, Histogram, pluginMetrics } from './shared/metrics.js';
+
+export const PrometheusConfig = Strict({
+  consumer_label: Type.Boolean({ default: true, description: 'label requests with the consumer name (default true)' }),
+  max_consumers: Type.Integer({ minimum: 0, default: 100, description: 'distinct consumer label values per worker; later ones are counted as "other" (default 100)' }),
+});
+export type PrometheusConfig = Static<typeof PrometheusConfig>;
+
+const requests = new Counter({
+  name: 'meridian_plugin_requests_total',
+  help: 'requests by route, upstream, consumer and status (labels are config ids, bounded)',
+  labelNames: ['route', 'upstream', 'consumer', 'code'] as const,
+  registers: [pluginMetrics],
+});
+
+const latency = new Histogram({
+  name: 'meridian_plugin_request_duration_seconds',
+  help: 'time from the request to the end of the response, by route',
+  labelNames: ['route', 'upstream'] as const,
+  buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  registers: [pluginMetrics],
+});
+
+const consumersSeen = new Set<string>();
+
+/** The label value: a config id, or "other" past the cap so a consumer list never explodes a series set. */
+function consumerLabel(ctx: RequestContext, cfg: PrometheusConfig): string {
+  if (!cfg.consumer_label || !ctx.consumer) return '';
+  const name = ctx.consumer.username;
+  if (consumersSeen.has(name)) return name;
+  if (consumersSeen.size >= cfg.max_consumers) return 'other';
+  consumersSeen.add(name);
+  return name;
+}
+
+/** startedAt may be a performance.now() or a Date.now() reading: an epoch value is far larger. */
+function elapsedSeconds(startedAt: number): number {
+  const now = startedAt > 1e11 ? Date.now() : performance.now();
+  return Math.max(0, now - startedAt) / 1000;
+}
+
+function log(ctx: RequestContext, cfg: PrometheusConfig): void {
+  const route = ctx.route.id;
+  const upstream = ctx.upstreamId ?? '';
+  const status = ctx.status ?? 0;
+  const code = status >= 100 && status <= 599 ? String(status) : 'other';
+  requests.inc({ route, upstream, consumer: consumerLabel(ctx, cfg), code });
+  latency.observe({ route, upstream }, elapsedSeconds(ctx.startedAt));
+}
+
+/**
+ * prometheus: request counts and latency per route, upstream and consumer. Served by the
+ * gateway from `pluginMetrics` (src/plugins/shared/metrics.ts) with the other plugins' metrics.
+ */
+export const prometheus: Plugin<PrometheusConfig> = {
+  name: 'prometheus',
+  version: '1.0.0',
+  priority: 500,
+  schema: PrometheusConfig,
+  phases: { log },
+};
+
+export { pluginMetrics };

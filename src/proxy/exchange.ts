@@ -1,0 +1,275 @@
+import type { IncomingMessage } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
+import type { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import { observeLatency } from '../balancer/index.js';
+import type { CompiledChain, RequestContext } from '../plugins/index.js';
+import type { RuntimeNode, RuntimeUpstream } from '../upstream/runtime.js';
+import { BodyTooLargeError } from './body-limit.js';
+import { headerObject, responseHeaders } from './headers.js';
+import { isHttp2, sendError, type ClientResponse } from './respond.js';
+import type { CompiledRoute } from './types.js';
+
+/** What an exchange needs from its worker (metrics, drain state, logging). */
+export interface ExchangeEnv {
+  readonly draining: boolean;
+  upstreamSeconds(upstream: string, seconds: number): void;
+  logPluginError(name: string, err: unknown): void;
+}
+
+/** A request that went through a non-empty plugin chain: its context and the chain for the response phases. */
+export interface PluginRun {
+  readonly ctx: RequestContext;
+  readonly chain: CompiledChain;
+}
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+/** Errors where the request never reached the upstream's application: safe to send elsewhere. */
+const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_CLOSED']);
+
+class SendTimeoutError extends Error {
+  readonly code = 'MERIDIAN_SEND_TIMEOUT';
+}
+class ClientGoneError extends Error {
+  readonly code = 'MERIDIAN_CLIENT_GONE';
+}
+
+/**
+ * One proxied request: picks a node, dispatches on its undici Pool and streams the answer
+ * back, retrying connection failures of idempotent, body-less requests on another node.
+ * It is its own undici handler (the raw-header callbacks: undici calls them directly, no
+ * adapter and no parsed header object), so a request costs one object, not a closure tree.
+ */
+export class Exchange implements Dispatcher.DispatchHandler {
+  private node: RuntimeNode | undefined;
+  private tried: RuntimeNode[] | undefined;
+  private attempts = 0;
+  private abortUpstream: ((err?: Error) => void) | undefined;
+  private resumeUpstream: (() => void) | undefined;
+  private upstreamStart = 0;
+  private status = 0;
+  private headersWritten = false;
+  private done = false;
+  private sendTimer: NodeJS.Timeout | undefined;
+  private pendingChunks: Buffer[] | undefined;
+
+  constructor(
+    private readonly env: ExchangeEnv,
+    private readonly req: IncomingMessage | Http2ServerRequest,
+    private readonly res: ClientResponse,
+    private readonly route: CompiledRoute,
+    private readonly upstream: RuntimeUpstream,
+    private readonly method: string,
+    private readonly path: string,
+    private readonly headers: string[],
+    /** Index in `headers` of the Host value, rewritten per node when pass_host is `node`. */
+    private readonly hostIndex: number,
+    private readonly body: Readable | null,
+    private readonly hashKey: string | undefined,
+    private readonly requestId: string,
+    private readonly startedAt: number,
+    private readonly plugins: PluginRun | undefined,
+  ) {}
+
+  start(): void {
+    this.res.once('close', this.onClientClose);
+    this.attempt();
+  }
+
+  private readonly onClientClose = (): void => {
+    if (!this.done) this.abortUpstream?.(new ClientGoneError('client closed the connection'));
+  };
+
+  private attempt(): void {
+    const node = this.upstream.select(this.hashKey, this.tried);
+    if (node === undefined) {
+      if (this.attempts === 0) this.fail('MERIDIAN_ERR_GATEWAY_NO_HEALTHY_NODE', { upstream: this.upstream.id });
+      else this.fail('MERIDIAN_ERR_GATEWAY_UPSTREAM_ERROR', { upstream: this.upstream.id, reason: 'no other node to retry on' });
+      return;
+    }
+    this.node = node;
+    this.attempts++;
+    node.inflight++;
+    if (this.upstream.passHost === 'node') this.headers[this.hostIndex] = node.hostHeader;
+    this.upstreamStart = performance.now();
+    const read = this.route.readTimeout ?? this.upstream.timeouts.read;
+    if (this.body !== null) {
+      const send = this.route.sendTimeout ?? this.upstream.timeouts.send;
+      if (send > 0) this.sendTimer = setTimeout(this.onSendTimeout, send);
+    }
+    try {
+      node.pool.dispatch({ path: this.path, method: this.method as Dispatcher.HttpMethod, headers: this.headers, body: this.body, headersTimeout: read, bodyTimeout: read }, this);
+    } catch (err) {
+      this.onError(err as Error);
+    }
+  }
+
+  private readonly onSendTimeout = (): void => {
+    this.sendTimer = undefined;
+    this.abortUpstream?.(new SendTimeoutError('request body not sent in time'));
+  };
+
+  // ---- undici handler ----
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortUpstream = abort;
+    if (this.res.destroyed) abort(new ClientGoneError('client closed the connection'));
+  }
+
+  onRequestSent(): void {
+    if (this.sendTimer) {
+      clearTimeout(this.sendTimer);
+      this.sendTimer = undefined;
+    }
+  }
+
+  onHeaders(status: number, raw: Buffer[], resume: () => void, _statusText: string): boolean {
+    if (status < 200) return true; // 1xx informational: the client gets the final answer only
+    this.status = status;
+    this.resumeUpstream = resume;
+    const node = this.node as RuntimeNode;
+    if (status >= 500 && this.upstream.health.settings.on_5xx) this.upstream.health.failure(node.health);
+    else this.upstream.health.success(node.health);
+    observeLatency(node, performance.now() - this.upstreamStart, Date.now());
+    const out = responseHeaders(raw);
+    if (this.env.draining) out.push('connection', 'close');
+    const run = this.plugins;
+    if (run !== undefined) {
+      run.ctx.upstreamStatus = status;
+      if (run.chain.has('header_filter')) {
+        // Response plugins may be async: hold the body until they are done.
+        this.pendingChunks = [];
+        run.chain.headerFilter(run.ctx).then(
+          () => this.writeHead(status, out),
+          (err: unknown) => {
+            this.env.logPluginError('header_filter', err);
+            this.writeHead(status, out);
+          },
+        );
+        return true;
+      }
+    }
+    this.writeHead(status, out);
+    return true;
+  }
+
+  private writeHead(status: number, out: string[]): void {
+    if (this.res.destroyed) return;
+    if (this.plugins) applyHeaderEdits(out, this.plugins.ctx.responseHeaders);
+    if (isHttp2(this.res)) this.res.writeHead(status, headerObject(out));
+    else this.res.writeHead(status, out);
+    this.headersWritten = true;
+    // Event streams must reach the client now, not with the first event.
+    for (let i = 0; i < out.length; i += 2) {
+      if ((out[i] as string).length === 12 && (out[i] as string).toLowerCase() === 'content-type' && (out[i + 1] as string).startsWith('text/event-stream')) {
+        if (typeof this.res.flushHeaders === 'function') this.res.flushHeaders();
+        break;
+      }
+    }
+    const pending = this.pendingChunks;
+    if (pending !== undefined) {
+      this.pendingChunks = undefined;
+      for (const c of pending) this.res.write(c);
+      if (this.completed) this.finishResponse();
+    }
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.pendingChunks !== undefined) {
+      this.pendingChunks.push(chunk);
+      return true;
+    }
+    if (this.res.write(chunk)) return true;
+    // Client slower than upstream: pause the upstream until the client drains.
+    this.res.once('drain', this.resumeUpstream as () => void);
+    return false;
+  }
+
+  private completed = false;
+
+  onComplete(): void {
+    this.completed = true;
+    if (this.pendingChunks !== undefined) return; // finished by writeHead
+    this.finishResponse();
+  }
+
+  private finishResponse(): void {
+    this.res.end();
+    this.finish(this.status, true);
+  }
+
+  onError(err: Error): void {
+    if (this.sendTimer) {
+      clearTimeout(this.sendTimer);
+      this.sendTimer = undefined;
+    }
+    const code = (err as { code?: string }).code ?? '';
+    const node = this.node;
+    if (code === 'MERIDIAN_CLIENT_GONE') {
+      this.finish(499, false);
+      return;
+    }
+    if (this.headersWritten || this.status !== 0) {
+      // Mid-body failure: the status is already out, the only honest signal is a cut connection.
+      if (node && code === 'UND_ERR_BODY_TIMEOUT') this.upstream.health.failure(node.health);
+      this.res.destroy();
+      this.finish(this.status, false);
+      return;
+    }
+    if (err instanceof BodyTooLargeError) {
+      this.release(false);
+      this.fail('MERIDIAN_ERR_GATEWAY_BODY_TOO_LARGE', { limit: err.limit }, true);
+      return;
+    }
+    const connectionError = CONNECTION_ERRORS.has(code);
+    if (node && (connectionError || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'MERIDIAN_SEND_TIMEOUT')) this.upstream.health.failure(node.health);
+    this.release(false);
+    if (connectionError && this.body === null && IDEMPOTENT.has(this.method) && this.attempts <= this.upstream.retries && node) {
+      (this.tried ??= []).push(node);
+      this.abortUpstream = undefined;
+      this.attempt();
+      return;
+    }
+    if (code === 'UND_ERR_HEADERS_TIMEOUT') this.fail('MERIDIAN_ERR_GATEWAY_UPSTREAM_TIMEOUT', { upstream: this.upstream.id, phase: 'read' });
+    else if (code === 'UND_ERR_CONNECT_TIMEOUT') this.fail('MERIDIAN_ERR_GATEWAY_UPSTREAM_TIMEOUT', { upstream: this.upstream.id, phase: 'connect' });
+    else if (code === 'MERIDIAN_SEND_TIMEOUT') this.fail('MERIDIAN_ERR_GATEWAY_UPSTREAM_TIMEOUT', { upstream: this.upstream.id, phase: 'send' }, true);
+    else this.fail('MERIDIAN_ERR_GATEWAY_UPSTREAM_ERROR', { upstream: this.upstream.id, reason: code || err.message });
+  }
+
+  /** Node bookkeeping for the current attempt; `ok` attempts feed the latency figures. */
+  private release(ok: boolean): void {
+    const node = this.node;
+    if (!node) return;
+    this.node = undefined;
+    node.inflight--;
+    if (ok) this.env.upstreamSeconds(this.upstream.id, (performance.now() - this.upstreamStart) / 1000);
+  }
+
+  private fail(code: string, params: Record<string, string | number>, close = false): void {
+    const status = sendError(this.res, code, params, this.requestId, close || this.env.draining);
+    this.finish(status, false);
+  }
+
+  private finish(status: number, ok: boolean): void {
+    if (this.done) return;
+    this.done = true;
+    this.release(ok);
+    this.route.metrics.observe(this.upstream.id, status, (performance.now() - this.startedAt) / 1000);
+    const run = this.plugins;
+    if (run !== undefined) {
+      run.ctx.status = status;
+      run.chain.log(run.ctx, (name, err) => this.env.logPluginError(name, err));
+    }
+  }
+}
+
+/** Plugin header edits: a value sets (replacing any), null removes. */
+export function applyHeaderEdits(out: string[], edits: Readonly<Record<string, string | null>>): void {
+  for (const name in edits) {
+    const lower = name.toLowerCase();
+    for (let i = out.length - 2; i >= 0; i -= 2) if ((out[i] as string).toLowerCase() === lower) out.splice(i, 2);
+    const v = edits[name];
+    if (typeof v === 'string') out.push(name, v);
+  }
+}

@@ -1,0 +1,108 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useServers } from '../harness/index.js';
+import { MERIDIAN } from '../harness/cli.js';
+import { PROJECT_ROOT } from '../../src/core/servers/binaries.js';
+import type { Controller } from '../../controller/controller.js';
+import { startController, TOKENS } from './helpers.js';
+
+const servers = await useServers();
+let ctl: Controller;
+const dir = mkdtempSync(join(tmpdir(), 'meridian-ctl-'));
+
+beforeAll(async () => {
+  const etcd = await servers.etcd();
+  ctl = await startController(etcd.endpoint);
+});
+afterAll(async () => {
+  await ctl?.stop();
+});
+
+/** `meridian ctl ...` as a real process (async: the controller runs in this process). */
+function meridianCtl(args: string[], token: string | null = TOKENS.admin): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const env = { ...process.env, MERIDIAN_CTL_SERVER: ctl.url, ...(token ? { MERIDIAN_CTL_TOKEN: token } : { MERIDIAN_CTL_TOKEN: '' }) };
+    const child = spawn(process.execPath, [...MERIDIAN, 'ctl', ...args], { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const MANIFEST = `# routes first on purpose: apply sorts by reference
+kind: Route
+spec:
+  id: web
+  paths: [/web]
+  upstream_id: web-v1
+---
+kind: upstream
+spec:
+  id: web-v1
+  nodes: [{ host: 127.0.0.1, port: 8080 }]
+---
+kind: regions
+spec:
+  name: east
+  clusters: [{ name: c1 }]
+`;
+
+describe('meridian ctl', () => {
+  it('apply, get (table and json), describe, and the exit codes of failures', async () => {
+    const file = join(dir, 'setup.yaml');
+    writeFileSync(file, MANIFEST);
+    const applied = await meridianCtl(['apply', '-f', file]);
+    expect(applied.stderr).toBe('');
+    expect(applied.code).toBe(0);
+    expect(applied.stdout).toBe('regions/east created\nupstreams/web-v1 created\nroutes/web created\n');
+
+    const [again, table, json, inUse, noToken, missing, bad] = await Promise.all([
+      meridianCtl(['apply', '-f', file]),
+      meridianCtl(['get', 'routes']),
+      meridianCtl(['get', 'route', 'web', '-o', 'json']),
+      meridianCtl(['delete', 'upstream', 'web-v1']),
+      meridianCtl(['get', 'routes'], null),
+      meridianCtl(['describe', 'route', 'nope']),
+      meridianCtl(['get', 'gizmos']),
+    ]);
+    expect(again.stdout).toContain('routes/web unchanged');
+    expect(table.code).toBe(0);
+    expect(table.stdout.split('\n')[0]).toMatch(/^ID\s+PATHS\s+HOSTS\s+UPSTREAM\s+SPLIT\s+REGIONS\s+REVISION$/);
+    expect(table.stdout).toMatch(/^web\s+\/web\s+-\s+web-v1\s+-\s+all\s+\d+$/m);
+    expect(JSON.parse(json.stdout)).toMatchObject({ id: 'web', paths: ['/web'], upstream_id: 'web-v1', priority: 0 });
+    expect(inUse.code).toBe(4);
+    expect(inUse.stderr).toBe('error: cannot delete upstream web-v1: referenced by routes/web [MERIDIAN_ERR_CONTROLLER_IN_USE]\n');
+    expect(noToken.code).toBe(5);
+    expect(missing.code).toBe(3);
+    expect(bad.code).toBe(2);
+  }, 60_000);
+
+  it('vdomain create and bind, a validation failure, status and help', async () => {
+    const created = await meridianCtl(['vdomain', 'create', '--policy', 'pinned', '--clusters', 'east/c1', '-o', 'json'], TOKENS.write);
+    expect(created.code).toBe(0);
+    const uuid = (JSON.parse(created.stdout) as { id: string }).id;
+    const badFile = join(dir, 'bad.yaml');
+    writeFileSync(badFile, 'kind: route\nspec:\n  id: broken\n  paths: []\n');
+    const [bound, invalid, status, help, readOnly] = await Promise.all([
+      meridianCtl(['vdomain', 'bind', 'api.shop.example', uuid], TOKENS.write),
+      meridianCtl(['apply', '-f', badFile]),
+      meridianCtl(['status']),
+      meridianCtl(['--help']),
+      meridianCtl(['vdomain', 'create'], TOKENS.read),
+    ]);
+    expect(bound.code).toBe(0);
+    expect(bound.stdout).toContain(`api.shop.example. 300 IN CNAME ${uuid}.gw.example.net.`);
+    expect(invalid.code).toBe(8);
+    expect(invalid.stderr).toBe('error: invalid route: paths: expected array length to be greater or equal to 1 [MERIDIAN_ERR_CONTROLLER_INVALID]\n');
+    expect(status.stdout).toMatch(/^REGION\s+NODE\s+STATE\s+DESIRED\s+APPLIED$/m);
+    expect(status.stdout).toMatch(/^east\s+no_etcd/m);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Exit codes:');
+    expect(readOnly.code).toBe(5);
+  }, 60_000);
+});

@@ -1,0 +1,220 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { createHash, createHmac, generateKeyPairSync, sign } from 'node:crypto';
+import { request } from 'undici';
+import { builtinRegistry } from '../../src/plugins/index.js';
+import { hashPassword } from '../../src/plugins/basic-auth.js';
+import type { Consumer } from '../../src/core/model/index.js';
+import { echoUpstream, miniGateway, route, type MiniGateway } from './helpers/gateway.js';
+import { testServices } from './helpers/services.js';
+
+const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const HMAC_SECRET = 'a-shared-secret-of-some-length';
+const holder: { list: Consumer[] } = { list: [] };
+const registry = builtinRegistry();
+let upstream: Awaited<ReturnType<typeof echoUpstream>>;
+const gateways: Record<string, MiniGateway> = {};
+
+beforeAll(async () => {
+  holder.list = [
+    { username: 'alice', plugins: { 'key-auth': { key: 'alice-key-123456' }, 'basic-auth': { username: 'alice', password_hash: await hashPassword('wonderland', 1024) } } },
+    { username: 'bob', plugins: { 'key-auth': { key_hash: `sha256:${createHash('sha256').update('bob-key-abcdefgh').digest('hex')}` }, 'basic-auth': { username: 'bob', password: 'builder-pw' } } },
+    { username: 'carol', plugins: { 'hmac-auth': { username: 'carol-key', secret: HMAC_SECRET } } },
+    { username: 'dave', plugins: { 'jwt-auth': { key: 'dave-hs', secret: 'dave-secret-0123456789' } } },
+    { username: 'erin', plugins: { 'jwt-auth': { key: 'erin-rs', algorithm: 'RS256', public_key: rsa.publicKey.export({ type: 'spki', format: 'pem' }).toString() } } },
+    { username: 'frank', plugins: { 'jwt-auth': { key: 'frank-es', algorithm: 'ES256', public_key: ec.publicKey.export({ type: 'spki', format: 'pem' }).toString() } } },
+  ];
+  await registry.init(testServices(holder));
+  upstream = await echoUpstream();
+  const mk = async (name: string, plugins: Record<string, unknown>) => {
+    gateways[name] = await miniGateway({ registry, route: route(name, plugins), upstreamUrl: upstream.url });
+  };
+  await mk('key', { 'key-auth': { hide_credentials: true } });
+  await mk('basic', { 'basic-auth': {} });
+  await mk('hmac', { 'hmac-auth': { clock_skew: 60 } });
+  await mk('hmacbody', { 'hmac-auth': { validate_request_body: true } });
+  await mk('jwt', { 'jwt-auth': { leeway_s: 0 } });
+});
+
+afterAll(async () => {
+  await Promise.all(Object.values(gateways).map((g) => g.close()));
+  await upstream.close();
+  await registry.close();
+});
+
+async function get(g: string, path = '/', headers: Record<string, string> = {}, method = 'GET', body?: string) {
+  const r = await request(`${gateways[g]!.url}${path}`, { method: method as 'GET', headers, body });
+  const text = await r.body.text();
+  return { status: r.statusCode, headers: r.headers, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+}
+
+const UNAUTHORIZED = { code: 'MERIDIAN_ERR_PLUGIN_UNAUTHORIZED', message: 'unauthorized' };
+
+describe('key-auth', () => {
+  it('accepts a key in the header or the query, sends the consumer upstream, hides the key', async () => {
+    const r = await get('key', '/x', { apikey: 'alice-key-123456', 'x-consumer-username': 'mallory' });
+    expect(r.status).toBe(200);
+    const h = r.json.headers as Record<string, string>;
+    expect(h['x-consumer-username']).toBe('alice');
+    expect(h.apikey).toBeUndefined();
+    const q = await get('key', '/x?apikey=bob-key-abcdefgh');
+    expect(q.status).toBe(200);
+    expect((q.json.headers as Record<string, string>)['x-consumer-username']).toBe('bob');
+  });
+
+  it('refuses a missing or wrong key with the same 401', async () => {
+    const before = upstream.hits();
+    const a = await get('key', '/x');
+    const b = await get('key', '/x', { apikey: 'alice-key-123457' });
+    expect([a.status, b.status]).toEqual([401, 401]);
+    expect(a.json).toEqual(UNAUTHORIZED);
+    expect(b.json).toEqual(UNAUTHORIZED);
+    expect(upstream.hits()).toBe(before);
+  });
+
+  it('rejects bad config with its exact message', () => {
+    expect(() => registry.compile({ route: { 'key-auth': { header: '' } } }, 'route k')).toThrow('plugin key-auth at route k (route): header: must be at least 1 characters');
+    expect(() => registry.validateCredential('key-auth', { key: 'short' }, 'consumer x')).toThrow('plugin key-auth at consumer x: key: must be at least 8 characters');
+  });
+
+  it('picks up new consumers when the config snapshot changes', async () => {
+    expect((await get('key', '/', { apikey: 'zed-key-00000000' })).status).toBe(401);
+    holder.list = [...holder.list, { username: 'zed', plugins: { 'key-auth': { key: 'zed-key-00000000' } } }];
+    expect((await get('key', '/', { apikey: 'zed-key-00000000' })).status).toBe(200);
+  });
+});
+
+describe('basic-auth', () => {
+  const basic = (u: string, p: string) => ({ authorization: `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}` });
+  it('accepts scrypt- and sha256-stored passwords', async () => {
+    const a = await get('basic', '/', basic('alice', 'wonderland'));
+    expect(a.status).toBe(200);
+    expect((a.json.headers as Record<string, string>)['x-consumer-username']).toBe('alice');
+    expect((await get('basic', '/', basic('alice', 'wonderland'))).status).toBe(200);
+    expect((await get('basic', '/', basic('bob', 'builder-pw'))).status).toBe(200);
+  });
+  it('refuses wrong password, unknown user, garbage with the same 401 and a challenge', async () => {
+    for (const h of [basic('alice', 'wonderlan'), basic('nobody', 'wonderland'), { authorization: 'Basic !!!' }, {}]) {
+      const r = await get('basic', '/', h);
+      expect(r.status).toBe(401);
+      expect(r.json).toEqual(UNAUTHORIZED);
+      expect(r.headers['www-authenticate']).toBe('Basic realm="meridian"');
+    }
+  });
+  it('rejects bad config with its exact message', () => {
+    expect(() => registry.compile({ route: { 'basic-auth': { realm: 5 } } }, 'route b')).toThrow('plugin basic-auth at route b (route): realm: must be a string, got number 5');
+  });
+});
+
+/** Signs with python3's hmac module: an implementation independent of node:crypto. */
+function pythonSign(secret: string, toSign: string, algo = 'sha256'): string {
+  const py = 'import sys,hmac,hashlib,base64;d=sys.stdin.read();print(base64.b64encode(hmac.new(sys.argv[1].encode(),d.encode(),getattr(hashlib,sys.argv[2])).digest()).decode())';
+  return execFileSync('python3', ['-c', py, secret, algo], { input: toSign }).toString().trim();
+}
+
+function opensslSign(secret: string, toSign: string): string {
+  const raw = execFileSync('openssl', ['dgst', '-sha256', '-hmac', secret, '-binary'], { input: toSign });
+  return raw.toString('base64');
+}
+
+describe('hmac-auth (Kong scheme)', () => {
+  const date = () => new Date().toUTCString();
+  it('accepts signatures made by python3 hmac and by openssl', async () => {
+    const d = date();
+    const toSign = `x-date: ${d}\nGET /orders?id=7 HTTP/1.1`;
+    for (const sig of [pythonSign(HMAC_SECRET, toSign), opensslSign(HMAC_SECRET, toSign)]) {
+      const r = await get('hmac', '/orders?id=7', { 'x-date': d, authorization: `hmac username="carol-key", algorithm="hmac-sha256", headers="x-date request-line", signature="${sig}"` });
+      expect(r.status).toBe(200);
+      expect((r.json.headers as Record<string, string>)['x-consumer-username']).toBe('carol');
+    }
+    const s512 = pythonSign(HMAC_SECRET, `date: ${d}`, 'sha512');
+    expect((await get('hmac', '/', { date: d, authorization: `hmac username="carol-key", algorithm="hmac-sha512", headers="date", signature="${s512}"` })).status).toBe(200);
+  });
+
+  it('refuses tampered requests, signatures, old dates, unsigned dates and sha1 by default', async () => {
+    const d = date();
+    const sig = pythonSign(HMAC_SECRET, `x-date: ${d}\nGET /orders?id=7 HTTP/1.1`);
+    const auth = (s: string, headers = 'x-date request-line', algo = 'hmac-sha256') => `hmac username="carol-key", algorithm="${algo}", headers="${headers}", signature="${s}"`;
+    const cases: Array<[string, Record<string, string>]> = [
+      ['/orders?id=8', { 'x-date': d, authorization: auth(sig) }],
+      ['/orders?id=7', { 'x-date': d, authorization: auth(`${sig.slice(0, -4)}AAA=`) }],
+      ['/orders?id=7', { 'x-date': 'Mon, 01 Jan 2024 00:00:00 GMT', authorization: auth(sig) }],
+      ['/orders?id=7', { 'x-date': d, authorization: auth(pythonSign(HMAC_SECRET, 'GET /orders?id=7 HTTP/1.1'), 'request-line') }],
+      ['/orders?id=7', { 'x-date': d, authorization: auth(pythonSign(HMAC_SECRET, `x-date: ${d}`, 'sha1'), 'x-date', 'hmac-sha1') }],
+      ['/orders?id=7', { 'x-date': d, authorization: auth(pythonSign('wrong-secret-xxxxxxxxxxx', `x-date: ${d}\nGET /orders?id=7 HTTP/1.1`)) }],
+      ['/orders?id=7', { 'x-date': d, authorization: `hmac username="nobody", algorithm="hmac-sha256", headers="x-date", signature="${sig}"` }],
+    ];
+    for (const [path, headers] of cases) {
+      const r = await get('hmac', path, headers);
+      expect(r.status, JSON.stringify(headers)).toBe(401);
+      expect(r.json).toEqual(UNAUTHORIZED);
+    }
+  });
+
+  it('checks the body digest when asked, and the body still reaches the upstream', async () => {
+    const d = date();
+    const body = '{"amount":100}';
+    const digest = `SHA-256=${execFileSync('openssl', ['dgst', '-sha256', '-binary'], { input: body }).toString('base64')}`;
+    const sig = pythonSign(HMAC_SECRET, `x-date: ${d}\ndigest: ${digest}`);
+    const headers = { 'x-date': d, digest, 'content-type': 'application/json', authorization: `hmac username="carol-key", algorithm="hmac-sha256", headers="x-date digest", signature="${sig}"` };
+    const ok = await get('hmacbody', '/pay', headers, 'POST', body);
+    expect(ok.status).toBe(200);
+    expect(ok.json.body).toBe(body);
+    const bad = await get('hmacbody', '/pay', headers, 'POST', '{"amount":999}');
+    expect(bad.status).toBe(401);
+  });
+
+  it('rejects bad config with its exact message', () => {
+    expect(() => registry.compile({ route: { 'hmac-auth': { algorithms: ['hmac-md5'] } } }, 'route h')).toThrow('plugin hmac-auth at route h (route): algorithms[0]: must be one of "hmac-sha1", "hmac-sha256", "hmac-sha384", "hmac-sha512", got string "hmac-md5"');
+  });
+});
+
+function b64u(x: object | Buffer): string {
+  return (Buffer.isBuffer(x) ? x : Buffer.from(JSON.stringify(x))).toString('base64url');
+}
+function jwt(alg: string, payload: object, signer: (data: string) => Buffer): string {
+  const data = `${b64u({ alg, typ: 'JWT' })}.${b64u(payload)}`;
+  return `${data}.${b64u(signer(data))}`;
+}
+const hs = (secret: string) => (d: string) => createHmac('sha256', secret).update(d).digest();
+const now = () => Math.floor(Date.now() / 1000);
+
+describe('jwt-auth', () => {
+  const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
+  it('accepts HS256, RS256 and ES256 tokens of their consumers', async () => {
+    const h = jwt('HS256', { key: 'dave-hs', exp: now() + 60 }, hs('dave-secret-0123456789'));
+    const r = jwt('RS256', { key: 'erin-rs', nbf: now() - 5 }, (d) => sign('sha256', Buffer.from(d), rsa.privateKey));
+    const e = jwt('ES256', { key: 'frank-es' }, (d) => sign('sha256', Buffer.from(d), { key: ec.privateKey, dsaEncoding: 'ieee-p1363' }));
+    for (const [t, who] of [[h, 'dave'], [r, 'erin'], [e, 'frank']] as const) {
+      const res = await get('jwt', '/', bearer(t));
+      expect(res.status).toBe(200);
+      expect((res.json.headers as Record<string, string>)['x-consumer-username']).toBe(who);
+    }
+    expect((await get('jwt', `/?jwt=${h}`)).status).toBe(200);
+    expect((await get('jwt', '/', { cookie: `a=b; jwt=${h}` })).status).toBe(200);
+  });
+
+  it('refuses expired, not-yet-valid, wrong-key, alg-swapped and none tokens with the same 401', async () => {
+    const cases = [
+      jwt('HS256', { key: 'dave-hs', exp: now() - 10 }, hs('dave-secret-0123456789')),
+      jwt('HS256', { key: 'dave-hs', nbf: now() + 60 }, hs('dave-secret-0123456789')),
+      jwt('HS256', { key: 'dave-hs' }, hs('another-secret-0123456789')),
+      // RS256 credential, token claims HS256 signed with the public key as secret (alg confusion).
+      jwt('HS256', { key: 'erin-rs' }, hs(rsa.publicKey.export({ type: 'spki', format: 'pem' }).toString())),
+      `${b64u({ alg: 'none' })}.${b64u({ key: 'dave-hs' })}.`,
+      jwt('ES256', { key: 'frank-es' }, (d) => sign('sha256', Buffer.from(d), ec.privateKey)), // DER, not JWS r||s
+      'not-a-token',
+    ];
+    for (const t of cases) {
+      const r = await get('jwt', '/', bearer(t));
+      expect(r.status, t).toBe(401);
+      expect(r.json).toEqual(UNAUTHORIZED);
+    }
+    expect((await get('jwt', '/')).status).toBe(401);
+  });
+
+  it('rejects bad config with its exact message', () => {
+    expect(() => registry.compile({ route: { 'jwt-auth': { leeway_s: -1 } } }, 'route j')).toThrow('plugin jwt-auth at route j (route): leeway_s: must be >= 0, got -1');
+  });
+});

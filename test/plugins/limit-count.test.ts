@@ -1,0 +1,193 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { Pool } from 'undici';
+import type { Consumer } from '../../src/core/model/index.js';
+import { builtinRegistry } from '../../src/plugins/index.js';
+import { pluginMetrics } from '../../src/plugins/shared/metrics.js';
+import { eventually, useServers, type RedisServer } from '../harness/index.js';
+import { miniGateway, route, type MiniGateway } from './helpers/gateway.js';
+import { testServices } from './helpers/services.js';
+
+const servers = await useServers();
+let redis: RedisServer;
+const holder: { list: Consumer[] } = { list: [] };
+const services = testServices(holder);
+const registry = builtinRegistry();
+const open: MiniGateway[] = [];
+
+beforeAll(async () => {
+  redis = await servers.redis();
+  await registry.init({ ...services, redisUrl: redis.url });
+});
+
+afterAll(async () => {
+  await Promise.all(open.map((g) => g.close()));
+  await registry.close();
+});
+
+async function gw(id: string, cfg: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<MiniGateway> {
+  const g = await miniGateway({ registry, route: route(id, { 'limit-count': cfg, ...extra }) });
+  open.push(g);
+  return g;
+}
+
+async function hit(g: MiniGateway, headers: Record<string, string> = {}) {
+  const res = await fetch(`${g.url}/`, { headers });
+  const body = await res.text();
+  return { status: res.status, headers: res.headers, body };
+}
+
+describe('limit-count', () => {
+  it('allows count requests per window, then 429 with Retry-After and RateLimit headers', async () => {
+    const g = await gw('lc-basic', { count: 3, time_window: 60 });
+    const statuses: number[] = [];
+    let last: Awaited<ReturnType<typeof hit>> | undefined;
+    for (let i = 0; i < 5; i++) {
+      last = await hit(g);
+      statuses.push(last.status);
+      if (i === 0) {
+        expect(last.headers.get('ratelimit-limit')).toBe('3');
+        expect(last.headers.get('ratelimit-remaining')).toBe('2');
+      }
+    }
+    expect(statuses).toEqual([200, 200, 200, 429, 429]);
+    expect(Number(last!.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(Number(last!.headers.get('retry-after'))).toBeLessThanOrEqual(60);
+    expect(last!.headers.get('ratelimit-remaining')).toBe('0');
+    expect(JSON.parse(last!.body)).toEqual({ code: 'MERIDIAN_ERR_PLUGIN_RATE_LIMITED', message: 'too many requests' });
+  });
+
+  it('counts in Redis: two gateways share one counter', async () => {
+    const a = await gw('lc-shared', { count: 4, time_window: 60, key_type: 'route' });
+    const b = await gw('lc-shared', { count: 4, time_window: 60, key_type: 'route' });
+    const s = [];
+    for (let i = 0; i < 3; i++) s.push((await hit(a)).status, (await hit(b)).status);
+    expect(s.filter((x) => x === 200)).toHaveLength(4);
+    const direct = new Redis(redis.url);
+    const keys = await direct.keys('meridian:lc:{lc-shared:*');
+    expect(keys).toHaveLength(1);
+    expect(await direct.get(keys[0]!)).toBe('4');
+    direct.disconnect();
+  });
+
+  it('keys by header, consumer or IP; precedence: the consumer config wins over the route one', async () => {
+    const g = await gw('lc-header', { count: 1, time_window: 60, key_type: 'header', header: 'x-tenant' });
+    expect((await hit(g, { 'x-tenant': 'a' })).status).toBe(200);
+    expect((await hit(g, { 'x-tenant': 'b' })).status).toBe(200);
+    expect((await hit(g, { 'x-tenant': 'a' })).status).toBe(429);
+    holder.list = [{ username: 'vip', plugins: { 'key-auth': { key: 'vip-key-12345678' }, 'limit-count': { count: 5, time_window: 60, key_type: 'consumer' } } }, { username: 'std', plugins: { 'key-auth': { key: 'std-key-12345678' } } }];
+    const c = await gw('lc-consumer', { count: 2, time_window: 60, key_type: 'consumer' }, { 'key-auth': {} });
+    const vip = [];
+    const std = [];
+    for (let i = 0; i < 6; i++) {
+      vip.push((await hit(c, { apikey: 'vip-key-12345678' })).status);
+      std.push((await hit(c, { apikey: 'std-key-12345678' })).status);
+    }
+    expect(vip).toEqual([200, 200, 200, 200, 200, 429]);
+    expect(std).toEqual([200, 200, 429, 429, 429, 429]);
+  });
+
+  it('sliding window weighs the previous window', async () => {
+    const g = await gw('lc-slide', { count: 4, time_window: 1, algorithm: 'sliding', key_type: 'route' });
+    // Align to the start of a Redis-time second so all four land in one window.
+    await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 20));
+    for (let i = 0; i < 4; i++) expect((await hit(g)).status).toBe(200);
+    expect((await hit(g)).status).toBe(429);
+    // 100 ms into the next window, 90% of the previous window still counts: 0.9*4 = 3.6 + 1 > 4.
+    await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 100));
+    expect((await hit(g)).status).toBe(429);
+  });
+
+  it('batched mode never exceeds the limit and leases in batches', async () => {
+    const g = await gw('lc-batch', { count: 200, time_window: 60, mode: 'batched', batch_size: 20, key_type: 'route' });
+    const before = await redisCallCount();
+    let ok = 0;
+    const pool = new Pool(g.url, { connections: 8 });
+    await Promise.all(Array.from({ length: 8 }, async () => {
+      for (let i = 0; i < 40; i++) {
+        const r = await pool.request({ path: '/', method: 'GET' });
+        await r.body.dump();
+        if (r.statusCode === 200) ok++;
+      }
+    }));
+    await pool.close();
+    expect(ok).toBe(200);
+    const calls = (await redisCallCount()) - before;
+    expect(calls).toBeLessThanOrEqual(12); // 10 leases of 20, plus the one that found the budget spent
+  });
+
+  it('rejects bad config with its exact message', () => {
+    expect(() => registry.compile({ route: { 'limit-count': { count: 0, time_window: 1 } } }, 'route l')).toThrow('plugin limit-count at route l (route): count: must be >= 1, got 0');
+    expect(() => registry.compile({ route: { 'limit-count': { count: 1 } } }, 'route l')).toThrow('plugin limit-count at route l (route): time_window: is required');
+    expect(() => registry.compile({ route: { 'limit-count': { count: 1, time_window: 1, key_type: 'header' } } }, 'route l')).toThrow('plugin limit-count at route l (route): header: is required when key_type is "header"');
+    expect(() => registry.compile({ route: { 'limit-count': { count: 1, time_window: 1, mode: 'batched', algorithm: 'sliding' } } }, 'route l')).toThrow('plugin limit-count at route l (route): mode: "batched" works with algorithm "fixed" only');
+  });
+
+  it('Redis killed under load: local fallback in the same request, no 5xx; Redis back: shared counting again', async () => {
+    const cfg = { count: 1_000_000, time_window: 60, key_type: 'route', redis: { retry_after_ms: 200 } };
+    const a = await gw('lc-chaos', cfg);
+    const b = await gw('lc-chaos', cfg);
+    const statuses = new Map<number, number>();
+    let stop = false;
+    const pools = [new Pool(a.url, { connections: 4 }), new Pool(b.url, { connections: 4 })];
+    const load = Promise.all(pools.flatMap((p) => Array.from({ length: 4 }, async () => {
+      while (!stop) {
+        const r = await p.request({ path: '/', method: 'GET' });
+        await r.body.dump();
+        statuses.set(r.statusCode, (statuses.get(r.statusCode) ?? 0) + 1);
+      }
+    })));
+    await new Promise((r) => setTimeout(r, 400));
+    await redis.kill();
+    await new Promise((r) => setTimeout(r, 800));
+    const fallbackDuring = await fallbackCount('lc-chaos');
+    await redis.start();
+    await new Promise((r) => setTimeout(r, 1500));
+    stop = true;
+    await load;
+    await Promise.all(pools.map((p) => p.close()));
+    expect([...statuses.keys()]).toEqual([200]);
+    expect(fallbackDuring).toBeGreaterThan(0);
+    expect(services.logs.some((l) => l.level === 'warn' && l.msg?.includes('local fallback'))).toBe(true);
+
+    // Back on Redis: a limit of 3 on a new key is shared by both gateways again.
+    const c1 = await gw('lc-after', { count: 3, time_window: 60, key_type: 'route', redis: { retry_after_ms: 200 } });
+    const c2 = await gw('lc-after', { count: 3, time_window: 60, key_type: 'route', redis: { retry_after_ms: 200 } });
+    const direct = new Redis(redis.url);
+    const counted = async () => Number(await direct.get((await direct.keys('meridian:lc:{lc-after:*'))[0] ?? 'none'));
+    await eventually(async () => {
+      await hit(c1);
+      return (await counted()) > 0;
+    }, 10_000, 200);
+    const spent = await counted();
+    const s: number[] = [];
+    for (let i = 0; i < 3; i++) s.push((await hit(c1)).status, (await hit(c2)).status);
+    expect(s.filter((x) => x === 200).length).toBe(Math.max(0, 3 - spent));
+    expect(await counted()).toBe(3);
+    direct.disconnect();
+  });
+
+  it('Redis frozen (SIGSTOP): commands time out into the fallback, no 5xx', async () => {
+    const g = await gw('lc-freeze', { count: 100, time_window: 60, redis: { command_timeout_ms: 50, retry_after_ms: 300 } });
+    expect((await hit(g)).status).toBe(200);
+    await redis.freeze();
+    try {
+      const t0 = Date.now();
+      const s = [];
+      for (let i = 0; i < 10; i++) s.push((await hit(g)).status);
+      expect(s.every((x) => x === 200)).toBe(true);
+      expect(Date.now() - t0).toBeLessThan(1_500);
+    } finally {
+      await redis.thaw();
+    }
+  });
+});
+
+async function metric(name: string, labels: Record<string, string>): Promise<number> {
+  const m = (await pluginMetrics.getMetricsAsJSON()).find((x) => x.name === name);
+  let total = 0;
+  for (const v of m?.values ?? []) if (Object.entries(labels).every(([k, val]) => v.labels[k] === val)) total += v.value;
+  return total;
+}
+const fallbackCount = (route: string) => metric('meridian_plugin_limit_fallback_total', { route });
+const redisCallCount = () => metric('meridian_plugin_redis_calls_total', { plugin: 'limit-count', result: 'ok' });
