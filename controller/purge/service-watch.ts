@@ -60,13 +60,9 @@ export class ServiceWatch {
         });
         errors = 0;
         if (this.stopped) return;
-        const next = Number(res.index);
-        if (next < this.index) {
-          this.onIndexReset();
-          this.index = 0;
-        } else {
-          this.index = next < 1 ? 1 : next;
-        }
+        const step = nextIndex(this.index, res.index);
+        if (step.reset) this.onIndexReset();
+        this.index = step.index;
         const now = fingerprint(res.value);
         if (this.last) {
           const changed = diff(this.last, now);
@@ -90,6 +86,17 @@ export class ServiceWatch {
     // Ends the blocking call in flight instead of leaving it open for up to `wait`.
     this.abort.abort();
   }
+}
+
+/**
+ * Consul's rules for a blocking index: a smaller (or unreadable) one means it was reset, so
+ * start over at 0 (a plain read, then block again); below 1 is treated as 1 so the next call
+ * still blocks instead of spinning.
+ */
+export function nextIndex(previous: number, header: string): { index: number; reset: boolean } {
+  const got = Number(header);
+  if (!Number.isFinite(got) || got < previous) return { index: 0, reset: true };
+  return { index: got < 1 ? 1 : got, reset: false };
 }
 
 function diff(a: Map<string, string>, b: Map<string, string>): string[] {

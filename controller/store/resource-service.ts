@@ -110,16 +110,21 @@ export class ResourceService {
     if (opts.ifMatch !== undefined && opts.ifMatch !== existing.revision) {
       throw new MeridianError('MERIDIAN_ERR_CONTROLLER_CONFLICT', { kind: SINGULAR[kind], id, expected: opts.ifMatch, actual: existing.revision });
     }
+    // Read the reference mark before scanning the referrers: a reference written after this
+    // read moves the mark, and the guarded delete below fails (409) instead of leaving it dangling.
+    const mark = refMark(kind, id);
+    const markMod = await this.store.mod(mark);
     const by = await incoming(this.store, kind, id);
     if (by.length > 0) throw new MeridianError('MERIDIAN_ERR_CONTROLLER_IN_USE', { kind: SINGULAR[kind], id, by: by.join(', ') });
-    // Guarded by the revision read above: a change in between (say, a new reference) fails with 409.
-    const revision = await this.commit([{ kind, id, expectRevision: existing.revision }], [audit(actor, 'delete', kind, id, existing.revision)]);
+    const revision = await this.commit([{ kind, id, expectRevision: existing.revision }], [audit(actor, 'delete', kind, id, existing.revision)], [], { unchanged: [{ key: mark, mod: markMod }], remove: [mark] });
     return { kind, id, revision, result: 'deleted' };
   }
 
   /** Several writes at once (deployment steps touch a route or vdomain and the deployment). */
-  async commit(ops: WriteOp[], records: AuditRecord[], requires: Array<{ kind: ResourceKind; id: string; field?: string }> = []): Promise<number> {
-    const res = await this.store.commit(ops, records, requires);
+  async commit(ops: WriteOp[], records: AuditRecord[], requires: Array<{ kind: ResourceKind; id: string; field?: string }> = [], marks: { unchanged?: Array<{ key: string; mod: number }>; remove?: string[] } = {}): Promise<number> {
+    // Every reference written touches its target's mark (see delete).
+    const touch = [...new Set(ops.flatMap((op) => (op.value === undefined ? [] : outgoing(op.kind, op.value).map((r) => refMark(r.kind, r.id)))))];
+    const res = await this.store.commit(ops, records, requires, { ...marks, touch });
     if (res.ok) return res.revision;
     const f = res.failure;
     if (f.type === 'missing') {
@@ -141,6 +146,11 @@ export class ResourceService {
     const name = `${domain.replace(/\.$/, '')}.`;
     return { name, type: 'CNAME', value: target, record: `${name} 300 IN CNAME ${target}` };
   }
+}
+
+/** A key every writer of a reference to kind/id touches, so a delete can detect a new referrer. */
+function refMark(kind: ResourceKind, id: string): string {
+  return `controller/refs/${kind}/${id}`;
 }
 
 function missing(kind: ResourceKind, id: string, field: string, refKind: ResourceKind, ref: string): MeridianError {

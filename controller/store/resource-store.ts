@@ -62,7 +62,12 @@ export class ResourceStore {
    * Applies `ops` atomically with `audit`, provided every guard holds: each op's expected
    * revision, and each of `requires` exists. Returns the new store revision, or why it failed.
    */
-  async commit(ops: WriteOp[], audit: AuditRecord[], requires: Array<{ kind: ResourceKind; id: string }> = []): Promise<{ ok: true; revision: number } | { ok: false; failure: CommitFailure }> {
+  async commit(
+    ops: WriteOp[],
+    audit: AuditRecord[],
+    requires: Array<{ kind: ResourceKind; id: string }> = [],
+    marks: { touch?: string[]; unchanged?: Array<{ key: string; mod: number }>; remove?: string[] } = {},
+  ): Promise<{ ok: true; revision: number } | { ok: false; failure: CommitFailure }> {
     const c = this.etcd.client;
     const auditKeys = audit.map((a) => this.etcd.full(centralKeys.audit(`${a.at}-${randomBytes(4).toString('hex')}`)));
     // The audit keys are new and unique: "does not exist yet" is always true and gives the txn its first guard.
@@ -71,10 +76,13 @@ export class ResourceStore {
       if (op.expectRevision !== undefined) txn = txn.and(this.etcd.full(centralKeys.resource(op.kind, op.id)), 'Mod', '==', op.expectRevision);
     }
     for (const r of requires) txn = txn.and(this.etcd.full(centralKeys.resource(r.kind, r.id)), 'Version', '>', 0);
+    for (const g of marks.unchanged ?? []) txn = txn.and(this.etcd.full(g.key), 'Mod', '==', g.mod);
     const writes = ops.map((op) => {
       const key = this.etcd.full(centralKeys.resource(op.kind, op.id));
       return op.value === undefined ? c.delete().key(key) : c.put(key).value(JSON.stringify(op.value));
     });
+    for (const key of marks.touch ?? []) writes.push(c.put(this.etcd.full(key)).value('1'));
+    for (const key of marks.remove ?? []) writes.push(c.delete().key(this.etcd.full(key)));
     const auditWrites = audit.map((a, i) => c.put(auditKeys[i] as string).value(JSON.stringify(a)));
     let res;
     try {
@@ -96,6 +104,11 @@ export class ResourceStore {
     // Everything holds now: a concurrent change came and went; report it as a conflict.
     const first = ops[0] as WriteOp;
     return { ok: false, failure: { type: 'conflict', op: first, actual: -1 } };
+  }
+
+  /** Mod revision of a plain key (0 when absent). */
+  async mod(key: string): Promise<number> {
+    return (await this.etcd.get(key))?.modRevision ?? 0;
   }
 
   /** The newest `limit` audit records, oldest first. */

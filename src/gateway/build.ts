@@ -46,7 +46,14 @@ export const inlineUpstreamId = (routeId: string): string => `route.${routeId}`;
 export function checkConfig(raw: unknown, region: string | undefined): CheckedConfig {
   const res = check(GatewayConfig, raw, 'config');
   if (!res.ok) reject(`${res.field}: ${res.reason}`);
-  const config = res.value;
+  return resolveConfig(res.value, region);
+}
+
+/**
+ * The cross-reference checks and route selection of a config whose schema is known good
+ * (workers receive configs the primary already checked, and skip the schema pass).
+ */
+export function resolveConfig(config: GatewayConfig, region: string | undefined): CheckedConfig {
   const upstreams = new Map<string, Upstream>();
   for (const u of config.upstreams) {
     if (upstreams.has(u.id)) reject(`upstreams: duplicate id ${u.id}`);
@@ -121,6 +128,9 @@ export class RuntimeBuilder {
   private readonly health = new Map<string, PassiveHealthTracker>();
   private readonly tlsCache = new Map<string, SecureContext>();
   private upstreamDefs = new Map<string, string>();
+  /** Compiled routes of the last generation with what they were built from: unchanged ones are reused (and so are their router shards). */
+  private compiledRoutes = new Map<string, { def: string; upstream: RuntimeUpstream | undefined; split: RuntimeUpstream | undefined; compiled: CompiledRoute }>();
+  private globalsDef = '';
 
   constructor(private readonly services: BuildServices) {}
 
@@ -168,14 +178,26 @@ export class RuntimeBuilder {
       return rt;
     };
     const specs: RouteSpec<CompiledRoute>[] = [];
+    const globalsDef = JSON.stringify(globals);
+    const sameGlobals = globalsDef === this.globalsDef;
+    const compiledRoutes: typeof this.compiledRoutes = new Map();
     try {
       for (const { route, upstream, split } of checked.routes) {
+        const up = upstream ? upstreamFor(upstream) : undefined;
+        const sp = split ? upstreamFor(split) : undefined;
+        const def = JSON.stringify(route);
+        const prev = this.compiledRoutes.get(route.id);
+        if (sameGlobals && prev && prev.def === def && prev.upstream === up && prev.split === sp) {
+          compiledRoutes.set(route.id, prev);
+          specs.push(routeSpec(route, prev.compiled));
+          continue;
+        }
         const chain = compileChain(this.services.registry, globals, upstream, route);
         const compiled: CompiledRoute = {
           id: route.id,
           spec: route,
-          upstream: upstream ? upstreamFor(upstream) : undefined,
-          split: split && route.split ? { upstream: upstreamFor(split), weight: route.split.weight ?? 0, match: route.split.match && route.split.match.length > 0 ? compileVars(route.split.match) : undefined } : undefined,
+          upstream: up,
+          split: sp && route.split ? { upstream: sp, weight: route.split.weight ?? 0, match: route.split.match && route.split.match.length > 0 ? compileVars(route.split.match) : undefined } : undefined,
           stripPrefix: route.strip_prefix?.replace(/\/$/, ''),
           rewritePath: route.rewrite_path,
           sendTimeout: route.timeout?.send,
@@ -184,13 +206,16 @@ export class RuntimeBuilder {
           chain,
           metrics: this.services.metrics.route(route.id),
         };
+        compiledRoutes.set(route.id, { def, upstream: up, split: sp, compiled });
         specs.push(routeSpec(route, compiled));
       }
-      const router = new Router(specs);
+      const router = new Router(specs, previous?.router);
       const tls = new TlsTable(config.ssl, this.tlsCache);
       // Discovery sources start in the background; current() serves what they have meanwhile.
       for (const u of upstreams.values()) if (u !== previous?.upstreams.get(u.id)) u.nodeSource.start().catch(() => undefined);
       this.upstreamDefs = defs;
+      this.compiledRoutes = compiledRoutes;
+      this.globalsDef = globalsDef;
       return { revision: config.revision, router, routes: specs.length, routeIds: new Set(specs.map((s) => s.id)), upstreams, tls, buildMs: performance.now() - t0 };
     } catch (err) {
       // Never leak pools of a generation that will not serve.

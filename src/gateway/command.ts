@@ -13,7 +13,11 @@ export const gatewayCommand = programCommand({
   helpExtra: '\nSee src/gateway/README.md for the config (every default), admin endpoints and metrics.\n',
   start: async (config) => {
     // The same command runs in the primary and in each node:cluster worker it forks.
-    if (cluster.isWorker) return runClusterWorker(config, await loadDiscoveryHooks(config));
+    if (cluster.isWorker) {
+      const code = await runClusterWorker(config, await loadDiscoveryHooks(config));
+      setTimeout(() => process.exit(code), 50).unref();
+      return code;
+    }
     const code = await new GatewayPrimary(config, createLogger('gateway')).run();
     // Open handles (etcd client internals) must not keep a drained node alive.
     setTimeout(() => process.exit(code), 100).unref();

@@ -5,7 +5,7 @@ import { builtinRegistry, type PluginRegistry } from '../plugins/index.js';
 import { PoolManager } from '../upstream/pools.js';
 import type { NodeSource } from '../upstream/node-source.js';
 import type { Upstream } from '../core/model/index.js';
-import { RuntimeBuilder, type Runtime } from './build.js';
+import { RuntimeBuilder, resolveConfig, type Runtime } from './build.js';
 import { listenList, type GatewayProgramConfig } from './config.js';
 import { createRequestHandler, requestIdSource, type WorkerContext } from './handler.js';
 import { isMeridianMessage, type FromWorker, type PurgeFilter, type ToWorker, type WorkerStatus } from './ipc.js';
@@ -92,8 +92,8 @@ export class GatewayWorker implements WorkerContext {
   async applyConfig(config: GatewayConfig): Promise<void> {
     let next: Runtime;
     try {
-      const checked = RuntimeBuilder.dryRun(config, this.registry, this.opts.config.node.region);
-      next = this.builder.build(checked, this.runtime);
+      // The primary checked the schema; the worker resolves references and builds.
+      next = this.builder.build(resolveConfig(config, this.opts.config.node.region), this.runtime);
     } catch (err) {
       const reason = (err as Error).message;
       this.log.error({ revision: config.revision, reason }, 'config rejected by worker');

@@ -11,6 +11,14 @@ import { limitCount } from './limit-count.js';
 import { circuitBreaker } from './circuit-breaker.js';
 import { adaptiveThrottle } from './adaptive-throttle.js';
 import { prometheus } from './prometheus.js';
+import { antiReplay } from './anti-replay.js';
+import { limitReq } from './limit-req.js';
+import { limitConn } from './limit-conn.js';
+import { proxyRewrite } from './proxy-rewrite.js';
+import { responseRewrite } from './response-rewrite.js';
+import { bodyLimit } from './body-limit.js';
+import { proxyCache } from './proxy-cache.js';
+import { proxyMirror } from './proxy-mirror.js';
 
 export type { Plugin, PluginServices, RequestContext, ShortCircuit, Phase, BodyCapture } from './contract.js';
 export { PHASES, REQUEST_PHASES, RESPONSE_PHASES } from './contract.js';
@@ -30,6 +38,14 @@ export const BUILTIN_PLUGINS: readonly Plugin[] = [
   circuitBreaker as Plugin,
   adaptiveThrottle as Plugin,
   prometheus as Plugin,
+  antiReplay as Plugin,
+  limitReq as Plugin,
+  limitConn as Plugin,
+  proxyRewrite as Plugin,
+  responseRewrite as Plugin,
+  bodyLimit as Plugin,
+  proxyCache as Plugin,
+  proxyMirror as Plugin,
 ];
 
 export function builtinRegistry(): PluginRegistry {

@@ -26,7 +26,8 @@ interface Entry {
   status: number;
   headers: Record<string, string | string[]>;
   body: Buffer;
-  /** epoch ms: fresh until, then stale until */
+  /** epoch ms: stored at, fresh until, then stale until */
+  stored: number;
   fresh: number;
   stale: number;
 }
@@ -76,12 +77,12 @@ function keyOf(ctx: RequestContext, cfg: ProxyCacheConfig): string {
 }
 
 function encode(e: Entry): string {
-  return JSON.stringify({ s: e.status, h: e.headers, b: e.body.toString('base64'), f: e.fresh, t: e.stale });
+  return JSON.stringify({ s: e.status, h: e.headers, b: e.body.toString('base64'), a: e.stored, f: e.fresh, t: e.stale });
 }
 function decode(s: string): Entry | undefined {
   try {
-    const o = JSON.parse(s) as { s: number; h: Record<string, string | string[]>; b: string; f: number; t: number };
-    return { status: o.s, headers: o.h, body: Buffer.from(o.b, 'base64'), fresh: o.f, stale: o.t };
+    const o = JSON.parse(s) as { s: number; h: Record<string, string | string[]>; b: string; a: number; f: number; t: number };
+    return { status: o.s, headers: o.h, body: Buffer.from(o.b, 'base64'), stored: o.a, fresh: o.f, stale: o.t };
   } catch {
     return undefined;
   }
@@ -91,7 +92,7 @@ function answer(e: Entry, state: 'HIT' | 'STALE', now: number): ShortCircuit {
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(e.headers)) headers[k] = Array.isArray(v) ? v.join(', ') : v;
   headers['X-Cache-Status'] = state;
-  headers.Age = String(Math.max(0, Math.floor((now - (e.fresh - 0)) / 1000) + 0));
+  headers.Age = String(Math.max(0, Math.floor((now - e.stored) / 1000)));
   return { status: e.status, headers, body: e.body };
 }
 
@@ -99,7 +100,7 @@ async function lookup(key: string, cfg: ProxyCacheConfig): Promise<Entry | undef
   const local = localOf(cfg)?.get(key);
   if (local) return local;
   const h = redisOf(cfg);
-  if (!h || !h.usable()) return undefined;
+  if (!h || !(await h.whenUsable())) return undefined;
   try {
     const raw = await h.client.get(key);
     redisCalls.inc({ plugin: 'proxy-cache', result: 'ok' });
@@ -117,11 +118,17 @@ async function lookup(key: string, cfg: ProxyCacheConfig): Promise<Entry | undef
 function store(key: string, cfg: ProxyCacheConfig, e: Entry): void {
   localOf(cfg)?.set(key, e);
   const h = redisOf(cfg);
-  if (!h || !h.usable()) return;
-  h.client.set(key, encode(e), 'PX', Math.max(1, e.stale - Date.now())).then(
-    () => redisCalls.inc({ plugin: 'proxy-cache', result: 'ok' }),
-    (err: unknown) => h.noteDown(err),
-  );
+  if (!h) return;
+  // Off the response path: the client already has its answer.
+  void h.whenUsable().then(async (ok) => {
+    if (!ok) return;
+    try {
+      await h.client.set(key, encode(e), 'PX', Math.max(1, e.stale - Date.now()));
+      redisCalls.inc({ plugin: 'proxy-cache', result: 'ok' });
+    } catch (err) {
+      h.noteDown(err);
+    }
+  });
 }
 
 function cacheable(headers: Readonly<Record<string, string | string[]>>): boolean {
@@ -152,7 +159,7 @@ async function beforeProxy(ctx: RequestContext, cfg: ProxyCacheConfig): Promise<
         const kept: Record<string, string | string[]> = {};
         for (const [k, v] of Object.entries(headers)) if (!HOP.has(k.toLowerCase())) kept[k] = v;
         const t = Date.now();
-        store(key, cfg, { status, headers: kept, body, fresh: t + cfg.ttl_s * 1000, stale: t + (cfg.ttl_s + cfg.stale_s) * 1000 });
+        store(key, cfg, { status, headers: kept, body, stored: t, fresh: t + cfg.ttl_s * 1000, stale: t + (cfg.ttl_s + cfg.stale_s) * 1000 });
       },
     };
   }

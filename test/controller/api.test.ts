@@ -107,6 +107,19 @@ describe('references and concurrency', () => {
     expect((await call(base, 'GET', '/v1/upstreams/u-ref')).status).toBe(404);
   });
 
+  it('a delete racing a new reference never leaves it dangling', async () => {
+    for (let i = 0; i < 8; i++) {
+      await call(base, 'PUT', `/v1/upstreams/u-gone-${i}`, { body: { nodes: [{ host: '127.0.0.1', port: 9 }] } });
+      await Promise.all([
+        call(base, 'PUT', `/v1/routes/r-gone-${i}`, { body: { paths: ['/g'], upstream_id: `u-gone-${i}` } }),
+        call(base, 'DELETE', `/v1/upstreams/u-gone-${i}`),
+      ]);
+      const route = await call(base, 'GET', `/v1/routes/r-gone-${i}`);
+      const upstream = await call(base, 'GET', `/v1/upstreams/u-gone-${i}`);
+      if (route.status === 200) expect(upstream.status, `round ${i}`).toBe(200);
+    }
+  });
+
   it('If-Match guards writes and deletes; PUT is idempotent; POST and If-None-Match create only', async () => {
     const body = { nodes: [{ host: '127.0.0.1', port: 10 }] };
     const created = await call(base, 'PUT', '/v1/upstreams/u-cas', { body });

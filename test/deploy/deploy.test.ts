@@ -1,20 +1,22 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { builtinModules } from 'node:module';
+import { join, relative } from 'node:path';
 import type { TSchema } from '@sinclair/typebox';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { ControllerProgramConfig } from '../../controller/config.js';
+import { readManifest } from '../../controller/ctl/manifest.js';
 import { DnsProgramConfig } from '../../dns/config.js';
 import { ProberProgramConfig } from '../../health/config.js';
 import { mainHelp } from '../../src/cli/main.js';
 import { deployConfigFiles, deployTopology, listComposeConfigDir, COMPOSE_CONFIG_DIR } from '../../src/cli/up/deploy-configs.js';
-import { fileSeedResources } from '../../src/cli/up/programs.js';
-import { COMPOSE_NETWORK, composeAddresses, composeHosts } from '../../src/cli/up/topology.js';
+import { controllerConfig, dnsConfig, fileSeedResources, gatewayConfig, proberConfig, seedResources } from '../../src/cli/up/programs.js';
+import { addressesOf, COMPOSE_NETWORK, composeAddresses, composeHosts } from '../../src/cli/up/topology.js';
 import { loadConfig } from '../../src/core/config-file.js';
 import { METRICS } from '../../src/core/metric-names.js';
-import { RESOURCES, type ResourceKind } from '../../src/core/model/index.js';
+import { RESOURCES } from '../../src/core/model/index.js';
 import { consulConfig } from '../../src/core/servers/launchers.js';
 import { PROJECT_ROOT } from '../../src/core/servers/binaries.js';
 import { validate } from '../../src/core/validate.js';
@@ -111,18 +113,31 @@ describe('generated config files (npm run deploy:configs)', () => {
     expect(listComposeConfigDir(ROOT), 'stale files under deploy/compose/config').toEqual(expected);
   });
 
+  it('`meridian up` (the loopback book, the same generator) gets configs that pass the schemas too', () => {
+    const t = deployTopology(ROOT);
+    const a = addressesOf(t);
+    validate(ControllerProgramConfig, controllerConfig(t, a));
+    t.regions.forEach((_, i) => {
+      for (let n = 0; n < t.gateways_per_region; n++) validate(GatewayProgramConfig, gatewayConfig(t, i, n, a));
+      validate(DnsProgramConfig, dnsConfig(t, i, a));
+      validate(ProberProgramConfig, proberConfig(t, i, a));
+    });
+    for (const r of seedResources(t, a)) validate(RESOURCES[r.kind as keyof typeof RESOURCES].schema, r.body, r.kind);
+  });
+
   it('package.json has the deploy:configs script that rewrites them', () => {
     const pkg = obj(JSON.parse(read('package.json')), 'package.json');
     expect(str(obj(pkg.scripts, 'scripts')['deploy:configs'], 'deploy:configs')).toContain('src/cli/up/deploy-configs');
   });
 
-  it('the seed resources pass the controller model schemas', () => {
+  it('the seed manifest is what `meridian ctl apply -f` reads, and passes the model schemas', () => {
     const t = deployTopology(ROOT);
-    for (const r of fileSeedResources(t, composeAddresses(t))) {
-      expect(Object.keys(RESOURCES)).toContain(r.kind);
-      const spec = RESOURCES[r.kind as ResourceKind];
-      const value = obj(validate(spec.schema, r.body, `${r.kind}/${r.id}`), r.id);
-      expect(value[spec.key], `${r.kind}/${r.id}: id field`).toBe(r.id);
+    const items = readManifest(at(COMPOSE_CONFIG_DIR, 'seed.yaml'));
+    expect(items.map((i) => `${i.kind}/${i.id}`).sort()).toEqual(fileSeedResources(t, composeAddresses(t)).map((r) => `${r.kind}/${r.id}`).sort());
+    for (const item of items) {
+      const spec = RESOURCES[item.kind];
+      const value = obj(validate(spec.schema, item.spec, `${item.kind}/${item.id}`), item.id);
+      expect(value[spec.key], `${item.kind}/${item.id}: id field`).toBe(item.id);
     }
   });
 
@@ -158,6 +173,23 @@ describe('Dockerfile', () => {
     expect(build).toMatch(/npm prune --omit=dev/);
     expect(runtime.join('\n')).toMatch(/COPY --from=build \S+\/dist /);
     expect(runtime.join('\n')).toMatch(/COPY --from=build \S+\/node_modules /);
+  });
+
+  it('the programs import only production dependencies (the runtime stage has no others)', () => {
+    const pkg = obj(JSON.parse(read('package.json')), 'package.json');
+    const deps = new Set(Object.keys(obj(pkg.dependencies, 'dependencies')));
+    const bad: string[] = [];
+    for (const f of sourceFiles()) {
+      // Type-only imports are erased at compile time (verbatimModuleSyntax): they need no package.
+      const code = readFileSync(f, 'utf8').replace(/\b(?:import|export)\s+type\s[^;]*;/g, '');
+      for (const m of code.matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*|^import\s+)'([^'.][^']*)'/gm)) {
+        const spec = m[1] ?? '';
+        if (spec.startsWith('node:') || builtinModules.includes(spec)) continue;
+        const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0] ?? spec;
+        if (!deps.has(name)) bad.push(`${relative(ROOT, f)}: ${spec}`);
+      }
+    }
+    expect(bad).toEqual([]);
   });
 
   it('runs as a non-root user, has a HEALTHCHECK and the meridian CLI as entrypoint', () => {
@@ -229,6 +261,14 @@ describe('docker-compose.yml', () => {
         continue;
       }
       const { program, config } = programArgs(s.command ?? [], name);
+      if (program === 'ctl') {
+        // The seed: a manifest `meridian ctl apply -f` reads (kinds known, keys present).
+        const f = s.command?.[s.command.indexOf('-f') + 1] ?? '';
+        const file = hostFileFor(s, f);
+        expect(file && existsSync(file), `${name}: ${f} is not mounted from the repository`).toBe(true);
+        expect(readManifest(file ?? '').length).toBeGreaterThan(0);
+        continue;
+      }
       expect(config, `${name}: -c FILE`).toBeDefined();
       const file = hostFileFor(s, config ?? '');
       expect(file, `${name}: ${config} is not mounted from the repository`).toBeDefined();
@@ -587,6 +627,13 @@ describe('deploy/prometheus', () => {
         expect(Object.keys(r).every((k) => ['alert', 'expr', 'for', 'labels', 'annotations', 'keep_firing_for'].includes(k))).toBe(true);
       }
     }
+  });
+
+  it('the Kubernetes scrape config parses and discovers pods (Debian\'s promtool is built without kubernetes_sd)', () => {
+    const prom = obj(parseYaml(read('deploy', 'prometheus', 'prometheus-k8s.yml')), 'prometheus-k8s.yml');
+    const jobs = arr(prom.scrape_configs, 'scrape_configs').map((j) => obj(j, 'job'));
+    expect(jobs.some((j) => Array.isArray(j.kubernetes_sd_configs))).toBe(true);
+    expect(strings(prom.rule_files, 'rule_files')).toEqual(strings(obj(parseYaml(read('deploy', 'prometheus', 'prometheus.yml')), 'prometheus.yml').rule_files, 'rule_files'));
   });
 
   it.skipIf(!which('promtool'))('promtool accepts the rules and the compose scrape config', () => {

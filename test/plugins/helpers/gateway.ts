@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { request as undiciRequest } from 'undici';
 import type { Consumer, Route } from '../../../src/core/model/index.js';
@@ -29,6 +30,8 @@ export interface MiniGatewayOptions {
   clientIp?: (req: IncomingMessage) => string;
   onLogError?: (name: string, err: unknown) => void;
 }
+
+const HOP = new Set(['host', 'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'te', 'upgrade']);
 
 function send(res: ServerResponse, ctx: RequestContext, stop: ShortCircuit): void {
   const headers: Record<string, string> = { ...(stop.headers ?? {}) };
@@ -97,29 +100,55 @@ export async function miniGateway(opts: MiniGatewayOptions): Promise<MiniGateway
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ code: 'TEST_GATEWAY_ERROR', message: String(err) }));
     }
-    res.once('finish', () => run.log(ctx, opts.onLogError ?? (() => undefined)));
-    if (res.writableFinished) run.log(ctx, opts.onLogError ?? (() => undefined));
+    // The log phase once, after the response is over (sent, or the client went away).
+    let logged = false;
+    const logOnce = () => {
+      if (logged) return;
+      logged = true;
+      run.log(ctx, opts.onLogError ?? (() => undefined));
+    };
+    if (res.writableFinished) logOnce();
+    else res.once('close', logOnce);
   }
 
   async function proxy(ctx: RequestContext, run: CompiledChain, query: string): Promise<void> {
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(ctx.req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'connection') headers[k] = v;
+    for (const [k, v] of Object.entries(ctx.req.headers)) if (typeof v === 'string' && !HOP.has(k)) headers[k] = v;
     for (const [k, v] of Object.entries(ctx.upstreamHeaders)) {
       const lk = k.toLowerCase();
       if (v === null) delete headers[lk];
       else headers[lk] = v;
     }
     const hasBody = ctx.req.method !== 'GET' && ctx.req.method !== 'HEAD';
+    let tooLarge = false;
+    // ctx.maxRequestBody: count a streamed body and stop it at the limit (chunked bodies).
+    async function* limited(limit: number): AsyncGenerator<Buffer> {
+      let n = 0;
+      for await (const c of ctx.req) {
+        n += (c as Buffer).length;
+        if (n > limit) {
+          tooLarge = true;
+          throw new Error('request body too large');
+        }
+        yield c as Buffer;
+      }
+    }
+    const body = !hasBody ? undefined : ctx.requestBody ?? (ctx.maxRequestBody !== undefined ? Readable.from(limited(ctx.maxRequestBody)) : ctx.req);
     let up;
     try {
       up = await undiciRequest(`${opts.upstreamUrl}${ctx.upstreamPath}${query}`, {
         method: (ctx.req.method ?? 'GET') as 'GET',
         headers,
-        body: hasBody ? (ctx.requestBody ?? ctx.req) : undefined,
+        body,
         headersTimeout: 2_000,
         bodyTimeout: 2_000,
       });
     } catch (err) {
+      if (tooLarge) {
+        ctx.status = 413;
+        send(ctx.res, ctx, { status: 413, body: { code: 'MERIDIAN_ERR_PLUGIN_BODY_TOO_LARGE', message: `request body larger than ${String(ctx.maxRequestBody)} bytes` } });
+        return;
+      }
       ctx.upstreamError = (err as Error).message;
     }
     if (!up || (up.statusCode >= 500 && ctx.upstreamFallback)) {

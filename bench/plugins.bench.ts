@@ -1,0 +1,144 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { BinaryServers } from '../test/harness/servers.js';
+import { freePort } from '../test/harness/loopback.js';
+import { absoluteFigure, ratioFigure, type Benchmark } from './lib/types.js';
+import { ensureWrk, wrk } from './lib/wrk.js';
+
+const KEY = 'bench-key-0123456789';
+
+/** A gateway worker process (bench/plugins-node), from the compiled JS or, under tsx, the TS source. */
+async function startNode(redis: string, config: Record<string, unknown>): Promise<{ url: string; proc: ChildProcess }> {
+  const port = await freePort();
+  const self = fileURLToPath(import.meta.url);
+  const script = self.replace(/plugins\.bench\.(ts|js)$/, `plugins-node.$1`);
+  const args = self.endsWith('.ts') ? ['--import', 'tsx', script] : [script];
+  const proc = spawn(process.execPath, [...args, JSON.stringify({ port, redis, config })], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error('gateway node did not start in 30 s')), 30_000);
+    proc.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('READY')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    proc.once('exit', (code) => reject(new Error(`gateway node exited ${String(code)}`)));
+  });
+  return { url: `http://127.0.0.1:${port}`, proc };
+}
+
+async function stopNode(n: { proc: ChildProcess }): Promise<void> {
+  if (n.proc.exitCode !== null) return;
+  const exited = new Promise((r) => n.proc.once('exit', r));
+  n.proc.kill('SIGTERM');
+  await exited;
+}
+
+/** The upstream: a tiny fixed answer; counts requests per window index for the accuracy runs. */
+async function upstream(): Promise<{ port: number; server: Server; perWindow: Map<number, number>; windowMs: { v: number } }> {
+  const perWindow = new Map<number, number>();
+  const windowMs = { v: 1000 };
+  const server = createServer((_req, res) => {
+    const w = Math.floor(Date.now() / windowMs.v);
+    perWindow.set(w, (perWindow.get(w) ?? 0) + 1);
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2' });
+    res.end('ok');
+  });
+  server.keepAliveTimeout = 30_000;
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { port: (server.address() as AddressInfo).port, server, perWindow, windowMs };
+}
+
+async function evalshaCalls(r: Redis): Promise<number> {
+  const info = await r.info('commandstats');
+  const m = /cmdstat_evalsha:calls=(\d+)/.exec(info);
+  return m ? Number(m[1]) : 0;
+}
+
+function dataPlane(upPort: number, plugins: Record<string, unknown> | undefined): Record<string, unknown> {
+  return {
+    revision: 1,
+    consumers: [{ username: 'bench', plugins: { 'key-auth': { key: KEY } } }],
+    routes: [{ id: 'bench', paths: ['/*'], upstream: { nodes: [{ host: '127.0.0.1', port: upPort }], keepalive: { connections: 64 } }, ...(plugins ? { plugins } : {}) }],
+  };
+}
+
+/**
+ * Plugins' cost on one worker (key-auth + limit-count in Redis + prometheus vs no plugin), and
+ * limit-count's accuracy with 3 gateway processes sharing one Redis over 10 windows.
+ */
+export const pluginsBench: Benchmark = {
+  name: 'plugins',
+  description: 'one worker with key-auth + limit-count(Redis) + prometheus vs no plugins; limit-count accuracy, 3 gateways, 1 Redis, 10 windows',
+  async run(log) {
+    await ensureWrk();
+    const servers = new BinaryServers();
+    const up = await upstream();
+    try {
+      const redisServer = await servers.redis();
+      const redis = new Redis(redisServer.url);
+
+      // --- throughput: alternate runs so machine noise spreads over both sides -------------
+      const plain = await startNode(redisServer.url, dataPlane(up.port, undefined));
+      const withPlugins = await startNode(redisServer.url, dataPlane(up.port, { 'key-auth': {}, 'limit-count': { count: 1_000_000_000, time_window: 60, key_type: 'consumer' }, prometheus: {} }));
+      const headers = { apikey: KEY };
+      await wrk(`${plain.url}/x`, { durationS: 2, connections: 50, headers });
+      await wrk(`${withPlugins.url}/x`, { durationS: 2, connections: 50, headers });
+      const base: number[] = [];
+      const plug: number[] = [];
+      let roundTrips = 0;
+      let non2xx = 0;
+      for (let round = 0; round < 3; round++) {
+        base.push((await wrk(`${plain.url}/x`, { durationS: 5, connections: 50, headers })).requestsPerSec);
+        const before = await evalshaCalls(redis);
+        const r = await wrk(`${withPlugins.url}/x`, { durationS: 5, connections: 50, headers });
+        roundTrips = ((await evalshaCalls(redis)) - before) / Math.max(1, r.requests);
+        non2xx += r.non2xx + r.errors;
+        plug.push(r.requestsPerSec);
+      }
+      await stopNode(plain);
+      await stopNode(withPlugins);
+      const best = (xs: number[]) => Math.max(...xs);
+      log(`requests/s: no plugins ${best(base).toFixed(0)}, key-auth+limit-count+prometheus ${best(plug).toFixed(0)}; Redis round trips/request ${roundTrips.toFixed(3)}; non-2xx ${non2xx}`);
+
+      // --- accuracy: 3 gateways, one Redis, limit L per 1 s window, 10 windows --------------
+      const L = 1000;
+      const windowMs = 1000;
+      up.windowMs.v = windowMs;
+      const accuracy: Record<string, { worst: number; perWindow: number[] }> = {};
+      for (const mode of ['strict', 'batched'] as const) {
+        const cfg = dataPlane(up.port, { 'limit-count': { count: L, time_window: windowMs / 1000, key_type: 'route', mode, group: `acc-${mode}` } });
+        const nodes = await Promise.all([0, 1, 2].map(() => startNode(redisServer.url, cfg)));
+        up.perWindow.clear();
+        const t0 = Date.now();
+        await Promise.all(nodes.map((n) => wrk(`${n.url}/x`, { durationS: 12, connections: 16 })));
+        const first = Math.floor(t0 / windowMs) + 1;
+        const counts: number[] = [];
+        for (let w = first; w < first + 10; w++) counts.push(up.perWindow.get(w) ?? 0);
+        const worst = Math.max(...counts.map((c) => Math.abs(c - L) / L));
+        accuracy[mode] = { worst, perWindow: counts };
+        log(`${mode}: allowed per window ${counts.join(' ')} (limit ${L}), worst deviation ${(worst * 100).toFixed(2)} %`);
+        await Promise.all(nodes.map(stopNode));
+      }
+      redis.disconnect();
+      return {
+        figures: {
+          plugins_vs_none: ratioFigure(best(plug), best(base), 'requests/s', { min: 0.8 }, 'no plugins'),
+          redis_round_trips_per_request: absoluteFigure(Number(roundTrips.toFixed(3)), 'round trips', { max: 1 }),
+          limit_count_strict_error: absoluteFigure(Number(((accuracy.strict?.worst ?? 1) * 100).toFixed(2)), '%', { max: 2 }),
+          limit_count_batched_error: absoluteFigure(Number(((accuracy.batched?.worst ?? 1) * 100).toFixed(2)), '%', { max: 5 }),
+        },
+        details: { base_runs: base, plugin_runs: plug, non2xx_with_plugins: non2xx, accuracy, limit: L, window_ms: windowMs, gateways: 3 },
+      };
+    } finally {
+      up.server.closeAllConnections();
+      up.server.close();
+      await servers.close();
+    }
+  },
+};

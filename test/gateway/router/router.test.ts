@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import { Router, hostName, type RouteSpec } from '../../../src/router/router.js';
+
+const req = (headers: Record<string, string> = {}) => ({ headers });
+
+function router(specs: Array<Partial<RouteSpec<string>> & { id: string; paths: string[] }>): Router<string> {
+  return new Router(specs.map((s) => ({ priority: 0, value: s.id, ...s })));
+}
+
+const find = (r: Router<string>, method: string, host: string | undefined, path: string, headers: Record<string, string> = {}, query = '') => r.find(method, host, path, req(headers), query)?.value;
+
+describe('router', () => {
+  it('matches static, param and wildcard paths, static first', () => {
+    const r = router([
+      { id: 'static', paths: ['/users/me'] },
+      { id: 'param', paths: ['/users/:id'] },
+      { id: 'wild', paths: ['/files/*'] },
+    ]);
+    expect(find(r, 'GET', 'a', '/users/me')).toBe('static');
+    expect(find(r, 'GET', 'a', '/users/42')).toBe('param');
+    expect(r.find('GET', 'a', '/users/42', req(), '')?.params).toEqual({ id: '42' });
+    expect(find(r, 'GET', 'a', '/files/a/b/c.txt')).toBe('wild');
+    expect(find(r, 'GET', 'a', '/nothing')).toBeUndefined();
+  });
+
+  it('matches exact hosts, then wildcard hosts, then any host; port and case ignored', () => {
+    const r = router([
+      { id: 'exact', hosts: ['api.example.com'], paths: ['/x'] },
+      { id: 'wild', hosts: ['*.example.com'], paths: ['/x'] },
+      { id: 'any', paths: ['/x'] },
+    ]);
+    expect(find(r, 'GET', 'API.example.com:8080', '/x')).toBe('exact');
+    expect(find(r, 'GET', 'www.example.com', '/x')).toBe('wild');
+    expect(find(r, 'GET', 'a.b.example.com', '/x')).toBe('wild');
+    expect(find(r, 'GET', 'example.com', '/x')).toBe('any');
+    expect(find(r, 'GET', 'other.org', '/x')).toBe('any');
+    expect(find(r, 'GET', undefined, '/x')).toBe('any');
+  });
+
+  it('falls back to a less specific host when the specific one has no such path', () => {
+    const r = router([
+      { id: 'exact', hosts: ['api.example.com'], paths: ['/only-here'] },
+      { id: 'any', paths: ['/x'] },
+    ]);
+    expect(find(r, 'GET', 'api.example.com', '/x')).toBe('any');
+  });
+
+  it('filters by method; a method-less route takes every method; HEAD follows GET', () => {
+    const r = router([
+      { id: 'get', paths: ['/m'], methods: ['GET'] },
+      { id: 'post', paths: ['/m'], methods: ['POST'] },
+      { id: 'param-any', paths: ['/users/:id'] },
+      { id: 'me-get', paths: ['/users/me'], methods: ['GET'] },
+    ]);
+    expect(find(r, 'GET', 'h', '/m')).toBe('get');
+    expect(find(r, 'HEAD', 'h', '/m')).toBe('get');
+    expect(find(r, 'POST', 'h', '/m')).toBe('post');
+    expect(find(r, 'DELETE', 'h', '/m')).toBeUndefined();
+    // POST /users/me is not the GET-only static route: the param route takes it.
+    expect(find(r, 'POST', 'h', '/users/me')).toBe('param-any');
+    expect(find(r, 'GET', 'h', '/users/me')).toBe('me-get');
+  });
+
+  it('vars on header, query and cookie pick canary routes; priority decides', () => {
+    const r = router([
+      { id: 'base', paths: ['/api'] },
+      { id: 'canary-header', paths: ['/api'], priority: 10, vars: [{ source: 'header', name: 'X-Canary', op: 'eq', value: '1' }] },
+      { id: 'canary-query', paths: ['/api'], priority: 5, vars: [{ source: 'query', name: 'v', op: 'in', value: ['2', '3'] }] },
+      { id: 'canary-cookie', paths: ['/api'], priority: 4, vars: [{ source: 'cookie', name: 'grp', op: 'regex', value: '^beta' }] },
+    ]);
+    expect(find(r, 'GET', 'h', '/api')).toBe('base');
+    expect(find(r, 'GET', 'h', '/api', { 'x-canary': '1' })).toBe('canary-header');
+    expect(find(r, 'GET', 'h', '/api', {}, '?v=3')).toBe('canary-query');
+    expect(find(r, 'GET', 'h', '/api', { 'x-canary': '1' }, '?v=3')).toBe('canary-header');
+    expect(find(r, 'GET', 'h', '/api', { cookie: 'a=b; grp=beta-7' })).toBe('canary-cookie');
+    expect(find(r, 'GET', 'h', '/api', { cookie: 'grp=stable' })).toBe('base');
+  });
+
+  it('a higher-priority any-host route beats a lower-priority exact-host route', () => {
+    const r = router([
+      { id: 'exact', hosts: ['a.com'], paths: ['/p'], priority: 0 },
+      { id: 'any-high', paths: ['/p'], priority: 5 },
+    ]);
+    expect(find(r, 'GET', 'a.com', '/p')).toBe('any-high');
+  });
+
+  it('builds 10,000 routes quickly and still matches', () => {
+    const specs = Array.from({ length: 10_000 }, (_, i) => ({ id: `r${i}`, paths: [`/svc${i}/items/:id`, `/svc${i}/static`], hosts: i % 2 === 0 ? [`h${i % 100}.example.com`] : undefined }));
+    const t0 = performance.now();
+    const r = router(specs);
+    const ms = performance.now() - t0;
+    expect(find(r, 'GET', 'h42.example.com', '/svc9942/items/7')).toBe('r9942');
+    expect(find(r, 'GET', 'x', '/svc9999/static')).toBe('r9999');
+    expect(ms).toBeLessThan(2_000); // the bench holds the real bound (200 ms); this one tolerates a loaded CI box
+  });
+
+  it('hostName strips port, trailing dot and case', () => {
+    expect(hostName('Example.COM:80')).toBe('example.com');
+    expect(hostName('example.com.')).toBe('example.com');
+    expect(hostName('[::1]:8080')).toBe('[::1]');
+  });
+});
