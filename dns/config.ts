@@ -23,7 +23,6 @@ export const DnsProgramConfig = Strict({
   default_region: Type.Optional(Type.String({ minLength: 1, description: 'region for clients no CIDR table holds (default: the first region by name)' })),
   udp_size: Type.Integer({ minimum: 512, maximum: 4096, default: 1232, description: 'largest UDP answer, whatever the client advertises (default 1232, the DNS flag day size)' }),
   tcp_idle_ms: Type.Integer({ minimum: 100, default: 10_000, description: 'idle TCP connections are closed after this (default 10000, RFC 7766)' }),
-  cache_entries: Type.Integer({ minimum: 0, default: 10_000, description: 'encoded answers cached per (name, type, location); 0 disables (default 10000)' }),
   etcd: EtcdSettings,
   snapshot_file: Type.Optional(Type.String({ minLength: 1, description: 'last state on disk: loaded at start, so DNS answers even when etcd is down (default none)' })),
 });

@@ -1,4 +1,4 @@
-import type { ResourceKind, Ssl, VDomain, Binding } from '../../src/core/model/index.js';
+import { RESOURCES, type ResourceKind, type Ssl, type VDomain, type Binding } from '../../src/core/model/index.js';
 import { MeridianError } from '../../src/core/errors/index.js';
 import type { Role } from '../config.js';
 import { TokenAuth, type Principal } from './auth.js';
@@ -75,7 +75,7 @@ export function registerResourceApi(api: ApiServer, svc: ResourceService): void 
   api.on('POST', '/v1/:kind', 'write', 'create', async (req) => {
     const kind = kindParam(req);
     TokenAuth.require(req.principal, writeRole(kind), `write ${kind}`);
-    const keyField = { routes: 'id', upstreams: 'id', consumers: 'username', ssl: 'id', global_rules: 'id', regions: 'name', vdomains: 'uuid', bindings: 'domain', deployments: 'id' }[kind];
+    const keyField = RESOURCES[kind].key;
     const body = req.body as Record<string, unknown> | undefined;
     const id = body && typeof body === 'object' ? body[keyField] : undefined;
     if (typeof id !== 'string') throw new MeridianError('MERIDIAN_ERR_CONTROLLER_INVALID', { kind: SINGULAR[kind], field: keyField, reason: 'is required' });

@@ -48,10 +48,11 @@ export function explain(error: ValueError, root = 'config'): { field: string; re
   if (msg.startsWith('Expected string to match')) return { field, reason: `${JSON.stringify(error.value)} does not match ${String(s.pattern)}` };
   if (msg.startsWith('Expected number to be greater or equal') || msg.startsWith('Expected integer to be greater or equal')) return { field, reason: `must be >= ${String(s.minimum)}, got ${String(error.value)}` };
   if (msg.startsWith('Expected number to be less or equal') || msg.startsWith('Expected integer to be less or equal')) return { field, reason: `must be <= ${String(s.maximum)}, got ${String(error.value)}` };
-  if (msg.startsWith('Expected array length greater or equal')) return { field, reason: `must have at least ${String(s.minItems)} item(s)` };
-  if (msg.startsWith('Expected array length less or equal')) return { field, reason: `must have at most ${String(s.maxItems)} item(s)` };
+  if (msg.startsWith('Expected array length greater or equal') || msg.startsWith('Expected array length to be greater or equal')) return { field, reason: `must have at least ${String(s.minItems)} item(s)` };
+  if (msg.startsWith('Expected array length less or equal') || msg.startsWith('Expected array length to be less or equal')) return { field, reason: `must have at most ${String(s.maxItems)} item(s)` };
   if (msg.startsWith('Expected array elements to be unique')) return { field, reason: 'must not repeat items' };
-  if (msg.startsWith('Expected string to match') || msg.startsWith("Expected string to match '")) return { field, reason: `does not match the expected format` };
+  if (msg.startsWith('Expected number to be greater than') || msg.startsWith('Expected integer to be greater than')) return { field, reason: `must be > ${String(s.exclusiveMinimum)}, got ${String(error.value)}` };
+  if (msg.startsWith('Expected number to be less than') || msg.startsWith('Expected integer to be less than')) return { field, reason: `must be < ${String(s.exclusiveMaximum)}, got ${String(error.value)}` };
   return { field, reason: msg.charAt(0).toLowerCase() + msg.slice(1) };
 }
 

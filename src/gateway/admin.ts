@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { MeridianError } from '../core/errors/index.js';
+import { parsePurgeRequest } from '../discovery/index.js';
 import type { PurgeFilter } from './ipc.js';
 
 export interface PurgeResult {
@@ -84,17 +85,17 @@ export function createAdminServer(backend: AdminBackend): Server {
             return;
           }
           const text = await readBody(req);
-          let filter: PurgeFilter = {};
+          let body: unknown = {};
           if (text.trim() !== '') {
             try {
-              const parsed = JSON.parse(text) as unknown;
-              if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('body must be a JSON object');
-              filter = parsed as PurgeFilter;
+              body = JSON.parse(text) as unknown;
             } catch (err) {
-              error(res, new MeridianError('MERIDIAN_ERR_GATEWAY_BAD_REQUEST', { reason: (err as Error).message }));
+              error(res, new MeridianError('MERIDIAN_ERR_GATEWAY_BAD_REQUEST', { reason: `body is not JSON: ${(err as Error).message}` }));
               return;
             }
           }
+          // The discovery module's schema: a bad filter is a 400 here, not N worker failures.
+          const filter: PurgeFilter = parsePurgeRequest(body);
           const result = await backend.purge(filter);
           if (result.applied === result.workers) json(res, 200, result);
           else json(res, 504, { ...new MeridianError('MERIDIAN_ERR_GATEWAY_PURGE_INCOMPLETE', { applied: result.applied, workers: result.workers, ms: result.took_ms }).toJSON(), ...result });

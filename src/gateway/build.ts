@@ -211,8 +211,6 @@ export class RuntimeBuilder {
       }
       const router = new Router(specs, previous?.router);
       const tls = new TlsTable(config.ssl, this.tlsCache);
-      // Discovery sources start in the background; current() serves what they have meanwhile.
-      for (const u of upstreams.values()) if (u !== previous?.upstreams.get(u.id)) u.nodeSource.start().catch(() => undefined);
       this.upstreamDefs = defs;
       this.compiledRoutes = compiledRoutes;
       this.globalsDef = globalsDef;

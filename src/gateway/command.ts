@@ -4,7 +4,7 @@ import { createLogger } from '../core/logger.js';
 import { GatewayProgramConfig } from './config.js';
 import { GatewayPrimary } from './primary.js';
 import { runClusterWorker } from './worker.js';
-import { loadDiscoveryHooks } from './discovery-hooks.js';
+import { discoveryHooks } from './discovery-hooks.js';
 
 export const gatewayCommand = programCommand({
   name: 'gateway',
@@ -14,7 +14,7 @@ export const gatewayCommand = programCommand({
   start: async (config) => {
     // The same command runs in the primary and in each node:cluster worker it forks.
     if (cluster.isWorker) {
-      const code = await runClusterWorker(config, await loadDiscoveryHooks(config));
+      const code = await runClusterWorker(config, discoveryHooks(config));
       setTimeout(() => process.exit(code), 50).unref();
       return code;
     }

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { EtcdSettings, HostPort, Strict } from '../core/model/index.js';
+import { DiscoveryConfig } from '../discovery/config.js';
 
 /** One address or several (several HTTPS ports may each have their own default certificate). */
 const Listen = Type.Union([HostPort, Type.Array(HostPort, { minItems: 1 })]);
@@ -30,6 +31,7 @@ export const GatewayProgramConfig = Strict({
     snapshot_file: Type.Optional(Type.String({ description: 'last-known-good snapshot (default .meridian/<node>.snapshot.json)' })),
     debounce_ms: Type.Integer({ minimum: 0, default: 50, description: 'changes closer than this are applied together (ms, default 50)' }),
   }, { default: {} }),
+  discovery: Type.Optional(DiscoveryConfig),
   redis: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'regional Redis URL handed to plugins (PluginServices.redisUrl); none by default' })),
   limits: Strict({
     max_headers: Type.Integer({ minimum: 1, default: 100, description: 'request header count above which the answer is 431 (default 100)' }),

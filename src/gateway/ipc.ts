@@ -1,8 +1,10 @@
 import type { GatewayConfig } from '../core/model/index.js';
 import type { NodeStatus } from '../upstream/runtime.js';
 
-/** What a purge asks for (the controller's body, passed to the discovery module as it is). */
-export type PurgeFilter = Readonly<Record<string, unknown>>;
+import type { PurgeRequest } from '../discovery/index.js';
+
+/** What a purge asks for: the admin body, checked with the discovery module's schema. */
+export type PurgeFilter = PurgeRequest;
 
 /** Primary -> worker. */
 export type ToWorker =
@@ -20,6 +22,8 @@ export interface WorkerStatus {
   routes: number;
   build_ms: number | undefined;
   draining: boolean;
+  /** Resident set and V8 heap in use, MB. */
+  memory_mb: { rss: number; heap_used: number };
   upstreams: Record<string, NodeStatus[]>;
 }
 

@@ -10,11 +10,11 @@ type HistogramChild = ReturnType<Histogram<'route'>['labels']>;
 /** Pre-resolved metric children of one route: the hot path does no label hashing. */
 export class RouteMetrics {
   private readonly byUpstreamCode = new Map<string, Map<number, CounterChild>>();
-  readonly duration: HistogramChild;
+  // Created on the first request: 10,000 routes that mostly see no traffic must not each
+  // carry a histogram (buckets are per label set) in every worker.
+  private duration: HistogramChild | undefined;
 
-  constructor(private readonly m: GatewayMetrics, readonly route: string) {
-    this.duration = m.httpDuration.labels(route);
-  }
+  constructor(private readonly m: GatewayMetrics, readonly route: string) {}
 
   requests(upstream: string, code: number): CounterChild {
     let byCode = this.byUpstreamCode.get(upstream);
@@ -33,7 +33,7 @@ export class RouteMetrics {
   /** Records one finished request. */
   observe(upstream: string, code: number, seconds: number): void {
     this.requests(upstream, code).inc();
-    this.duration.observe(seconds);
+    (this.duration ??= this.m.httpDuration.labels(this.route)).observe(seconds);
   }
 }
 

@@ -87,7 +87,14 @@ export class GatewayPrimary implements AdminBackend {
     await this.source.start();
     if (!this.current) this.bootFromSnapshot();
 
-    cluster.setupPrimary({ silent: false });
+    cluster.setupPrimary({
+      silent: false,
+      // Structured clone instead of JSON for IPC: a 10,000-route snapshot is not turned into
+      // one multi-megabyte string per worker. A smaller young generation keeps a worker's
+      // RSS close to what it holds (request garbage dies young either way).
+      serialization: 'advanced',
+      execArgv: [...process.execArgv.filter((a) => !a.startsWith('--max-semi-space-size')), '--max-semi-space-size=8'],
+    });
     cluster.on('message', (worker, m: unknown) => this.onWorkerMessage(worker, m));
     cluster.on('exit', (worker, code, signal) => this.onWorkerExit(worker, code, signal));
     const n = this.config.workers > 0 ? this.config.workers : availableParallelism();
@@ -281,7 +288,7 @@ export class GatewayPrimary implements AdminBackend {
         last_rejection: this.lastRejection,
         snapshot_file: this.snapshotFile,
       },
-      workers: workers.map((w) => ({ pid: w.pid, revision: w.revision, routes: w.routes, build_ms: w.build_ms, draining: w.draining })),
+      workers: workers.map((w) => ({ pid: w.pid, revision: w.revision, routes: w.routes, build_ms: w.build_ms, draining: w.draining, memory_mb: w.memory_mb })),
       worker_restarts: this.restarts,
       upstreams: first?.upstreams ?? {},
     };

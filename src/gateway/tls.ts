@@ -30,7 +30,7 @@ export class TlsTable {
         try {
           ctx = createSecureContext({ cert: s.cert, key: s.key });
         } catch (err) {
-          throw new Error(`ssl ${s.id}: ${(err as Error).message}`);
+          throw new Error(`ssl ${s.id}: ${(err as Error).message}`, { cause: err });
         }
         cache.set(cacheKey, ctx);
       }

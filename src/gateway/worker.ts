@@ -5,6 +5,7 @@ import { builtinRegistry, type PluginRegistry } from '../plugins/index.js';
 import { PoolManager } from '../upstream/pools.js';
 import type { NodeSource } from '../upstream/node-source.js';
 import type { Upstream } from '../core/model/index.js';
+import type { Registry } from 'prom-client';
 import { RuntimeBuilder, resolveConfig, type Runtime } from './build.js';
 import { listenList, type GatewayProgramConfig } from './config.js';
 import { createRequestHandler, requestIdSource, type WorkerContext } from './handler.js';
@@ -15,16 +16,21 @@ import { createUpgradeHandler } from './upgrade.js';
 
 /** What the discovery module plugs into a worker (src/discovery's DiscoveryManager shape). */
 export interface DiscoveryHooks {
-  sourceFor(u: Upstream): NodeSource;
-  purge(filter: PurgeFilter): Promise<void> | void;
+  sourceFor(discovery: NonNullable<Upstream['discovery']>): NodeSource;
+  purge(filter: PurgeFilter): Promise<unknown>;
+  stop(): Promise<void>;
 }
+
+/** How long a config swap waits for new discovery sources' first answer (they keep trying after). */
+const DISCOVERY_START_WAIT_MS = 2_000;
 
 export interface WorkerOptions {
   config: GatewayProgramConfig;
   /** Sends to the primary (process.send in a cluster worker; a direct call in-process). */
   send: (m: FromWorker) => void;
   registry?: PluginRegistry;
-  discovery?: DiscoveryHooks;
+  /** Builds the discovery hooks on the worker's metrics registry (src/discovery's DiscoveryManager). */
+  discovery?: (registry: Registry, log: Logger) => DiscoveryHooks;
   log?: Logger;
 }
 
@@ -48,16 +54,19 @@ export class GatewayWorker implements WorkerContext {
   private listening = false;
   private readonly upstreamHist = new Map<string, (s: number) => void>();
   private readonly watchedHealth = new WeakSet<object>();
+  private readonly discovery: DiscoveryHooks | undefined;
 
   constructor(private readonly opts: WorkerOptions) {
     this.maxHeaders = opts.config.limits.max_headers;
     this.log = opts.log ?? createLogger('gateway-worker');
     this.registry = opts.registry ?? builtinRegistry();
+    this.discovery = opts.discovery?.(this.metrics.registry, this.log);
+    const discovery = this.discovery;
     this.builder = new RuntimeBuilder({
       registry: this.registry,
       pools: this.pools,
       metrics: this.metrics,
-      discoverySource: opts.discovery ? (u) => (opts.discovery as DiscoveryHooks).sourceFor(u) : undefined,
+      discoverySource: discovery ? (u) => discovery.sourceFor(u.discovery as NonNullable<Upstream['discovery']>) : undefined,
       region: opts.config.node.region,
     });
     const { listen: l, limits } = opts.config;
@@ -101,6 +110,9 @@ export class GatewayWorker implements WorkerContext {
       return;
     }
     const old = this.runtime;
+    // New node sources (discovery) get their first answer before they serve, within a bound.
+    const starting = [...next.upstreams.values()].filter((u) => old?.upstreams.get(u.id) !== u).map((u) => u.nodeSource.start().catch(() => undefined));
+    if (starting.length > 0) await Promise.race([Promise.all(starting), new Promise((r) => setTimeout(r, DISCOVERY_START_WAIT_MS).unref())]);
     this.runtime = next; // the atomic swap
     if (old) this.builder.retire(old, next);
     this.upstreamHist.clear();
@@ -128,11 +140,12 @@ export class GatewayWorker implements WorkerContext {
   status(): WorkerStatus {
     const upstreams: WorkerStatus['upstreams'] = {};
     for (const [id, u] of this.runtime?.upstreams ?? []) upstreams[id] = u.status();
-    return { pid: process.pid, revision: this.runtime?.revision, routes: this.runtime?.routes ?? 0, build_ms: this.runtime ? Math.round(this.runtime.buildMs * 100) / 100 : undefined, draining: this.draining, upstreams };
+    return { pid: process.pid, revision: this.runtime?.revision, routes: this.runtime?.routes ?? 0, build_ms: this.runtime ? Math.round(this.runtime.buildMs * 100) / 100 : undefined, draining: this.draining, memory_mb: memoryMb(), upstreams };
   }
 
+  /** Discovery purge in this worker: resolves when its sources serve the new answers. */
   async purge(filter: PurgeFilter): Promise<void> {
-    await this.opts.discovery?.purge(filter);
+    await this.discovery?.purge(filter);
   }
 
   async handle(m: ToWorker): Promise<void> {
@@ -180,12 +193,18 @@ export class GatewayWorker implements WorkerContext {
     clearInterval(sweep);
     for (const l of this.listeners) (l.server as { closeAllConnections?: () => void }).closeAllConnections?.();
     await this.pools.closeAll();
+    await this.discovery?.stop().catch(() => undefined);
     await this.registry.close();
   }
 }
 
+function memoryMb(): { rss: number; heap_used: number } {
+  const m = process.memoryUsage();
+  return { rss: Math.round(m.rss / 1048576), heap_used: Math.round(m.heapUsed / 1048576) };
+}
+
 /** Runs a worker inside a node:cluster worker process, talking to the primary over IPC. */
-export async function runClusterWorker(config: GatewayProgramConfig, discovery?: DiscoveryHooks): Promise<number> {
+export async function runClusterWorker(config: GatewayProgramConfig, discovery?: WorkerOptions['discovery']): Promise<number> {
   const send = (m: FromWorker): void => {
     if (process.connected) process.send?.(m);
   };

@@ -7,7 +7,7 @@ import { limitFallback, limitRejected, redisCalls } from './shared/metrics.js';
 import { DEFAULT_REDIS, RedisSettings, closeRedis, redisFor, type RedisHandle } from './shared/redis.js';
 import { deny } from './shared/respond.js';
 import { setServices } from './shared/services.js';
-import { FIXED, LEASE, SLIDING } from './limit-count-lua.js';
+import { FIXED, SLIDING } from './limit-count-lua.js';
 
 export const LimitCountConfig = Strict({
   count: Type.Integer({ minimum: 1, description: 'requests allowed per window (required)' }),
@@ -54,20 +54,61 @@ function batchOf(cfg: LimitCountConfig): number {
   return cfg.batch_size > 0 ? cfg.batch_size : Math.max(1, Math.floor(cfg.count / 100));
 }
 
-function toDecision(reply: unknown): Decision {
-  const [allowed, remaining, resetMs] = reply as [number, number, number];
-  return { allowed: allowed > 0, remaining: Math.max(0, remaining), resetMs };
+/**
+ * Strict mode, one Redis call per key at a time: requests for a key that arrive while its call
+ * is in flight wait and go together in the next one (the script admits as many of them as
+ * fit). Every decision is still taken atomically in Redis against the shared count, so the
+ * accuracy is the same as one call per request; under load it costs far fewer round trips.
+ */
+interface Waiter {
+  resolve(d: Decision): void;
+  reject(err: unknown): void;
+}
+interface Queue {
+  busy: boolean;
+  waiting: Waiter[];
+}
+const queues = new Map<string, Queue>();
+const MAX_BATCH = 256;
+
+function strictRedis(h: RedisHandle, key: string, cfg: LimitCountConfig): Promise<Decision> {
+  const qk = `${cfg.algorithm}|${cfg.count}|${cfg.time_window}|${key}`;
+  return new Promise<Decision>((resolve, reject) => {
+    let q = queues.get(qk);
+    if (!q) {
+      q = { busy: false, waiting: [] };
+      queues.set(qk, q);
+    }
+    q.waiting.push({ resolve, reject });
+    if (!q.busy) flush(h, qk, key, cfg, q);
+  });
 }
 
-async function strictRedis(h: RedisHandle, key: string, cfg: LimitCountConfig): Promise<Decision> {
+function flush(h: RedisHandle, qk: string, key: string, cfg: LimitCountConfig, q: Queue): void {
+  const batch = q.waiting.splice(0, MAX_BATCH);
+  if (batch.length === 0) {
+    q.busy = false;
+    queues.delete(qk);
+    return;
+  }
+  q.busy = true;
   const script = cfg.algorithm === 'sliding' ? SLIDING : FIXED;
-  const reply = await h.script(script, [`meridian:lc:{${key}}`], [cfg.count, cfg.time_window * 1000, 1]);
-  redisCalls.inc({ plugin: 'limit-count', result: 'ok' });
-  return toDecision(reply);
+  h.script(script, [`meridian:lc:{${key}}`], [cfg.count, cfg.time_window * 1000, batch.length])
+    .then(
+      (reply) => {
+        redisCalls.inc({ plugin: 'limit-count', result: 'ok' });
+        const [grant, remaining, resetMs, retryMs] = reply as [number, number, number, number];
+        batch.forEach((w, i) => w.resolve(i < grant ? { allowed: true, remaining: remaining + (grant - 1 - i), resetMs } : { allowed: false, remaining: 0, resetMs: retryMs }));
+      },
+      (err: unknown) => {
+        for (const w of batch) w.reject(err);
+      },
+    )
+    .finally(() => flush(h, qk, key, cfg, q));
 }
 
 async function refill(h: RedisHandle, key: string, cfg: LimitCountConfig, lease: Lease): Promise<void> {
-  const reply = (await h.script(LEASE, [`meridian:lc:{${key}}`], [cfg.count, cfg.time_window * 1000, batchOf(cfg)])) as [number, number, number];
+  const reply = (await h.script(FIXED, [`meridian:lc:{${key}}`], [cfg.count, cfg.time_window * 1000, batchOf(cfg)])) as [number, number, number];
   redisCalls.inc({ plugin: 'limit-count', result: 'ok' });
   const [grant, remaining, resetMs] = reply;
   const until = Date.now() + resetMs;
@@ -120,7 +161,8 @@ async function decide(ctx: RequestContext, cfg: LimitCountConfig, key: string): 
   const sliding = cfg.algorithm === 'sliding';
   if (cfg.policy === 'local') return local.take(key, cfg.count, windowMs, sliding);
   const h = handleOf(cfg);
-  if (await h.whenUsable()) {
+  // usable() first: the steady state costs no extra await.
+  if (h.usable() || (await h.whenUsable())) {
     try {
       return cfg.mode === 'batched' && !sliding ? await batchedRedis(h, key, cfg) : await strictRedis(h, key, cfg);
     } catch (err) {

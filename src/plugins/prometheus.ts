@@ -25,6 +25,9 @@ const latency = new Histogram({
 });
 
 const consumersSeen = new Set<string>();
+// Bounded like the label values themselves: routes x upstreams x (max_consumers + 2) x codes.
+const counters = new Map<string, { inc(): void }>();
+const histograms = new Map<string, { observe(v: number): void }>();
 
 /** The label value: a config id, or "other" past the cap so a consumer list never explodes a series set. */
 function consumerLabel(ctx: RequestContext, cfg: PrometheusConfig): string {
@@ -47,8 +50,22 @@ function log(ctx: RequestContext, cfg: PrometheusConfig): void {
   const upstream = ctx.upstreamId ?? '';
   const status = ctx.status ?? 0;
   const code = status >= 100 && status <= 599 ? String(status) : 'other';
-  requests.inc({ route, upstream, consumer: consumerLabel(ctx, cfg), code });
-  latency.observe({ route, upstream }, elapsedSeconds(ctx.startedAt));
+  const consumer = consumerLabel(ctx, cfg);
+  // prom-client hashes a label object on every call; the children are looked up once per label set.
+  const ck = `${route}\0${upstream}\0${consumer}\0${code}`;
+  let c = counters.get(ck);
+  if (!c) {
+    c = requests.labels({ route, upstream, consumer, code });
+    counters.set(ck, c);
+  }
+  c.inc();
+  const hk = `${route}\0${upstream}`;
+  let h = histograms.get(hk);
+  if (!h) {
+    h = latency.labels({ route, upstream });
+    histograms.set(hk, h);
+  }
+  h.observe(elapsedSeconds(ctx.startedAt));
 }
 
 /**

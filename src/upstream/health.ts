@@ -73,11 +73,14 @@ export class PassiveHealthTracker {
     for (const fn of this.listeners) fn();
   }
 
-  /** Forget nodes not in `keep` (gone from every list), so the map stays bounded. */
+  /**
+   * Forget nodes not in `keep` (gone from every list), so the map stays bounded. An ejected
+   * node is kept until its ejection ends: an unhealthy instance often also fails its Consul
+   * check, leaves the list and comes back, and must not come back un-ejected.
+   */
   prune(keep: ReadonlySet<string>): void {
     for (const [key, s] of this.states) {
-      if (keep.has(key)) continue;
-      if (s.timer) clearTimeout(s.timer);
+      if (keep.has(key) || !s.available) continue;
       this.states.delete(key);
     }
   }

@@ -1,7 +1,8 @@
 import type { Pool } from 'undici';
 import type { Upstream, UpstreamNode } from '../core/model/index.js';
 import { createBalancer, type Balancer } from '../balancer/index.js';
-import { PASSIVE_DEFAULTS, PassiveHealthTracker, type HealthState } from './health.js';
+import type { PassiveHealthTracker} from './health.js';
+import { PASSIVE_DEFAULTS, type HealthState } from './health.js';
 import type { NodeSource } from './node-source.js';
 import type { PoolManager } from './pools.js';
 

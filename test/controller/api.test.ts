@@ -54,7 +54,7 @@ describe('validation of every kind', () => {
     { kind: 'upstreams', id: 'v-up', valid: { nodes: [{ host: '127.0.0.1', port: 8080 }] }, invalid: { nodes: [{ host: '127.0.0.1', port: 70000 }] }, message: 'invalid upstream: nodes[0].port: must be <= 65535, got 70000' },
     { kind: 'routes', id: 'v-route', valid: { paths: ['/v'], upstream_id: 'v-up' }, invalid: { upstream_id: 'v-up' }, message: 'invalid route: paths: is required' },
     { kind: 'consumers', id: 'v-user', valid: { plugins: {} }, invalid: { plugins: {}, password: 'x' }, message: 'invalid consumer: password: unknown key' },
-    { kind: 'ssl', id: 'v-ssl', valid: { snis: ['*.v.example'], cert: CERT, key: 'K' }, invalid: { snis: [], cert: CERT, key: 'K' }, message: 'invalid ssl: snis: expected array length to be greater or equal to 1' },
+    { kind: 'ssl', id: 'v-ssl', valid: { snis: ['*.v.example'], cert: CERT, key: 'K' }, invalid: { snis: [], cert: CERT, key: 'K' }, message: 'invalid ssl: snis: must have at least 1 item(s)' },
     { kind: 'global_rules', id: 'v-rule', valid: { plugins: { cors: {} } }, invalid: { plugins: 'cors' }, message: 'invalid global_rule: plugins: must be an object, got string "cors"' },
     { kind: 'regions', id: 'v-region', valid: { clusters: [{ name: 'c1' }] }, invalid: { cidrs: [{ cidr: 'ten/8' }] }, message: 'invalid region: cidrs[0].cidr: "ten/8" does not match ^([0-9]{1,3}(\\.[0-9]{1,3}){3}|[0-9a-fA-F:]+)/[0-9]{1,3}$' },
     { kind: 'vdomains', id: '3f1c2b1e-1d2a-4c3b-8a4d-5e6f7a8b9c0d', valid: { policy: { type: 'nearest' } }, invalid: { policy: { type: 'closest' } }, message: 'invalid vdomain: policy.type: must be one of "nearest", "pinned", "weighted", "failover", got string "closest"' },

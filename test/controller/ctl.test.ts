@@ -46,6 +46,11 @@ spec:
   id: web-v1
   nodes: [{ host: 127.0.0.1, port: 8080 }]
 ---
+kind: upstream
+spec:
+  id: web-v2
+  nodes: [{ host: 127.0.0.1, port: 8081 }]
+---
 kind: regions
 spec:
   name: east
@@ -59,7 +64,7 @@ describe('meridian ctl', () => {
     const applied = await meridianCtl(['apply', '-f', file]);
     expect(applied.stderr).toBe('');
     expect(applied.code).toBe(0);
-    expect(applied.stdout).toBe('regions/east created\nupstreams/web-v1 created\nroutes/web created\n');
+    expect(applied.stdout).toBe('regions/east created\nupstreams/web-v1 created\nupstreams/web-v2 created\nroutes/web created\n');
 
     const [again, table, json, inUse, noToken, missing, bad] = await Promise.all([
       meridianCtl(['apply', '-f', file]),
@@ -98,11 +103,22 @@ describe('meridian ctl', () => {
     expect(bound.code).toBe(0);
     expect(bound.stdout).toContain(`api.shop.example. 300 IN CNAME ${uuid}.gw.example.net.`);
     expect(invalid.code).toBe(8);
-    expect(invalid.stderr).toBe('error: invalid route: paths: expected array length to be greater or equal to 1 [MERIDIAN_ERR_CONTROLLER_INVALID]\n');
+    expect(invalid.stderr).toBe('error: invalid route: paths: must have at least 1 item(s) [MERIDIAN_ERR_CONTROLLER_INVALID]\n');
     expect(status.stdout).toMatch(/^REGION\s+NODE\s+STATE\s+DESIRED\s+APPLIED$/m);
     expect(status.stdout).toMatch(/^east\s+no_etcd/m);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('Exit codes:');
     expect(readOnly.code).toBe(5);
+  }, 60_000);
+
+  it('deploy start from a file, then promote', async () => {
+    const file = join(dir, 'canary.yaml');
+    writeFileSync(file, 'kind: deployment\nspec:\n  id: web-canary\n  kind: backend\n  route: web\n  from: web-v1\n  to: web-v2\n  steps: [10, 50, 100]\n');
+    const started = await meridianCtl(['deploy', 'start', '-f', file], TOKENS.write);
+    expect(started.stderr).toBe('');
+    expect(started.stdout).toBe('deployment web-canary: running, step 1/3: 10% on web-v2\n');
+    const promoted = await meridianCtl(['deploy', 'promote', 'web-canary'], TOKENS.write);
+    expect(promoted.stdout).toBe('deployment web-canary: running, step 2/3: 50% on web-v2\n');
+    expect((await ctl.service.get<{ split?: { weight: number } }>('routes', 'web'))?.value.split?.weight).toBe(50);
   }, 60_000);
 });

@@ -18,7 +18,7 @@ import { loadConfig } from '../../src/core/config-file.js';
 import { METRICS } from '../../src/core/metric-names.js';
 import { RESOURCES } from '../../src/core/model/index.js';
 import { consulConfig } from '../../src/core/servers/launchers.js';
-import { PROJECT_ROOT } from '../../src/core/servers/binaries.js';
+import { findBinary, PROJECT_ROOT } from '../../src/core/servers/binaries.js';
 import { validate } from '../../src/core/validate.js';
 import { GatewayProgramConfig } from '../../src/gateway/config.js';
 import { IMAGES } from '../harness/containers.js';
@@ -74,6 +74,15 @@ function loadProgramConfig(program: string, file: string, env: Record<string, st
   const schema = PROGRAM_SCHEMAS[program];
   if (!schema) throw new Error(`no schema for program ${program}`);
   return obj(loadConfig(schema, file, env), file);
+}
+
+/** The Consul binary the harness installs, if there is one (no Consul: that check is skipped). */
+function consulBinary(): string | undefined {
+  try {
+    return findBinary('consul');
+  } catch {
+    return undefined;
+  }
 }
 
 /** The program and config file of a `meridian` argument vector (`gateway -c FILE`). */
@@ -138,6 +147,18 @@ describe('generated config files (npm run deploy:configs)', () => {
       const spec = RESOURCES[item.kind];
       const value = obj(validate(spec.schema, item.spec, `${item.kind}/${item.id}`), item.id);
       expect(value[spec.key], `${item.kind}/${item.id}: id field`).toBe(item.id);
+    }
+  });
+
+  it.skipIf(consulBinary() === undefined)('`consul validate` (the real Consul 1.8.7, as in the image) accepts each server config', () => {
+    const t = deployTopology(ROOT);
+    for (const r of t.regions) {
+      const dir = mkdtempSync(join(tmp, `consul-${r.name}-`));
+      writeFileSync(join(dir, 'meridian.json'), read(COMPOSE_CONFIG_DIR, `consul-${r.name}.json`));
+      // What the image's entrypoint adds on the command line (-data-dir=/consul/data).
+      writeFileSync(join(dir, 'entrypoint.json'), JSON.stringify({ data_dir: '/consul/data' }));
+      const res = spawnSync(consulBinary() ?? 'consul', ['validate', dir], { encoding: 'utf8', timeout: 20_000 });
+      expect(res.status, `${res.stdout}${res.stderr}`).toBe(0);
     }
   });
 

@@ -113,6 +113,8 @@ describe('gateway node with etcd, workers and snapshot', () => {
   it('fans a purge out to every worker, token-authenticated', async () => {
     expect((await send(`${admin}/admin/discovery/purge`, { method: 'POST', body: '{}' })).status).toBe(401);
     expect((await send(`${admin}/admin/discovery/purge`, { method: 'POST', body: '{}', headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+    const bad = await send(`${admin}/admin/discovery/purge`, { method: 'POST', body: JSON.stringify({ bogus: 1 }), headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(bad.status).toBe(400);
     const r = await send(`${admin}/admin/discovery/purge`, { method: 'POST', body: JSON.stringify({ service: 'api' }), headers: { authorization: `Bearer ${TOKEN}` } });
     expect(r.status).toBe(200);
     expect(r.json()).toMatchObject({ workers: 2, applied: 2 });

@@ -2,9 +2,9 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { validate } from '../../src/core/validate.js';
-import type { GatewayConfig } from '../../src/core/model/index.js';
 import { GatewayProgramConfig } from '../../src/gateway/config.js';
 import { GatewayWorker } from '../../src/gateway/worker.js';
+import { discoveryHooks } from '../../src/gateway/discovery-hooks.js';
 import { RuntimeBuilder } from '../../src/gateway/build.js';
 import { builtinRegistry, type PluginRegistry } from '../../src/plugins/index.js';
 import type { FromWorker } from '../../src/gateway/ipc.js';
@@ -48,19 +48,19 @@ export interface TestGateway {
   port: number;
   url: string;
   sent: FromWorker[];
-  apply(config: Partial<GatewayConfig> & Record<string, unknown>): Promise<void>;
+  apply(config: Record<string, unknown>): Promise<void>;
   stop(): Promise<void>;
 }
 
 /** A gateway worker in this process (same code as a cluster worker, without the IPC). */
-export async function startGateway(config: Partial<GatewayConfig> & Record<string, unknown>, program: Record<string, unknown> = {}, registry: PluginRegistry = builtinRegistry()): Promise<TestGateway> {
+export async function startGateway(config: Record<string, unknown>, program: Record<string, unknown> = {}, registry: PluginRegistry = builtinRegistry(), withDiscovery = false): Promise<TestGateway> {
   const port = await freePort();
   const listen = (program.listen as Record<string, unknown> | undefined) ?? {};
   const pc = validate(GatewayProgramConfig, { node: { name: 't', region: 'r1' }, ...program, listen: { http: `127.0.0.1:${port}`, ...listen } });
   const sent: FromWorker[] = [];
-  const worker = new GatewayWorker({ config: pc, send: (m) => sent.push(m), log: pino({ level: 'silent' }), registry });
+  const worker = new GatewayWorker({ config: pc, send: (m) => sent.push(m), log: pino({ level: 'silent' }), registry, ...(withDiscovery ? { discovery: discoveryHooks(pc) } : {}) });
   await worker.start();
-  const apply = async (c: Partial<GatewayConfig> & Record<string, unknown>): Promise<void> => {
+  const apply = async (c: Record<string, unknown>): Promise<void> => {
     const checked = RuntimeBuilder.dryRun(c, registry, 'r1');
     await worker.applyConfig(checked.config);
   };

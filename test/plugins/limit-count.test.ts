@@ -116,6 +116,22 @@ describe('limit-count', () => {
     expect(calls).toBeLessThanOrEqual(12); // 10 leases of 20, plus the one that found the budget spent
   });
 
+  it('strict mode under concurrency: exactly count admitted, Redis calls shared by waiting requests', async () => {
+    const g = await gw('lc-conc', { count: 50, time_window: 60, key_type: 'route' });
+    await hit(g); // connection warm
+    const before = await redisCallCount();
+    const pool = new Pool(g.url, { connections: 32 });
+    const statuses = await Promise.all(Array.from({ length: 200 }, async () => {
+      const r = await pool.request({ path: '/', method: 'GET' });
+      await r.body.dump();
+      return r.statusCode;
+    }));
+    await pool.close();
+    expect(statuses.filter((x) => x === 200)).toHaveLength(49);
+    expect(statuses.filter((x) => x === 429)).toHaveLength(151);
+    expect((await redisCallCount()) - before).toBeLessThan(200);
+  });
+
   it('rejects bad config with its exact message', () => {
     expect(() => registry.compile({ route: { 'limit-count': { count: 0, time_window: 1 } } }, 'route l')).toThrow('plugin limit-count at route l (route): count: must be >= 1, got 0');
     expect(() => registry.compile({ route: { 'limit-count': { count: 1 } } }, 'route l')).toThrow('plugin limit-count at route l (route): time_window: is required');

@@ -1,4 +1,5 @@
-import { EtcdStore, type StoreWatch, type WatchEvent } from '../../core/etcd-store.js';
+import type { EtcdStore} from '../../core/etcd-store.js';
+import { type StoreWatch, type WatchEvent } from '../../core/etcd-store.js';
 import { REGIONAL_KINDS, regionalKeys, type RegionalKind, type RegionalRevision } from '../../core/keys.js';
 import type { ConfigSource } from './types.js';
 

@@ -39,6 +39,9 @@ class RedisHandle {
   constructor(private readonly settings: RedisSettings, url: string | undefined) {
     const common = {
       enableOfflineQueue: false,
+      // Commands issued in the same tick (concurrent requests) go out in one write: far fewer
+      // syscalls per request at load, still one command (one round trip) each.
+      enableAutoPipelining: true,
       maxRetriesPerRequest: 0,
       commandTimeout: settings.command_timeout_ms,
       lazyConnect: false,
@@ -47,6 +50,7 @@ class RedisHandle {
     if (settings.cluster) {
       this.client = new Cluster(settings.cluster.map(hostPort), {
         enableOfflineQueue: false,
+        enableAutoPipelining: true,
         clusterRetryStrategy: (times: number) => Math.min(100 * times, 2_000),
         redisOptions: { maxRetriesPerRequest: 0, commandTimeout: settings.command_timeout_ms, ...(settings.password ? { password: settings.password } : {}) },
       });

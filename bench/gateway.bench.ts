@@ -1,0 +1,326 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { PROJECT_ROOT } from '../src/core/servers/binaries.js';
+import { EtcdStore } from '../src/core/etcd-store.js';
+import { regionalKeys } from '../src/core/keys.js';
+import { RuntimeBuilder } from '../src/gateway/build.js';
+import { GatewayMetrics } from '../src/gateway/metrics.js';
+import { Router } from '../src/router/router.js';
+import { PoolManager } from '../src/upstream/pools.js';
+import { builtinRegistry } from '../src/plugins/index.js';
+import { BinaryServers } from '../test/harness/servers.js';
+import { freePort } from '../test/harness/loopback.js';
+import { ensureWrk, wrk, type LoadResult } from './lib/wrk.js';
+import { absoluteFigure, ratioFigure, type Benchmark } from './lib/types.js';
+
+const run = promisify(execFile);
+const HOST = '127.0.0.1';
+const WORK = join(PROJECT_ROOT, '.meridian', 'bench-gateway');
+const BODY = 'hello world\n';
+
+/** Processes this bench started (and only those) are stopped at the end. */
+class Processes {
+  private readonly list: ChildProcess[] = [];
+  start(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+    const p = spawn(cmd, args, { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'], detached: false });
+    p.stderr?.on('data', () => undefined);
+    this.list.push(p);
+    return p;
+  }
+  async stop(p: ChildProcess): Promise<void> {
+    if (p.exitCode !== null || p.signalCode !== null) return;
+    const gone = new Promise((r) => p.once('exit', r));
+    p.kill('SIGTERM');
+    const t = setTimeout(() => p.kill('SIGKILL'), 5_000);
+    await gone;
+    clearTimeout(t);
+  }
+  async stopAll(): Promise<void> {
+    await Promise.all(this.list.map((p) => this.stop(p)));
+  }
+}
+
+async function waitFor(url: string, ok: (status: number) => boolean = (s) => s === 200, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const r = await fetch(url);
+      await r.arrayBuffer();
+      if (ok(r.status)) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`${url} not ready in ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function ensureNginx(): Promise<string> {
+  for (const p of ['/usr/sbin/nginx', '/usr/bin/nginx']) {
+    try {
+      await run(p, ['-v']);
+      return p;
+    } catch {
+      // try the next
+    }
+  }
+  await run('bash', ['-c', 'apt-get install -y -qq nginx-light >/dev/null 2>&1 || (apt-get update -qq >/dev/null && apt-get install -y -qq nginx-light >/dev/null)'], { timeout: 300_000 });
+  return '/usr/sbin/nginx';
+}
+
+function nginxConf(dir: string, server: string): string {
+  return `worker_processes 1;
+daemon off;
+master_process off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+  keepalive_requests 1000000;
+${server}
+}
+`;
+}
+
+function startNginx(procs: Processes, bin: string, name: string, server: string): ChildProcess {
+  const dir = join(WORK, name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'nginx.conf'), nginxConf(dir, server));
+  return procs.start(bin, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')]);
+}
+
+/** `meridian gateway` as an operator runs it: compiled when the bench runs compiled, else via tsx. */
+function meridianArgs(): string[] {
+  const compiled = import.meta.url.includes('/dist/');
+  return compiled ? [join(PROJECT_ROOT, 'dist', 'src', 'cli', 'main.js')] : ['--import', 'tsx', join(PROJECT_ROOT, 'src', 'cli', 'main.ts')];
+}
+
+interface GatewayProc {
+  proc: ChildProcess;
+  port: number;
+  admin: string;
+  workerPid(): Promise<number>;
+}
+
+async function startMeridian(procs: Processes, name: string, config: Record<string, unknown>): Promise<GatewayProc> {
+  const port = await freePort(HOST);
+  const adminPort = await freePort(HOST);
+  const dir = join(WORK, name);
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'gateway.yaml');
+  writeFileSync(file, JSON.stringify({
+    node: { name, region: 'bench' },
+    listen: { http: `${HOST}:${port}` },
+    admin: { listen: `${HOST}:${adminPort}` },
+    workers: 1,
+    drain: { grace_ms: 0, timeout_ms: 2_000 },
+    ...config,
+    config: { snapshot_file: join(dir, 'snapshot.json'), ...(config.config as object) },
+  }));
+  const proc = procs.start(process.execPath, [...meridianArgs(), 'gateway', '-c', file], { MERIDIAN_LOG_LEVEL: 'warn' });
+  const admin = `http://${HOST}:${adminPort}`;
+  await waitFor(`${admin}/healthz`, (s) => s === 200, 60_000);
+  return {
+    proc,
+    port,
+    admin,
+    workerPid: async () => {
+      const s = (await (await fetch(`${admin}/status`)).json()) as { workers: Array<{ pid: number }> };
+      return s.workers[0]?.pid ?? 0;
+    },
+  };
+}
+
+function routes(n: number, upstreamPort: number): Record<string, unknown> {
+  return {
+    revision: n,
+    upstreams: [{ id: 'up', nodes: [{ host: HOST, port: upstreamPort }], keepalive: { connections: 64 } }],
+    routes: Array.from({ length: n }, (_, i) => ({ id: `r${i}`, paths: [`/svc${i}/*`], upstream_id: 'up', strip_prefix: `/svc${i}` })),
+  };
+}
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+async function best(url: string, rounds: number, durationS: number): Promise<LoadResult> {
+  let top: LoadResult | undefined;
+  for (let i = 0; i < rounds; i++) {
+    const r = await wrk(url, { threads: 1, connections: 50, durationS });
+    if (r.errors > 0 || r.non2xx > 0) throw new Error(`${url}: ${r.errors} errors, ${r.non2xx} non-2xx`);
+    if (!top || r.requestsPerSec > top.requestsPerSec) top = r;
+  }
+  return top as LoadResult;
+}
+
+function routeSpecs(n: number): Array<{ id: string; paths: string[]; priority: number; value: number }> {
+  return Array.from({ length: n }, (_, i) => ({ id: `r${i}`, paths: [i % 2 === 0 ? `/svc${i}/*` : `/svc${i}/items/:id`], priority: 0, value: i }));
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+}
+
+export const gatewayBench: Benchmark = {
+  name: 'gateway',
+  description: 'meridian gateway (1 worker) vs nginx, fast-gateway, @fastify/http-proxy and the upstream; 10k routes; router build; p99 under route churn; RSS',
+  async run(log) {
+    await ensureWrk();
+    const nginx = await ensureNginx();
+    rmSync(WORK, { recursive: true, force: true });
+    mkdirSync(WORK, { recursive: true });
+    const procs = new Processes();
+    const servers = new BinaryServers();
+    try {
+      // ---- side by side: one route, static upstream, keep-alive ----
+      const up = await freePort(HOST);
+      startNginx(procs, nginx, 'upstream', `  server { listen ${HOST}:${up}; location / { default_type text/plain; return 200 "${BODY.trim()}\\n"; } }`);
+      const nx = await freePort(HOST);
+      startNginx(procs, nginx, 'nginx-proxy', `  upstream up { server ${HOST}:${up}; keepalive 64; }
+  server { listen ${HOST}:${nx}; location /api/ { proxy_pass http://up/; proxy_http_version 1.1; proxy_set_header Connection ""; } }`);
+      const fg = await freePort(HOST);
+      const fh = await freePort(HOST);
+      writeFileSync(join(WORK, 'fast-gateway.cjs'), `require('fast-gateway')({ routes: [{ prefix: '/api', target: 'http://${HOST}:${up}' }] }).start(${fg}, '${HOST}');\n`);
+      writeFileSync(join(WORK, 'fastify-proxy.cjs'), `const app = require('fastify')({ logger: false });
+app.register(require('@fastify/http-proxy'), { upstream: 'http://${HOST}:${up}', prefix: '/api' });
+app.listen({ port: ${fh}, host: '${HOST}' });\n`);
+      procs.start(process.execPath, [join(WORK, 'fast-gateway.cjs')]);
+      procs.start(process.execPath, [join(WORK, 'fastify-proxy.cjs')]);
+      const dataFile = join(WORK, 'data.json');
+      const one = { revision: 1, upstreams: [{ id: 'up', nodes: [{ host: HOST, port: up }] }], routes: [{ id: 'api', paths: ['/api/*'], upstream_id: 'up', strip_prefix: '/api' }] };
+      writeFileSync(dataFile, JSON.stringify(one));
+      const gw = await startMeridian(procs, 'meridian', { config: { source: 'file', file: dataFile } });
+      const targets: Record<string, string> = {
+        upstream: `http://${HOST}:${up}/hello`,
+        nginx: `http://${HOST}:${nx}/api/hello`,
+        meridian: `http://${HOST}:${gw.port}/api/hello`,
+        'fast-gateway': `http://${HOST}:${fg}/api/hello`,
+        'fastify-http-proxy': `http://${HOST}:${fh}/api/hello`,
+      };
+      for (const url of Object.values(targets)) await waitFor(url);
+      for (const url of Object.values(targets)) await wrk(url, { durationS: 1 }); // warm-up (JIT, pools)
+      const results: Record<string, LoadResult[]> = {};
+      // Rounds interleave the contenders so machine noise spreads over all of them.
+      for (let round = 0; round < 2; round++) {
+        for (const [name, url] of Object.entries(targets)) {
+          (results[name] ??= []).push(await best(url, 1, 5));
+          const r = results[name]?.[round] as LoadResult;
+          log(`round ${round + 1} ${name}: ${r.requestsPerSec.toFixed(0)} req/s, p99 ${r.latencyMs.p99.toFixed(2)} ms`);
+        }
+      }
+      const pick = (name: string): LoadResult => (results[name] ?? []).reduce((a, b) => (b.requestsPerSec > a.requestsPerSec ? b : a));
+      const m = pick('meridian');
+      const n = pick('nginx');
+      const u = pick('upstream');
+      const f1 = pick('fast-gateway');
+      const f2 = pick('fastify-http-proxy');
+      const nodeBest = f1.requestsPerSec >= f2.requestsPerSec ? f1 : f2;
+
+      // ---- 10 routes vs 10,000 routes, same worker, same request shape ----
+      writeFileSync(dataFile, JSON.stringify(routes(10, up)));
+      await waitFor(`http://${HOST}:${gw.port}/svc7/hello`);
+      await wrk(`http://${HOST}:${gw.port}/svc7/hello`, { durationS: 1 });
+      const r10: LoadResult[] = [];
+      const r10k: LoadResult[] = [];
+      r10.push(await best(`http://${HOST}:${gw.port}/svc7/hello`, 1, 5));
+      writeFileSync(dataFile, JSON.stringify(routes(10_000, up)));
+      await waitFor(`http://${HOST}:${gw.port}/svc9007/hello`, (s) => s === 200, 60_000);
+      await wrk(`http://${HOST}:${gw.port}/svc9007/hello`, { durationS: 1 });
+      r10k.push(await best(`http://${HOST}:${gw.port}/svc9007/hello`, 1, 5));
+      // second pair in the other order
+      r10k.push(await best(`http://${HOST}:${gw.port}/svc7/hello`, 1, 5));
+      const rss10k = rssMb(await gw.workerPid());
+      writeFileSync(dataFile, JSON.stringify(routes(10, up)));
+      await waitFor(`http://${HOST}:${gw.port}/svc9007/hello`, (s) => s === 404, 60_000);
+      r10.push(await best(`http://${HOST}:${gw.port}/svc7/hello`, 1, 5));
+      const rps10 = Math.max(...r10.map((r) => r.requestsPerSec));
+      const rps10k = Math.max(...r10k.map((r) => r.requestsPerSec));
+      log(`10 routes ${rps10.toFixed(0)} req/s, 10,000 routes ${rps10k.toFixed(0)} req/s; worker RSS with 10,000 routes ${rss10k.toFixed(1)} MB`);
+      await procs.stopAll();
+
+      // ---- router build (in process, as a worker does it) ----
+      const builds10k: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const checked = RuntimeBuilder.dryRun(routes(10_000, 1), builtinRegistry(), 'bench');
+        const fresh = new RuntimeBuilder({ registry: builtinRegistry(), pools: new PoolManager(), metrics: new GatewayMetrics(), region: 'bench' });
+        const t0 = performance.now();
+        fresh.build(checked, undefined);
+        builds10k.push(performance.now() - t0);
+      }
+      const router100k: number[] = [];
+      const eager10k: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const specs = routeSpecs(100_000);
+        const t0 = performance.now();
+        new Router(specs);
+        router100k.push(performance.now() - t0);
+        const s10 = routeSpecs(10_000);
+        const t1 = performance.now();
+        new Router(s10, undefined, { eager: true });
+        eager10k.push(performance.now() - t1);
+      }
+      log(`build 10,000 routes: ${median(builds10k).toFixed(0)} ms (full worker build); router 100,000: ${median(router100k).toFixed(0)} ms; 10,000 with every tree compiled eagerly: ${median(eager10k).toFixed(0)} ms`);
+
+      // ---- p99 while routes change 10 times a second (etcd mode, 1,000 routes) ----
+      const etcd = await servers.etcd();
+      const store = new EtcdStore({ endpoints: [etcd.endpoint], prefix: '/meridian' });
+      startNginx(procs, nginx, 'upstream2', `  server { listen ${HOST}:${up}; location / { default_type text/plain; return 200 "${BODY.trim()}\\n"; } }`);
+      await waitFor(`http://${HOST}:${up}/`);
+      const CHURN_ROUTES = 1_000;
+      const base = routes(CHURN_ROUTES, up);
+      await store.put(regionalKeys.resource('upstreams', 'up'), (base.upstreams as unknown[])[0]);
+      const all = base.routes as Array<Record<string, unknown>>;
+      for (let i = 0; i < all.length; i += 100) await Promise.all(all.slice(i, i + 100).map((r) => store.put(regionalKeys.resource('routes', r.id as string), r)));
+      const gw2 = await startMeridian(procs, 'meridian-etcd', { config: { source: 'etcd', etcd: { endpoints: [etcd.endpoint] }, debounce_ms: 20 } });
+      const url = `http://${HOST}:${gw2.port}/svc500/hello`;
+      await waitFor(url);
+      await wrk(url, { durationS: 1 });
+      const steady = await best(url, 1, 5);
+      let changes = 0;
+      const churn = setInterval(() => {
+        const id = `r${changes % 10}`;
+        changes++;
+        void store.put(regionalKeys.resource('routes', id), { id, paths: [`/svc${changes % 10}/*`], upstream_id: 'up', strip_prefix: `/svc${changes % 10}`, labels: { v: String(changes) } });
+      }, 100);
+      const churned = await wrk(url, { durationS: 5 });
+      clearInterval(churn);
+      const steady2 = await best(url, 1, 5);
+      const steadyP99 = Math.min(steady.latencyMs.p99, steady2.latencyMs.p99);
+      log(`p99 steady ${steadyP99.toFixed(2)} ms, while ${changes} route changes (10/s): ${churned.latencyMs.p99.toFixed(2)} ms (${churned.errors} errors)`);
+      await store.stop();
+
+      return {
+        figures: {
+          rps_vs_nginx: ratioFigure(m.requestsPerSec, n.requestsPerSec, 'req/s', { min: 0.55 }, 'nginx'),
+          p99_vs_nginx: ratioFigure(m.latencyMs.p99, n.latencyMs.p99, 'ms', { max: 2 }, 'nginx'),
+          rps_vs_best_node_gateway: ratioFigure(m.requestsPerSec, nodeBest.requestsPerSec, 'req/s', { min: 1.2 }, 'max(fast-gateway, @fastify/http-proxy)'),
+          rps_10k_vs_10_routes: ratioFigure(rps10k, rps10, 'req/s', { min: 0.95 }, '10 routes'),
+          router_build_10k: absoluteFigure(Math.round(median(builds10k)), 'ms', { max: 200 }),
+          router_build_100k: absoluteFigure(Math.round(median(router100k)), 'ms', { max: 3_000 }),
+          p99_during_route_churn: ratioFigure(churned.latencyMs.p99, steadyP99, 'ms', { max: 1.5 }, 'steady p99'),
+          worker_rss_10k_routes: absoluteFigure(Math.round(rss10k), 'MB', { max: 150 }),
+        },
+        details: {
+          load: Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v.map((r) => ({ rps: Math.round(r.requestsPerSec), p50_ms: r.latencyMs.p50, p99_ms: r.latencyMs.p99 }))])),
+          vs_upstream_direct: m.requestsPerSec / u.requestsPerSec,
+          routes_10: r10.map((r) => Math.round(r.requestsPerSec)),
+          routes_10k: r10k.map((r) => Math.round(r.requestsPerSec)),
+          build_10k_ms: builds10k,
+          router_100k_ms: router100k,
+          router_10k_eager_ms: eager10k,
+          churn: { routes: CHURN_ROUTES, changes, steady_p99_ms: [steady.latencyMs.p99, steady2.latencyMs.p99], churn_p99_ms: churned.latencyMs.p99, churn_rps: churned.requestsPerSec, errors: churned.errors },
+          machine_note: '2 cores shared by wrk, the proxy and the upstream (and other work on the box): ratios side by side, not absolute figures',
+        },
+      };
+    } finally {
+      await procs.stopAll();
+      await servers.close();
+    }
+  },
+};
