@@ -2,6 +2,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
 import { PROJECT_ROOT } from '../src/core/servers/binaries.js';
 import { EtcdStore } from '../src/core/etcd-store.js';
 import { regionalKeys } from '../src/core/keys.js';
@@ -95,8 +96,9 @@ function startNginx(procs: Processes, bin: string, name: string, server: string)
 
 /** `meridian gateway` as an operator runs it: compiled when the bench runs compiled, else via tsx. */
 function meridianArgs(): string[] {
-  const compiled = import.meta.url.includes('/dist/');
-  return compiled ? [join(PROJECT_ROOT, 'dist', 'src', 'cli', 'main.js')] : ['--import', 'tsx', join(PROJECT_ROOT, 'src', 'cli', 'main.ts')];
+  // The CLI next to this file: dist/src/cli/main.js when the bench runs compiled.
+  const compiled = import.meta.url.endsWith('.js');
+  return compiled ? [fileURLToPath(new URL('../src/cli/main.js', import.meta.url))] : ['--import', 'tsx', join(PROJECT_ROOT, 'src', 'cli', 'main.ts')];
 }
 
 interface GatewayProc {

@@ -1,39 +1,39 @@
-import { AggregatorRegistry, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { AggregatorRegistry, Gauge, Registry, type Metric } from 'prom-client';
 import { METRICS } from '../core/metric-names.js';
+import { LocalCounter, LocalHistogram, type CounterSeries, type HistogramSeries } from './local-metrics.js';
 
 /** Label for requests that matched no route / reached no upstream (bounded cardinality). */
 export const NONE = 'none';
 
-type CounterChild = ReturnType<Counter<'route' | 'upstream' | 'code'>['labels']>;
-type HistogramChild = ReturnType<Histogram<'route'>['labels']>;
+const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-/** Pre-resolved metric children of one route: the hot path does no label hashing. */
+/** Pre-resolved series of one route: the hot path does no label hashing. */
 export class RouteMetrics {
-  private readonly byUpstreamCode = new Map<string, Map<number, CounterChild>>();
+  private readonly byUpstreamCode = new Map<string, Map<number, CounterSeries>>();
   // Created on the first request: 10,000 routes that mostly see no traffic must not each
-  // carry a histogram (buckets are per label set) in every worker.
-  private duration: HistogramChild | undefined;
+  // carry a histogram in every worker.
+  private duration: HistogramSeries | undefined;
 
   constructor(private readonly m: GatewayMetrics, readonly route: string) {}
 
-  requests(upstream: string, code: number): CounterChild {
+  requests(upstream: string, code: number): CounterSeries {
     let byCode = this.byUpstreamCode.get(upstream);
     if (!byCode) {
       byCode = new Map();
       this.byUpstreamCode.set(upstream, byCode);
     }
-    let child = byCode.get(code);
-    if (!child) {
-      child = this.m.httpRequests.labels(this.route, upstream, String(code));
-      byCode.set(code, child);
+    let s = byCode.get(code);
+    if (!s) {
+      s = this.m.httpRequests.series_({ route: this.route, upstream, code: String(code) });
+      byCode.set(code, s);
     }
-    return child;
+    return s;
   }
 
   /** Records one finished request. */
   observe(upstream: string, code: number, seconds: number): void {
-    this.requests(upstream, code).inc();
-    (this.duration ??= this.m.httpDuration.labels(this.route)).observe(seconds);
+    this.requests(upstream, code).value++;
+    (this.duration ??= this.m.httpDuration.series_({ route: this.route })).observe(seconds);
   }
 }
 
@@ -44,21 +44,18 @@ export class RouteMetrics {
  */
 export class GatewayMetrics {
   readonly registry = new Registry();
-  readonly httpRequests: Counter<'route' | 'upstream' | 'code'>;
-  readonly httpDuration: Histogram<'route'>;
-  readonly upstreamDuration: Histogram<'upstream'>;
+  readonly httpRequests = new LocalCounter(METRICS.httpRequests, 'requests answered, by route, upstream and status code');
+  readonly httpDuration = new LocalHistogram(METRICS.httpDuration, 'request duration seen by the gateway, by route', BUCKETS);
+  readonly upstreamDuration = new LocalHistogram(METRICS.upstreamDuration, 'upstream response time (until the whole response), by upstream', BUCKETS);
   readonly upstreamNodes: Gauge<'upstream' | 'node' | 'state'>;
   readonly configRevision: Gauge;
   private readonly routes = new Map<string, RouteMetrics>();
-  private readonly upstreams = new Map<string, ReturnType<Histogram<'upstream'>['labels']>>();
+  private readonly upstreams = new Map<string, HistogramSeries>();
   readonly noRoute: RouteMetrics;
 
   constructor() {
     const registers = [this.registry];
-    const buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
-    this.httpRequests = new Counter({ name: METRICS.httpRequests, help: 'requests answered, by route, upstream and status code', labelNames: ['route', 'upstream', 'code'], registers });
-    this.httpDuration = new Histogram({ name: METRICS.httpDuration, help: 'request duration seen by the gateway, by route', labelNames: ['route'], buckets, registers });
-    this.upstreamDuration = new Histogram({ name: METRICS.upstreamDuration, help: 'upstream response time (until the whole response), by upstream', labelNames: ['upstream'], buckets, registers });
+    for (const m of [this.httpRequests, this.httpDuration, this.upstreamDuration]) this.registry.registerMetric(m as unknown as Metric);
     this.upstreamNodes = new Gauge({ name: METRICS.upstreamNodes, help: 'upstream nodes by passive health state (summed over workers)', labelNames: ['upstream', 'node', 'state'], registers });
     this.configRevision = new Gauge({ name: METRICS.configRevision, help: 'central revision of the config served (min over workers)', registers, aggregator: 'min' });
     this.noRoute = new RouteMetrics(this, NONE);
@@ -79,10 +76,10 @@ export class GatewayMetrics {
     return r;
   }
 
-  upstream(id: string): ReturnType<Histogram<'upstream'>['labels']> {
+  upstream(id: string): HistogramSeries {
     let u = this.upstreams.get(id);
     if (!u) {
-      u = this.upstreamDuration.labels(id);
+      u = this.upstreamDuration.series_({ upstream: id });
       this.upstreams.set(id, u);
     }
     return u;
@@ -90,24 +87,21 @@ export class GatewayMetrics {
 
   /** Drops series of routes and upstreams gone from the config, so churn cannot grow them. */
   retain(routes: ReadonlySet<string>, upstreams: ReadonlySet<string>): void {
+    let routesGone = false;
     for (const id of this.routes.keys()) {
-      if (routes.has(id)) continue;
+      if (routes.has(id) || id === NONE) continue;
       this.routes.delete(id);
-      this.httpDuration.remove(id);
-      removeMatching(this.httpRequests, { route: id });
+      routesGone = true;
+    }
+    if (routesGone) {
+      const keep = (l: Readonly<Record<string, string>>) => l.route === NONE || routes.has(l.route as string);
+      this.httpDuration.removeWhere((l) => !keep(l));
+      this.httpRequests.removeWhere((l) => !keep(l));
     }
     for (const id of this.upstreams.keys()) {
       if (upstreams.has(id)) continue;
       this.upstreams.delete(id);
-      this.upstreamDuration.remove(id);
+      this.upstreamDuration.removeWhere((l) => l.upstream === id);
     }
-  }
-}
-
-function removeMatching(counter: Counter<'route' | 'upstream' | 'code'>, match: { route: string }): void {
-  // prom-client has no remove-by-partial-labels; read the series and remove the matching ones.
-  const hashMap = (counter as unknown as { hashMap: Record<string, { labels: Record<string, string> }> }).hashMap;
-  for (const entry of Object.values(hashMap)) {
-    if (entry.labels.route === match.route) counter.remove(entry.labels);
   }
 }

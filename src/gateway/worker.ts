@@ -52,7 +52,6 @@ export class GatewayWorker implements WorkerContext {
   private readonly listeners: Listener[] = [];
   private readonly sessions = new Set<Http2Session>();
   private listening = false;
-  private readonly upstreamHist = new Map<string, (s: number) => void>();
   private readonly watchedHealth = new WeakSet<object>();
   private readonly discovery: DiscoveryHooks | undefined;
 
@@ -84,13 +83,7 @@ export class GatewayWorker implements WorkerContext {
   }
 
   upstreamSeconds(upstream: string, seconds: number): void {
-    let f = this.upstreamHist.get(upstream);
-    if (!f) {
-      const child = this.metrics.upstream(upstream);
-      f = (s) => child.observe(s);
-      this.upstreamHist.set(upstream, f);
-    }
-    f(seconds);
+    this.metrics.upstream(upstream).observe(seconds);
   }
 
   logPluginError(name: string, err: unknown): void {
@@ -115,7 +108,6 @@ export class GatewayWorker implements WorkerContext {
     if (starting.length > 0) await Promise.race([Promise.all(starting), new Promise((r) => setTimeout(r, DISCOVERY_START_WAIT_MS).unref())]);
     this.runtime = next; // the atomic swap
     if (old) this.builder.retire(old, next);
-    this.upstreamHist.clear();
     for (const l of this.listeners) if (l.tls) setDefaultCert(l, next.tls.defaultFor(l.port));
     this.metrics.configRevision.set(next.revision);
     this.refreshNodeGauge();

@@ -108,10 +108,13 @@ function flush(h: RedisHandle, qk: string, key: string, cfg: LimitCountConfig, q
 }
 
 async function refill(h: RedisHandle, key: string, cfg: LimitCountConfig, lease: Lease): Promise<void> {
+  // The deadline counts from when the call was sent, not when the reply came: Redis read its
+  // clock in between, so the lease always ends before Redis' window does (never spent twice).
+  const sentAt = Date.now();
   const reply = (await h.script(FIXED, [`meridian:lc:{${key}}`], [cfg.count, cfg.time_window * 1000, batchOf(cfg)])) as [number, number, number];
   redisCalls.inc({ plugin: 'limit-count', result: 'ok' });
   const [grant, remaining, resetMs] = reply;
-  const until = Date.now() + resetMs;
+  const until = sentAt + resetMs;
   if (until > lease.until + 1) lease.tokens = 0; // a new window: what was left of the old lease is void
   lease.until = until;
   lease.remaining = remaining;
@@ -120,13 +123,15 @@ async function refill(h: RedisHandle, key: string, cfg: LimitCountConfig, lease:
 }
 
 async function batchedRedis(h: RedisHandle, key: string, cfg: LimitCountConfig): Promise<Decision> {
-  const now = Date.now();
   let lease = leases.get(key);
   if (!lease) {
     lease = { tokens: 0, until: 0, remaining: cfg.count, fetching: undefined, exhausted: false };
     leases.set(key, lease);
   }
-  for (let round = 0; round < 3; round++) {
+  // Waiters that lose the race for a fresh lease try again while the window has budget: each
+  // refill either grants requests (the budget is finite) or marks the window spent.
+  for (let round = 0; round < 64; round++) {
+    const now = Date.now();
     if (now >= lease.until) {
       lease.tokens = 0;
       lease.exhausted = false;

@@ -96,7 +96,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const read = this.route.readTimeout ?? this.upstream.timeouts.read;
     if (this.body !== null) {
       const send = this.route.sendTimeout ?? this.upstream.timeouts.send;
-      if (send > 0) this.sendTimer = setTimeout(this.onSendTimeout, send);
+      if (send > 0) this.sendTimer = setTimeout(() => this.onSendTimeout(), send);
     }
     try {
       node.pool.dispatch({ path: this.path, method: this.method as Dispatcher.HttpMethod, headers: this.headers, body: this.body, headersTimeout: read, bodyTimeout: read }, this);
@@ -105,10 +105,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
   }
 
-  private readonly onSendTimeout = (): void => {
+  private onSendTimeout(): void {
     this.sendTimer = undefined;
     this.abortUpstream?.(new SendTimeoutError('request body not sent in time'));
-  };
+  }
 
   // ---- undici handler ----
 
@@ -131,7 +131,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const node = this.node as RuntimeNode;
     if (status >= 500 && this.upstream.health.settings.on_5xx) this.upstream.health.failure(node.health);
     else this.upstream.health.success(node.health);
-    observeLatency(node, performance.now() - this.upstreamStart, Date.now());
+    if (this.upstream.latencyAware) observeLatency(node, performance.now() - this.upstreamStart, Date.now());
     const out = responseHeaders(raw);
     if (this.env.draining) out.push('connection', 'close');
     const run = this.plugins;

@@ -52,6 +52,8 @@ export class RuntimeUpstream {
   readonly passHost: Upstream['pass_host'];
   readonly upstreamHost: string | undefined;
   readonly hashOn: Upstream['hash_on'];
+  /** Only the peak-EWMA balancer reads latencies: others skip the bookkeeping. */
+  readonly latencyAware: boolean;
   private nodes: RuntimeNode[] = [];
   private standby: RuntimeNode[] = [];
   private balancer: Balancer<RuntimeNode>;
@@ -75,6 +77,7 @@ export class RuntimeUpstream {
     this.passHost = spec.pass_host ?? 'pass';
     this.upstreamHost = spec.upstream_host;
     this.hashOn = spec.hash_on;
+    this.latencyAware = spec.type === 'ewma';
     health.settings = { ...PASSIVE_DEFAULTS, ...spec.checks?.passive };
     this.balancer = createBalancer<RuntimeNode>(spec.type ?? 'roundrobin', []);
     this.standbyBalancer = createBalancer<RuntimeNode>('roundrobin', []);
