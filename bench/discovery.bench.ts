@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { BinaryServers } from '../test/harness/servers.js';
@@ -168,7 +168,7 @@ export const discoveryBench: Benchmark = {
           // Reported, not judged against a target of its own: what purge saves.
           without_purge_max: absoluteFigure(Math.round(Math.max(...noPurge)), 'ms', { max: 2_000 }),
         },
-        details: { static_runs: staticRuns, consul_runs: consulRuns, pair_ratios: ratios, workers: 2, purge_call_ms: purgeMs, last_hit_after_purge_ms: effects, ttl_bound_without_purge_computed_ms: 1_000 * 0.75, last_hit_after_deregistration_without_purge_ms: noPurge },
+        details: { load_average_at_end: loadavg(), static_runs: staticRuns, consul_runs: consulRuns, pair_ratios: ratios, workers: 2, purge_call_ms: purgeMs, last_hit_after_purge_ms: effects, ttl_bound_without_purge_computed_ms: 1_000 * 0.75, last_hit_after_deregistration_without_purge_ms: noPurge },
       };
     } finally {
       gateway?.kill('SIGKILL');

@@ -96,8 +96,7 @@ export function httpsListener(
 
 /** Serves `cert` to clients without SNI on this listener (hot: no restart). */
 export function setDefaultCert(l: Listener, cert: DefaultCert | undefined): void {
-  if ((cert?.id ?? undefined) === l.defaultCertId && cert === undefined) return;
-  const id = cert ? `${cert.id}\n${cert.cert.length}\n${cert.key.length}` : undefined;
+  const id = cert ? `${cert.id}\n${cert.cert}\n${cert.key}` : undefined;
   if (id === l.defaultCertId) return;
   l.defaultCertId = id;
   if (cert) (l.server as HttpsServer).setSecureContext({ cert: cert.cert, key: cert.key });

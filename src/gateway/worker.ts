@@ -90,8 +90,30 @@ export class GatewayWorker implements WorkerContext {
     this.log.error({ plugin: name, err: err instanceof Error ? err.message : String(err) }, 'plugin failed');
   }
 
-  /** Builds and swaps in a config; the previous generation keeps serving what it started. */
+  private applying: Promise<void> | undefined;
+  private queued: GatewayConfig | undefined;
+
+  /**
+   * Builds and swaps in a config; the previous generation keeps serving what it started.
+   * Configs are applied one at a time, in order; while one is being applied only the newest
+   * waiting one is kept (a burst of changes costs one more build, not one per change).
+   */
   async applyConfig(config: GatewayConfig): Promise<void> {
+    this.queued = config;
+    if (this.applying) return this.applying;
+    this.applying = (async () => {
+      while (this.queued) {
+        const next = this.queued;
+        this.queued = undefined;
+        await this.applyOne(next);
+      }
+    })().finally(() => {
+      this.applying = undefined;
+    });
+    return this.applying;
+  }
+
+  private async applyOne(config: GatewayConfig): Promise<void> {
     let next: Runtime;
     try {
       // The primary checked the schema; the worker resolves references and builds.

@@ -207,7 +207,11 @@ export const limitCount: Plugin<LimitCountConfig> = {
     return undefined;
   },
   phases: { access },
-  init: (services) => setServices(services),
+  init: (services) => {
+    setServices(services);
+    // Connect to the region's Redis now rather than on the first limited request.
+    if (services.redisUrl) redisFor(DEFAULT_REDIS);
+  },
   close: async () => {
     local.clear();
     leases.clear();

@@ -26,7 +26,10 @@ afterAll(async () => {
 });
 
 async function gw(id: string, cfg: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<MiniGateway> {
-  const g = await miniGateway({ registry, route: route(id, { 'limit-count': cfg, ...extra }) });
+  // A generous command timeout unless the test sets one: on a loaded shared machine a 100 ms
+  // stall would (by design) switch to local counting and blur the shared-count assertions.
+  const limit = { redis: { command_timeout_ms: 2_000 }, ...cfg };
+  const g = await miniGateway({ registry, route: route(id, { 'limit-count': limit, ...extra }) });
   open.push(g);
   return g;
 }
@@ -75,7 +78,7 @@ describe('limit-count', () => {
     expect((await hit(g, { 'x-tenant': 'a' })).status).toBe(200);
     expect((await hit(g, { 'x-tenant': 'b' })).status).toBe(200);
     expect((await hit(g, { 'x-tenant': 'a' })).status).toBe(429);
-    holder.list = [{ username: 'vip', plugins: { 'key-auth': { key: 'vip-key-12345678' }, 'limit-count': { count: 5, time_window: 60, key_type: 'consumer' } } }, { username: 'std', plugins: { 'key-auth': { key: 'std-key-12345678' } } }];
+    holder.list = [{ username: 'vip', plugins: { 'key-auth': { key: 'vip-key-12345678' }, 'limit-count': { count: 5, time_window: 60, key_type: 'consumer', redis: { command_timeout_ms: 2_000 } } } }, { username: 'std', plugins: { 'key-auth': { key: 'std-key-12345678' } } }];
     const c = await gw('lc-consumer', { count: 2, time_window: 60, key_type: 'consumer' }, { 'key-auth': {} });
     const vip = [];
     const std = [];
@@ -140,7 +143,7 @@ describe('limit-count', () => {
   });
 
   it('Redis killed under load: local fallback in the same request, no 5xx; Redis back: shared counting again', async () => {
-    const cfg = { count: 1_000_000, time_window: 60, key_type: 'route', redis: { retry_after_ms: 200 } };
+    const cfg = { count: 1_000_000, time_window: 60, key_type: 'route', redis: { retry_after_ms: 200, command_timeout_ms: 2_000 } };
     const a = await gw('lc-chaos', cfg);
     const b = await gw('lc-chaos', cfg);
     const statuses = new Map<number, number>();
@@ -167,8 +170,8 @@ describe('limit-count', () => {
     expect(services.logs.some((l) => l.level === 'warn' && l.msg?.includes('local fallback'))).toBe(true);
 
     // Back on Redis: a limit of 3 on a new key is shared by both gateways again.
-    const c1 = await gw('lc-after', { count: 3, time_window: 60, key_type: 'route', redis: { retry_after_ms: 200 } });
-    const c2 = await gw('lc-after', { count: 3, time_window: 60, key_type: 'route', redis: { retry_after_ms: 200 } });
+    const c1 = await gw('lc-after', { count: 3, time_window: 60, key_type: 'route', redis: { retry_after_ms: 200, command_timeout_ms: 2_000 } });
+    const c2 = await gw('lc-after', { count: 3, time_window: 60, key_type: 'route', redis: { retry_after_ms: 200, command_timeout_ms: 2_000 } });
     const direct = new Redis(redis.url);
     const counted = async () => Number(await direct.get((await direct.keys('meridian:lc:{lc-after:*'))[0] ?? 'none'));
     await eventually(async () => {

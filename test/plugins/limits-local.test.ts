@@ -71,7 +71,7 @@ describe('limit-req (token bucket with burst)', () => {
   });
 
   it('rejects bad config with its exact message', () => {
-    expect(() => registry.compile({ route: { 'limit-req': { rate: 0 } } }, 'route q')).toThrow('plugin limit-req at route q (route): rate: expected number to be greater than 0');
+    expect(() => registry.compile({ route: { 'limit-req': { rate: 0 } } }, 'route q')).toThrow('plugin limit-req at route q (route): rate: must be > 0, got 0');
   });
 });
 

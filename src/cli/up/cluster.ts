@@ -193,7 +193,9 @@ export class LocalCluster {
     }
     const vd = await fetch(`${controllerUrl}/v1/vdomains`, { method: 'POST', headers, body: JSON.stringify({ policy: { type: 'nearest' }, description: 'demo' }) });
     if (!vd.ok) throw new Error(`allocating the demo virtual domain failed: ${vd.status} ${await vd.text()}`);
-    const vdomain = (await vd.json()) as { uuid: string; name?: string };
+    // The controller answers {result, kind, id, revision, value}: the allocated VDomain is value.
+    const written = (await vd.json()) as { value: { uuid: string; name?: string } };
+    const vdomain = written.value;
     this.vdomain = vdomain.name ?? `${vdomain.uuid}.${t.zone}`;
     const bind = await fetch(`${controllerUrl}/v1/bindings/${encodeURIComponent(t.demo.business_domain)}`, { method: 'PUT', headers, body: JSON.stringify({ domain: t.demo.business_domain, vdomain: vdomain.uuid }) });
     if (!bind.ok) throw new Error(`binding ${t.demo.business_domain} failed: ${bind.status} ${await bind.text()}`);

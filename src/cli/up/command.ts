@@ -30,6 +30,19 @@ interface ClusterState {
   tryCommands: string;
 }
 
+function readState(): ClusterState {
+  return JSON.parse(readFileSync(STATE_FILE, 'utf8')) as ClusterState;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function renderTable(rows: Array<Record<string, string | number | undefined>>): string {
   const head = ['name', 'kind', 'region', 'address', 'pid', 'state'];
   const cells = rows.map((r) => head.map((h) => String(r[h] ?? '-')));
@@ -100,8 +113,11 @@ async function runForeground(topology: LocalTopology, detachedChild: boolean): P
 /** Starts `meridian up` as a detached child and returns once it has written its state file. */
 async function runDetached(argv: string[]): Promise<number> {
   if (existsSync(STATE_FILE)) {
-    process.stderr.write(`a local cluster is already up (${STATE_FILE}); run meridian down first\n`);
-    return 1;
+    if (alive(readState().pid)) {
+      process.stderr.write(`a local cluster is already up (${STATE_FILE}); run meridian down first\n`);
+      return 1;
+    }
+    rmSync(STATE_FILE, { force: true }); // left by a run that was killed
   }
   mkdirSync(WORK_DIR, { recursive: true });
   const log = join(WORK_DIR, 'up.log');
@@ -116,7 +132,7 @@ async function runDetached(argv: string[]): Promise<number> {
   const deadline = Date.now() + 180_000;
   while (Date.now() < deadline) {
     if (existsSync(STATE_FILE)) {
-      const state = JSON.parse(readFileSync(STATE_FILE, 'utf8')) as ClusterState;
+      const state = readState();
       process.stdout.write(`${state.table}\n\n${state.tryCommands}\nStop it with: npx meridian down\n`);
       return 0;
     }
@@ -161,7 +177,7 @@ export const downCommand: Command = {
       process.stdout.write('no local cluster is up\n');
       return 0;
     }
-    const { pid } = JSON.parse(readFileSync(STATE_FILE, 'utf8')) as ClusterState;
+    const { pid } = readState();
     try {
       process.kill(pid, 'SIGTERM');
     } catch {
@@ -171,9 +187,7 @@ export const downCommand: Command = {
     }
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
-      try {
-        process.kill(pid, 0);
-      } catch {
+      if (!alive(pid)) {
         process.stdout.write('local cluster stopped\n');
         return 0;
       }

@@ -83,7 +83,8 @@ class RedisHandle {
 
   /**
    * usable(), except that while the very first connection is being made the caller waits for it
-   * (at most command_timeout_ms): the first requests of a worker are not counted locally.
+   * (at most FIRST_CONNECT_MS, once per worker): the first requests of a worker are not counted
+   * locally just because the connection was still being set up.
    */
   async whenUsable(): Promise<boolean> {
     if (this.usable()) return true;
@@ -95,7 +96,7 @@ class RedisHandle {
         resolve(ok);
       };
       const onReady = () => done(true);
-      const timer = setTimeout(() => done(false), this.settings.command_timeout_ms);
+      const timer = setTimeout(() => done(false), Math.max(FIRST_CONNECT_MS, this.settings.command_timeout_ms));
       this.client.once('ready', onReady);
     });
     const ok = await this.firstConnect;
@@ -120,6 +121,8 @@ class RedisHandle {
     }
   }
 }
+
+const FIRST_CONNECT_MS = 1_000;
 
 export interface LuaScript {
   readonly source: string;

@@ -194,6 +194,8 @@ export async function miniGateway(opts: MiniGatewayOptions): Promise<MiniGateway
     if (capture && size <= capture.maxBytes) capture.done(Buffer.concat(chunks), up.headers as Record<string, string | string[]>);
   }
 
+  // Longer than any pause in a test: a client must never reuse a socket the server just closed.
+  server.keepAliveTimeout = 60_000;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   return {
@@ -222,6 +224,7 @@ export async function echoUpstream(): Promise<{ url: string; hits: () => number;
       res.end(body);
     });
   });
+  server.keepAliveTimeout = 60_000;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   return {
