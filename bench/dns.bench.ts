@@ -158,6 +158,8 @@ export const dnsBench: Benchmark = {
       const dns = spawnMeridian(['dns', '-c', join(dir, 'dns.yaml')], { MERIDIAN_LOG_LEVEL: 'warn' });
       children.push(dns);
       await answering(mHost, 30_000);
+      // Listeners come up before the state is loaded from etcd: wait for the steered answer.
+      await until(async () => (await lookupA(mHost, `${UUID}.${ZONE}`)).length === 2, 15_000);
       const mAnswer = await lookupA(mHost, `${UUID}.${ZONE}`);
       log(`meridian answers ${mAnswer.join(', ')}`);
 

@@ -610,14 +610,25 @@ function sourceFiles(): string[] {
 }
 
 const METRIC_VALUES = new Map(Object.entries(METRICS).map(([k, v]) => [v as string, k]));
+/**
+ * Names the code registers: prom-client's `new Counter({ name: METRICS.x, ... })` form, and
+ * metric classes taking the name first (`new LocalHistogram(METRICS.x, help, buckets)`, the
+ * gateway's hot-path metrics). Histograms are those whose constructor is a *Histogram class:
+ * they are exported as _bucket, _sum and _count.
+ */
 const registered = (() => {
   const names = new Set<string>();
   const histograms = new Set<string>();
+  const metricOf = (key: string | undefined) => METRICS[key as keyof typeof METRICS] ?? `?${key ?? ''}`;
   for (const f of sourceFiles()) {
     const text = readFileSync(f, 'utf8');
-    for (const m of text.matchAll(/name:\s*METRICS\.(\w+)/g)) names.add(METRICS[m[1] as keyof typeof METRICS] ?? `?${m[1]}`);
+    for (const m of text.matchAll(/name:\s*METRICS\.(\w+)/g)) names.add(metricOf(m[1]));
     for (const m of text.matchAll(/name:\s*['"](meridian_\w+)['"]/g)) names.add(m[1] ?? '');
-    for (const m of text.matchAll(/new\s+Histogram(?:<[^>]*>)?\(\s*\{[^}]{0,300}?name:\s*METRICS\.(\w+)/g)) histograms.add(METRICS[m[1] as keyof typeof METRICS] ?? '');
+    for (const m of text.matchAll(/new\s+(\w+)(?:<[^>]*>)?\(\s*METRICS\.(\w+)/g)) {
+      names.add(metricOf(m[2]));
+      if (/Histogram$/.test(m[1] ?? '')) histograms.add(metricOf(m[2]));
+    }
+    for (const m of text.matchAll(/new\s+(\w*Histogram)(?:<[^>]*>)?\(\s*\{[^}]{0,300}?name:\s*METRICS\.(\w+)/g)) histograms.add(metricOf(m[2]));
   }
   return { names, histograms };
 })();

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { consulConfig } from '../../core/servers/launchers.js';
-import { GatewayProgramConfig } from '../../gateway/config.js';
 import { addressesOf, type AddressBook, type LocalTopology } from './topology.js';
 
 /**
@@ -37,15 +36,6 @@ export function controllerConfig(t: LocalTopology, a: AddressBook = addressesOf(
   };
 }
 
-/**
- * Whether the gateway's config has its `discovery` section (src/discovery's DiscoveryConfig:
- * the regional Consul DNS servers) yet. It is being wired in by its own issue; until the schema
- * declares it, writing it would make every gateway config invalid (unknown keys are rejected),
- * and once it does, every generated config gets it without anyone remembering to add it
- * (the committed deploy files then differ until `npm run deploy:configs`: the test says so).
- */
-const GATEWAY_HAS_DISCOVERY = Object.hasOwn(GatewayProgramConfig.properties, 'discovery');
-
 export function gatewayConfig(t: LocalTopology, region: number, node: number, a: AddressBook = addressesOf(t)): Record<string, unknown> {
   const r = regionOf(t, region);
   const host = a.gateway(region, node);
@@ -63,7 +53,9 @@ export function gatewayConfig(t: LocalTopology, region: number, node: number, a:
       ...snapshot(a, `gateway-${r.name}-${name}`),
     },
     redis: `redis://${a.redis(region)}:6379`,
-    ...(GATEWAY_HAS_DISCOVERY ? { discovery: { servers: [{ host: a.consulDns(region), port: 8600 }], datacenter: r.name } } : {}),
+    // Upstreams come from the region's Consul DNS, asked by IP (a resolver cannot be a name);
+    // the datacenter lets a purge for this datacenter match local entries exactly.
+    discovery: { servers: [{ host: a.consulDns(region), port: 8600 }], datacenter: r.name },
   };
 }
 
