@@ -121,7 +121,7 @@ async function until(cond: () => Promise<boolean>, timeoutMs: number): Promise<n
 }
 
 function stopChild(c: ChildProcess | undefined): Promise<void> {
-  if (!c || c.exitCode !== null) return Promise.resolve();
+  if (!c || c.exitCode !== null || c.signalCode !== null) return Promise.resolve();
   return new Promise((r) => { c.once('exit', () => r()); c.kill('SIGTERM'); setTimeout(() => c.kill('SIGKILL'), 3_000).unref(); });
 }
 

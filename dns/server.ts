@@ -124,6 +124,14 @@ export class DnsServer implements Lifecycle {
         this.udp.once('error', reject);
         this.udp.bind({ address: host, port, exclusive: true }, () => {
           this.udp.removeListener('error', reject);
+          try {
+            // Bursts from many resolvers arrive faster than one event-loop turn drains them:
+            // a larger kernel buffer queues them instead of dropping them.
+            this.udp.setRecvBufferSize(4 << 20);
+            this.udp.setSendBufferSize(4 << 20);
+          } catch {
+            // capped by net.core.rmem_max; the default still works
+          }
           resolve();
         });
       });

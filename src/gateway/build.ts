@@ -168,6 +168,8 @@ export class RuntimeBuilder {
   /** Compiled routes of the last generation with what they were built from: unchanged ones are reused (and so are their router shards). */
   private compiledRoutes = new Map<string, { def: string; upstream: RuntimeUpstream | undefined; split: RuntimeUpstream | undefined; compiled: CompiledRoute }>();
   private globalsDef = '';
+  /** One shared chain for routes with no plugin at any level (most of them, at 10,000 routes). */
+  private emptyChain: CompiledChain | undefined;
 
   constructor(private readonly services: BuildServices) {}
 
@@ -231,7 +233,8 @@ export class RuntimeBuilder {
           specs.push(routeSpec(route, prev.compiled));
           continue;
         }
-        const chain = compileChain(this.services.registry, globals, upstream, route);
+        const plugged = globals.some((g) => Object.keys(g).length > 0) || route.plugins !== undefined || upstream?.plugins !== undefined;
+        const chain = plugged ? compileChain(this.services.registry, globals, upstream, route) : (this.emptyChain ??= this.services.registry.compile({}, 'no plugins'));
         const compiled: CompiledRoute = {
           id: route.id,
           spec: route,

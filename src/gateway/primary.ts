@@ -166,7 +166,13 @@ export class GatewayPrimary implements AdminBackend {
     }
     this.log.info({ origin, revision: config.revision, routes: config.routes.length, upstreams: config.upstreams.length }, 'config accepted');
     for (const slot of this.slots.values()) if (slot.ready) this.send(slot.worker, { type: 'meridian:config', config });
-    this.registrar?.update({ config_revision: config.revision });
+  }
+
+  /** The registration says what the node serves: the revision every worker has applied. */
+  private updateRegistration(): void {
+    const revisions = [...this.slots.values()].map((s) => s.revision);
+    if (revisions.length === 0 || revisions.some((r) => r === undefined)) return;
+    this.registrar?.update({ config_revision: Math.min(...(revisions as number[])) });
   }
 
   private fork(): void {
@@ -192,6 +198,7 @@ export class GatewayPrimary implements AdminBackend {
       case 'meridian:applied':
         slot.revision = msg.revision;
         slot.lastRejection = undefined;
+        this.updateRegistration();
         return;
       case 'meridian:rejected':
         slot.lastRejection = msg.reason;

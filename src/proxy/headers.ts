@@ -93,6 +93,8 @@ export function scanRequestHeaders(raw: readonly string[]): ClientHeaders {
 
 /** Headers named in Connection are hop-by-hop too (rare: only then is a second pass paid). */
 function dropConnectionTokens(out: string[], connection: string): void {
+  // The usual values name no header: skip the split.
+  if (connection.length <= 10 && /^(keep-alive|close|upgrade)$/i.test(connection)) return;
   const tokens = connection.toLowerCase().split(',').map((t) => t.trim()).filter((t) => t !== '' && t !== 'close' && t !== 'keep-alive' && t !== 'upgrade');
   if (tokens.length === 0) return;
   for (let i = out.length - 2; i >= 0; i -= 2) {
