@@ -50,17 +50,22 @@ export class Drainer {
     const region = this.regionFor(req.datacenter);
     const dc = region.consul.datacenter;
     const consul = this.client(region.consul.http);
-    const listed = async () => (await consul.healthService(req.service, { dc })).value.some((i) => i.id === req.instance);
+    const find = async () => (await consul.healthService(req.service, { dc })).value.find((i) => i.id === req.instance);
+    const listed = async () => (await find()) !== undefined;
     // Draining twice is fine: an instance Consul no longer lists is already out of the catalog.
     const t0 = performance.now();
-    const deregistered = await listed();
+    const entry = await find();
+    const deregistered = entry !== undefined;
     if (deregistered) await consul.deregister(req.instance);
+    // Gateways learn instances through DNS SRV, which carries no service id: they know an
+    // instance by address:port. Unknown (already gone): purge the whole service instead.
+    const instance = entry ? `${entry.address}:${entry.port}` : undefined;
     const t1 = performance.now();
     const until = Date.now() + deadlineMs;
     while ((await listed()) && Date.now() < until) await sleep(5);
     const t2 = performance.now();
     const regions = this.mirror.list('regions').map((r) => r.value as Region);
-    const result = await this.fanout.purge(regions, { service: req.service, datacenter: dc, instance: req.instance }, deadlineMs);
+    const result = await this.fanout.purge(regions, { service: req.service, datacenter: dc, ...(instance ? { instance } : {}) }, deadlineMs);
     const round = (ms: number) => Math.round(ms * 10) / 10;
     return { ...result, deregistered, phases_ms: { deregister: round(t1 - t0), catalog: round(t2 - t1), purge: result.took_ms } };
   }

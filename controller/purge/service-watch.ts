@@ -4,7 +4,10 @@ import type { Logger } from '../../src/core/logger.js';
 export interface ServiceChange {
   service: string;
   datacenter: string;
-  /** Instance ids added, removed or whose health changed. */
+  /**
+   * Instances added, removed or whose health changed, as address:port: the identity gateways
+   * know them by (DNS SRV carries no service id).
+   */
   changed: string[];
   /** When the blocking query returned with the change. */
   seenAt: number;
@@ -17,8 +20,13 @@ export interface WatchOptions {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
-function fingerprint(list: ServiceInstance[]): Map<string, string> {
-  return new Map(list.map((i) => [i.id, `${i.status}|${i.address}|${i.port}|${i.tags.join(',')}`]));
+interface Seen {
+  fp: string;
+  key: string;
+}
+
+function fingerprint(list: ServiceInstance[]): Map<string, Seen> {
+  return new Map(list.map((i) => [i.id, { fp: `${i.status}|${i.address}|${i.port}|${i.tags.join(',')}`, key: `${i.address}:${i.port}` }]));
 }
 
 /**
@@ -31,7 +39,7 @@ function fingerprint(list: ServiceInstance[]): Map<string, string> {
 export class ServiceWatch {
   private stopped = false;
   private readonly abort = new AbortController();
-  private last: Map<string, string> | undefined;
+  private last: Map<string, Seen> | undefined;
   private index = 0;
 
   constructor(
@@ -99,9 +107,15 @@ export function nextIndex(previous: number, header: string): { index: number; re
   return { index: got < 1 ? 1 : got, reset: false };
 }
 
-function diff(a: Map<string, string>, b: Map<string, string>): string[] {
+function diff(a: Map<string, Seen>, b: Map<string, Seen>): string[] {
   const out = new Set<string>();
-  for (const [id, fp] of a) if (b.get(id) !== fp) out.add(id);
-  for (const id of b.keys()) if (!a.has(id)) out.add(id);
+  for (const [id, seen] of a) {
+    const now = b.get(id);
+    if (now?.fp !== seen.fp) {
+      out.add(seen.key);
+      if (now) out.add(now.key);
+    }
+  }
+  for (const [id, seen] of b) if (!a.has(id)) out.add(seen.key);
   return [...out].sort();
 }

@@ -12,6 +12,8 @@ export class NodeRegistrar {
   private retry: NodeJS.Timeout | undefined;
   private stopped = false;
   private busy = false;
+  private dirty = false;
+  private writing: Promise<void> | undefined;
 
   constructor(
     private readonly store: EtcdStore,
@@ -64,7 +66,25 @@ export class NodeRegistrar {
   /** New applied config revision: the registration says what the node serves. */
   update(patch: Partial<NodeRegistration>): void {
     this.registration = { ...this.registration, ...patch };
-    if (this.lease) this.lease.put(this.key, this.registration).catch(() => this.schedule());
+    if (!this.lease) return; // register() writes the latest registration when it gets its lease
+    this.dirty = true;
+    if (!this.writing) this.writing = this.flush().finally(() => (this.writing = undefined));
+  }
+
+  /**
+   * One write at a time, always of the latest registration: two puts in flight together may
+   * land in either order, and the older revision must not win.
+   */
+  private async flush(): Promise<void> {
+    while (this.dirty && this.lease) {
+      this.dirty = false;
+      try {
+        await this.lease.put(this.key, this.registration);
+      } catch {
+        this.schedule();
+        return;
+      }
+    }
   }
 
   async stop(): Promise<void> {

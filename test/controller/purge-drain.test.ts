@@ -39,10 +39,10 @@ describe('Consul watch -> purge', () => {
     // Let each blocking query take its baseline first.
     await new Promise((r) => setTimeout(r, 500));
     await consulEast.register({ id: 'api-3', name: 'api', address: '127.0.0.1', port: 9003 });
-    await eventually(() => nodes.every((n) => n.purges.some((p) => p.body.instance === 'api-3')), 10_000);
+    await eventually(() => nodes.every((n) => n.purges.some((p) => p.body.instance === '127.0.0.1:9003')), 10_000);
     for (const n of nodes) {
-      const p = n.purges.find((x) => x.body.instance === 'api-3');
-      expect(p?.body).toEqual({ service: 'api', datacenter: 'east', instance: 'api-3' });
+      const p = n.purges.find((x) => x.body.instance === '127.0.0.1:9003');
+      expect(p?.body).toEqual({ service: 'api', datacenter: 'east', instance: '127.0.0.1:9003' });
       expect(p?.auth).toBe(`Bearer ${GATEWAY_TOKEN}`);
     }
     const metrics = await (await fetch(`${base}/metrics`)).text();
@@ -61,7 +61,7 @@ describe('drain', () => {
     expect(r.body.acked).toHaveLength(4);
     const answeredAt = Date.now();
     // Every node had its purge before the answer; Consul no longer lists the instance.
-    for (const n of nodes) expect(n.purges.some((p) => p.body.instance === 'api-1' && p.at <= answeredAt)).toBe(true);
+    for (const n of nodes) expect(n.purges.some((p) => p.body.instance === '127.0.0.1:9001' && p.at <= answeredAt)).toBe(true);
     const left = await consulEast.client.healthService('api', { dc: 'east' });
     expect(left.value.map((i) => i.id)).not.toContain('api-1');
     console.log(`[drain] 2 regions x 2 nodes acked in ${ms.toFixed(1)} ms`);
