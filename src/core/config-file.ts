@@ -7,7 +7,30 @@ import { validate } from './validate.js';
 /** Environment overrides: MERIDIAN__ETCD__ENDPOINTS='["http://127.0.0.1:2379"]' sets etcd.endpoints. */
 export const ENV_PREFIX = 'MERIDIAN__';
 
-function parseEnvValue(raw: string): unknown {
+interface SchemaNode {
+  type?: unknown;
+  properties?: Record<string, SchemaNode>;
+  anyOf?: SchemaNode[];
+  const?: unknown;
+}
+
+/** The schema of the field at `path`, when the schema says (objects only). */
+function fieldSchema(schema: SchemaNode | undefined, path: string[]): SchemaNode | undefined {
+  let node = schema;
+  for (const part of path) node = node?.properties?.[part];
+  return node;
+}
+
+function wantsString(node: SchemaNode | undefined): boolean {
+  if (!node) return false;
+  if (node.type === 'string') return true;
+  if (node.anyOf) return node.anyOf.every((n) => n.type === 'string' || typeof n.const === 'string');
+  return false;
+}
+
+/** JSON when it parses, except for string fields: there `127.60` stays the text it was. */
+function parseEnvValue(raw: string, field: SchemaNode | undefined): unknown {
+  if (wantsString(field)) return raw;
   try {
     return JSON.parse(raw);
   } catch {
@@ -15,7 +38,7 @@ function parseEnvValue(raw: string): unknown {
   }
 }
 
-export function applyEnvOverrides(config: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
+export function applyEnvOverrides(config: Record<string, unknown>, env: NodeJS.ProcessEnv, schema?: TSchema): Record<string, unknown> {
   const out = structuredClone(config);
   for (const [name, raw] of Object.entries(env)) {
     if (!name.startsWith(ENV_PREFIX) || raw === undefined) continue;
@@ -32,7 +55,7 @@ export function applyEnvOverrides(config: Record<string, unknown>, env: NodeJS.P
       }
       node = node[part] as Record<string, unknown>;
     }
-    node[path[path.length - 1] as string] = parseEnvValue(raw);
+    node[path[path.length - 1] as string] = parseEnvValue(raw, fieldSchema(schema as SchemaNode | undefined, path));
   }
   return out;
 }
@@ -59,5 +82,5 @@ export function loadConfig<T extends TSchema>(schema: T, file: string | undefine
   if (typeof base !== 'object' || base === null || Array.isArray(base)) {
     throw new MeridianError('MERIDIAN_ERR_CONFIG_INVALID', { field: 'config', reason: `must be a mapping, got ${Array.isArray(base) ? 'array' : typeof base}` });
   }
-  return validate(schema, applyEnvOverrides(base as Record<string, unknown>, env));
+  return validate(schema, applyEnvOverrides(base as Record<string, unknown>, env, schema));
 }

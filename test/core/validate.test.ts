@@ -74,3 +74,11 @@ describe('error catalogue', () => {
     expect(() => new MeridianError('MERIDIAN_ERR_NOPE')).toThrow('unknown error code');
   });
 });
+
+describe('environment overrides follow the schema', () => {
+  it('keep a number-looking value as text where the field is a string', async () => {
+    const { loadConfig } = await import('../../src/core/config-file.js');
+    const S = Type.Object({ base: Type.String(), port: Type.Integer() });
+    expect(loadConfig(S, undefined, { MERIDIAN__BASE: '127.60', MERIDIAN__PORT: '53' })).toEqual({ base: '127.60', port: 53 });
+  });
+});

@@ -126,10 +126,13 @@ describe('gateway node with etcd, workers and snapshot', () => {
     const victim = before.workers[0]?.pid as number;
     const revision = before.config.revision;
     process.kill(victim, 'SIGKILL');
+    let last: Status | undefined;
     await eventually(async () => {
-      const s = await status();
+      const s = (last = await status());
       return s.worker_restarts >= 1 && s.workers.length === 2 && s.workers.every((w) => w.pid !== victim && w.revision === revision);
-    }, 30_000, 200);
+    }, 60_000, 200).catch((err: Error) => {
+      throw new Error(`${err.message}; status ${JSON.stringify(last)}; output ${gw?.output().slice(-2000)}`);
+    });
   });
 
   it('boots from its snapshot with etcd stopped', async () => {
