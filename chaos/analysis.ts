@@ -55,10 +55,10 @@ export function bucketize(samples: readonly Sample[]): Bucket[] {
 }
 
 /**
- * Judges a run: `faultAt` is ms since load start; `faultyNodes` are the gateway addresses the
- * fault took out (for the time-to-detect figure).
+ * Judges a run: `faultAt` and `restoreAt` are ms since load start; `faultyNodes` are the
+ * gateway addresses the fault took out (for the time-to-detect figure).
  */
-export function analyse(samples: readonly Sample[], faultAt: number, criteria: Criteria, faultyNodes: readonly string[] = []): Analysis {
+export function analyse(samples: readonly Sample[], faultAt: number, criteria: Criteria, faultyNodes: readonly string[] = [], restoreAt = Number.POSITIVE_INFINITY): Analysis {
   const failed = samples.filter((s) => !s.ok).length;
   const retried = samples.filter((s) => s.retried).length;
   const buckets = bucketize(samples);
@@ -68,8 +68,9 @@ export function analyse(samples: readonly Sample[], faultAt: number, criteria: C
   const recoverMs = lastBad ? Math.max(0, (lastBad.second + 1) * 1000 - faultAt) : 0;
   let detectMs: number | null = null;
   if (faultyNodes.length > 0) {
-    // The first attempt of a sample is its node unless it was retried (then it went elsewhere).
-    const onFaulty = samples.filter((s) => s.at >= faultAt && (s.retried || faultyNodes.includes(s.node)));
+    // While the fault lasts: the first attempt of a sample is its node unless it was retried
+    // (then the first attempt failed and the retry went elsewhere).
+    const onFaulty = samples.filter((s) => s.at >= faultAt && s.at < restoreAt && (s.retried || faultyNodes.includes(s.node)));
     const last = onFaulty[onFaulty.length - 1];
     detectMs = last ? last.at - faultAt : 0;
   }

@@ -28,7 +28,6 @@ interface Cached {
 export class SdkClient {
   private cache: Cached | undefined;
   private resolving: Promise<Cached> | undefined;
-  private next = 0;
   private readonly agent = new Agent({ connect: { timeout: 1_000 }, keepAliveTimeout: 4_000, connections: 64 });
 
   constructor(
@@ -86,26 +85,43 @@ export class SdkClient {
     return res.statusCode;
   }
 
+  /** Addresses that failed a connection lately, skipped until then (like a happy-eyeballs cache). */
+  private readonly badUntil = new Map<string, number>();
+
+  private usable(addresses: string[]): string[] {
+    const now = Date.now();
+    const good = addresses.filter((a) => (this.badUntil.get(a) ?? 0) <= now);
+    return good.length > 0 ? good : addresses;
+  }
+
+  /**
+   * Addresses are tried in the answer's order (the DNS server rotates its primary records and
+   * puts backup records of another region last). A connection failure marks the address bad
+   * for one TTL and the request is retried once, on the last other address of the answer: the
+   * one least likely to share the failure.
+   */
   async call(start: number): Promise<Sample> {
     const t0 = performance.now();
     let addresses: string[];
     try {
-      addresses = await this.addresses();
+      addresses = this.usable(await this.addresses());
     } catch (err) {
       return { at: Date.now() - start, ok: false, latencyMs: performance.now() - t0, retried: false, status: 0, node: '-', error: (err as Error).message };
     }
-    const first = addresses[this.next++ % addresses.length] ?? '';
+    const first = addresses[0] ?? '';
     try {
       const status = await this.attempt(first);
       return { at: Date.now() - start, ok: status < 500, latencyMs: performance.now() - t0, retried: false, status, node: first };
     } catch {
-      // Connection-level failure: re-resolve and retry once on another address.
-      const fresh = await this.addresses(true).catch(() => addresses);
-      const second = fresh.find((a) => a !== first) ?? fresh[0] ?? first;
+      this.badUntil.set(first, Date.now() + 5_000);
+      const fresh = this.usable(await this.addresses(true).catch(() => addresses));
+      const others = fresh.filter((a) => a !== first);
+      const second = others[others.length - 1] ?? first;
       try {
         const status = await this.attempt(second);
         return { at: Date.now() - start, ok: status < 500, latencyMs: performance.now() - t0, retried: true, status, node: second };
       } catch (err) {
+        this.badUntil.set(second, Date.now() + 5_000);
         return { at: Date.now() - start, ok: false, latencyMs: performance.now() - t0, retried: true, status: 0, node: second, error: (err as Error).message };
       }
     }

@@ -74,7 +74,7 @@ export async function runScenario(cluster: LocalCluster, scenario: Scenario, opt
     await fault.restore();
     await sleep(options.afterMs);
     const samples = await load.stop();
-    const analysis = analyse(samples, faultAt, scenario.criteria, fault.faultyNodes);
+    const analysis = analyse(samples, faultAt, scenario.criteria, fault.faultyNodes, restoreAt);
     return { name: scenario.name, title: scenario.title, faultAt, restoreAt, analysis, samples };
   } catch (err) {
     const samples = await load.stop();

@@ -74,7 +74,7 @@ function negative(resp: Response, ctx: QueryContext, env: PipelineEnv, rcode: nu
 }
 
 /** Steered A/AAAA records of `owner`; false when there is none (the caller answers NODATA). */
-function addresses(ctx: QueryContext, env: PipelineEnv, resp: Response, owner: string, policy: VDomainPolicy, records: number, ttl: number): boolean {
+function addresses(ctx: QueryContext, env: PipelineEnv, resp: Response, owner: string, policy: VDomainPolicy, records: number, ttl: number, backup = 0): boolean {
   const q = ctx.query;
   if (!q) return false;
   const qtype = q.qtype === TYPE.ANY ? TYPE.A : q.qtype;
@@ -86,6 +86,7 @@ function addresses(ctx: QueryContext, env: PipelineEnv, resp: Response, owner: s
     ...(env.settings.defaultRegion ? { defaultRegion: env.settings.defaultRegion } : {}),
     family: qtype === TYPE.A ? 4 : 6,
     records,
+    backup,
     rotation: env.nextRotation(),
   });
   ctx.steered = steered;
@@ -138,7 +139,7 @@ export const answerStage: Stage = {
       const label = qname.slice(0, -(zone.length + 1));
       const vd = label.includes('.') ? undefined : topo.vdomains.get(label);
       if (vd) {
-        if (!addresses(ctx, env, resp, qname, vd.policy, vd.records, vd.ttl)) negative(resp, ctx, env, RCODE.NOERROR, zone);
+        if (!addresses(ctx, env, resp, qname, vd.policy, vd.records, vd.ttl, vd.backup_records)) negative(resp, ctx, env, RCODE.NOERROR, zone);
         return;
       }
       negative(resp, ctx, env, RCODE.NXDOMAIN, zone);
@@ -163,7 +164,7 @@ export const answerStage: Stage = {
       return;
     }
     // The target's records in the same answer: one round trip for the client's resolver.
-    if (!addresses(ctx, env, resp, target, vd.policy, vd.records, vd.ttl)) negative(resp, ctx, env, RCODE.NOERROR, s.zone);
+    if (!addresses(ctx, env, resp, target, vd.policy, vd.records, vd.ttl, vd.backup_records)) negative(resp, ctx, env, RCODE.NOERROR, s.zone);
   },
 };
 

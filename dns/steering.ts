@@ -100,6 +100,8 @@ export interface SteerInput {
   defaultRegion?: string;
   family: 4 | 6;
   records: number;
+  /** Nodes of the next region appended after the primary ones (0: none). */
+  backup?: number;
   rotation: number;
   random?: () => number;
 }
@@ -115,6 +117,11 @@ export function steer(topo: Topology, input: SteerInput): Steered {
     return { nodes: take(first.nodes, input.family, input.records, input.rotation), cluster: first, level: 'fail_open' };
   }
   const nodes = take(chosen.healthy, input.family, input.records, input.rotation);
+  // Backup records last: the next usable cluster in another region, in the policy's order.
+  if ((input.backup ?? 0) > 0 && input.policy.type !== 'weighted') {
+    const next = cs.find((c) => c.region !== chosen.region && usable(topo, c));
+    if (next) nodes.push(...take(next.healthy, input.family, input.backup ?? 0, input.rotation));
+  }
   const first = cs[0] as ClusterView;
   let level: FailoverLevel = 'none';
   if (input.policy.type !== 'weighted' && chosen.region !== first.region) level = 'region';

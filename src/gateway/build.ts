@@ -23,6 +23,8 @@ export interface Runtime {
   readonly upstreams: ReadonlyMap<string, RuntimeUpstream>;
   readonly tls: TlsTable;
   readonly buildMs: number;
+  /** The config's consumers: one array object per generation (auth plugins key their maps on its identity). */
+  readonly consumers: readonly Consumer[];
 }
 
 /** Checked config: schema with defaults, then the cross-references a schema cannot state. */
@@ -176,6 +178,7 @@ export class RuntimeBuilder {
   /** Checks and compiles without creating pools (the primary's dry run and tests). */
   static dryRun(raw: unknown, registry: PluginRegistry, region: string | undefined): CheckedConfig {
     const checked = checkConfig(raw, region);
+    checkConsumers(registry, checked.config.consumers);
     const globals = checked.config.global_rules.map((g) => g.plugins);
     const specs: RouteSpec<null>[] = [];
     const anyGlobal = globals.some((g) => Object.keys(g).length > 0);
@@ -196,6 +199,7 @@ export class RuntimeBuilder {
   build(checked: CheckedConfig, previous: Runtime | undefined): Runtime {
     const t0 = performance.now();
     const { config } = checked;
+    checkConsumers(this.services.registry, config.consumers);
     const globals = config.global_rules.map((g) => g.plugins);
     const upstreams = new Map<string, RuntimeUpstream>();
     const defs = new Map<string, string>();
@@ -256,7 +260,7 @@ export class RuntimeBuilder {
       this.upstreamDefs = defs;
       this.compiledRoutes = compiledRoutes;
       this.globalsDef = globalsDef;
-      return { revision: config.revision, router, routes: specs.length, routeIds: new Set(specs.map((s) => s.id)), upstreams, tls, buildMs: performance.now() - t0 };
+      return { revision: config.revision, router, routes: specs.length, routeIds: new Set(specs.map((s) => s.id)), upstreams, tls, buildMs: performance.now() - t0, consumers: config.consumers };
     } catch (err) {
       // Never leak pools of a generation that will not serve.
       for (const u of upstreams.values()) if (u !== previous?.upstreams.get(u.id)) u.dispose();
@@ -283,6 +287,26 @@ export class RuntimeBuilder {
 
 function routeSpec<T>(route: Route, value: T): RouteSpec<T> {
   return { id: route.id, hosts: route.hosts, paths: route.paths, methods: route.methods, vars: route.vars, priority: route.priority ?? 0, value };
+}
+
+/**
+ * Each consumer's plugin entries, checked at config time so a bad one rejects the config whole
+ * (reason in /status) rather than failing its requests: an auth plugin's entry is a credential
+ * (credentialSchema), any other entry a plugin config merged into the chain after auth.
+ */
+function checkConsumers(registry: PluginRegistry, consumers: readonly Consumer[]): void {
+  for (const c of consumers) {
+    const where = `consumer ${c.username}`;
+    for (const [name, entry] of Object.entries(c.plugins ?? {})) {
+      try {
+        if (registry.get(name)?.credentialSchema) registry.validateCredential(name, entry, where);
+        else registry.validateConfig(name, entry, where);
+      } catch (err) {
+        if (err instanceof MeridianError) reject(err.message);
+        throw err;
+      }
+    }
+  }
 }
 
 function compileChain(registry: PluginRegistry, globals: Array<Record<string, unknown>>, upstream: Upstream | undefined, route: Route): CompiledChain {

@@ -3,9 +3,9 @@ import type { Readable } from 'node:stream';
 import type { Logger } from '../core/logger.js';
 import type { CompiledChain, RequestContext, ShortCircuit } from '../plugins/index.js';
 import { BodyLimit } from '../proxy/body-limit.js';
-import { Exchange, applyHeaderEdits, type ExchangeEnv } from '../proxy/exchange.js';
+import { Exchange, applyHeaderEdits, sendShortCircuit, type ExchangeEnv } from '../proxy/exchange.js';
 import { scanRequestHeaders, type ClientHeaders } from '../proxy/headers.js';
-import { isHttp2, sendError } from '../proxy/respond.js';
+import { sendError } from '../proxy/respond.js';
 import type { CompiledRoute } from '../proxy/types.js';
 import { normaliseTarget } from '../router/normalize.js';
 import { parseCookies, RequestFacts } from '../router/vars.js';
@@ -177,10 +177,17 @@ function withPlugins(
         chain.log(ctx, logError);
         return;
       }
+      const sent = upstreamBody(ctx, body, h.contentLength);
+      if (typeof sent === 'number') {
+        ctx.status = sendError(res, 'MERIDIAN_ERR_PLUGIN_BODY_TOO_LARGE', { limit: sent }, requestId, true);
+        route.metrics.observe(upstream.id, ctx.status, (performance.now() - startedAt) / 1000);
+        chain.log(ctx, logError);
+        return;
+      }
       const out = h.out;
       applyHeaderEdits(out, ctx.upstreamHeaders);
       const hostIndex = pushHost(out, upstream, h);
-      new Exchange(w, req, res, route, upstream, method, ctx.upstreamPath + query, out, hostIndex, body, hashKeyOf(upstream, req, clientIp, path + query), requestId, startedAt, { ctx, chain }).start();
+      new Exchange(w, req, res, route, upstream, method, ctx.upstreamPath + query, out, hostIndex, sent, hashKeyOf(upstream, req, clientIp, path + query), requestId, startedAt, { ctx, chain }).start();
     },
     (err: unknown) => {
       logError('request phases', err);
@@ -188,6 +195,25 @@ function withPlugins(
       route.metrics.observe(upstream?.id ?? NONE, ctx.status, (performance.now() - startedAt) / 1000);
     },
   );
+}
+
+/**
+ * The body sent upstream once the request phases ran: the buffer a plugin already read
+ * (ctx.requestBody, hmac-auth's digest), else the stream, limited to ctx.maxRequestBody
+ * (body-limit) when set. A number: the limit a body is known to exceed (answer 413 now).
+ */
+function upstreamBody(ctx: RequestContext, body: Readable | null, contentLength: string | undefined): Readable | Buffer | null | number {
+  if (body === null) return null;
+  const limit = ctx.maxRequestBody;
+  const read = ctx.requestBody;
+  if (read !== undefined) return limit !== undefined && read.length > limit ? limit : read;
+  if (limit === undefined) return body;
+  if (contentLength !== undefined) return Number(contentLength) > limit ? limit : body;
+  // Chunked: counted while it streams; the exchange answers 413 when it passes the limit.
+  const limited = new BodyLimit(limit, 'MERIDIAN_ERR_PLUGIN_BODY_TOO_LARGE');
+  // Already the route's max_body_size stream: pipe() does not forward its error, the exchange must see it.
+  if (body !== ctx.req) body.once('error', (err) => limited.destroy(err));
+  return body.pipe(limited);
 }
 
 async function shortCircuit(
@@ -206,17 +232,7 @@ async function shortCircuit(
   } catch (err) {
     logError('header_filter', err);
   }
-  if (!res.destroyed) {
-    const payload = stop.body === undefined ? '' : typeof stop.body === 'string' || Buffer.isBuffer(stop.body) ? stop.body : JSON.stringify(stop.body);
-    const out: string[] = [];
-    for (const [k, v] of Object.entries(stop.headers ?? {})) out.push(k, v);
-    if (typeof stop.body === 'object' && stop.body !== null && !Buffer.isBuffer(stop.body) && !out.some((x, i) => i % 2 === 0 && x.toLowerCase() === 'content-type')) out.push('content-type', 'application/json');
-    out.push('x-request-id', ctx.requestId);
-    applyHeaderEdits(out, ctx.responseHeaders);
-    if (w.draining && !isHttp2(res)) out.push('connection', 'close');
-    res.writeHead(stop.status, out);
-    res.end(payload);
-  }
+  if (!res.destroyed) sendShortCircuit(res, ctx, stop, w.draining);
   route.metrics.observe(NONE, stop.status, (performance.now() - startedAt) / 1000);
   chain.log(ctx, logError);
 }

@@ -62,9 +62,9 @@ export class GatewayMetrics {
   }
 
   /** Workers answer the primary's collection requests with this registry. */
-  static enableClusterCollection(registry: Registry): void {
+  static enableClusterCollection(...registries: Registry[]): void {
     new AggregatorRegistry();
-    AggregatorRegistry.setRegistries([registry]);
+    AggregatorRegistry.setRegistries(registries);
   }
 
   route(id: string): RouteMetrics {

@@ -1,7 +1,7 @@
 import type { Http2Session } from 'node:http2';
 import { createLogger, type Logger } from '../core/logger.js';
-import type { GatewayConfig } from '../core/model/index.js';
-import { builtinRegistry, type PluginRegistry } from '../plugins/index.js';
+import type { Consumer, GatewayConfig } from '../core/model/index.js';
+import { builtinRegistry, pluginMetrics, type PluginRegistry } from '../plugins/index.js';
 import { PoolManager } from '../upstream/pools.js';
 import type { NodeSource } from '../upstream/node-source.js';
 import type { Upstream } from '../core/model/index.js';
@@ -20,6 +20,8 @@ export interface DiscoveryHooks {
   purge(filter: PurgeFilter): Promise<unknown>;
   stop(): Promise<void>;
 }
+
+const NO_CONSUMERS: readonly Consumer[] = Object.freeze([]);
 
 /** How long a config swap waits for new discovery sources' first answer (they keep trying after). */
 const DISCOVERY_START_WAIT_MS = 2_000;
@@ -79,7 +81,9 @@ export class GatewayWorker implements WorkerContext {
   }
 
   async start(): Promise<void> {
-    await this.registry.init({ redisUrl: this.opts.config.redis, log: this.log });
+    // The generation being served owns its consumers array: the same object until the next
+    // config, so auth plugins rebuild their credential maps once per config, not per request.
+    await this.registry.init({ redisUrl: this.opts.config.redis, log: this.log, consumers: () => this.runtime?.consumers ?? NO_CONSUMERS });
   }
 
   upstreamSeconds(upstream: string, seconds: number): void {
@@ -223,7 +227,8 @@ export async function runClusterWorker(config: GatewayProgramConfig, discovery?:
     if (process.connected) process.send?.(m);
   };
   const worker = new GatewayWorker({ config, send, ...(discovery ? { discovery } : {}) });
-  GatewayMetrics.enableClusterCollection(worker.metrics.registry);
+  // The plugins' metrics are summed over workers by the primary like the gateway's own.
+  GatewayMetrics.enableClusterCollection(worker.metrics.registry, pluginMetrics);
   await worker.start();
   // Signals go to the primary, which orchestrates the drain; a worker only obeys its primary.
   process.on('SIGTERM', () => undefined);

@@ -3,8 +3,9 @@ import type { Http2ServerRequest } from 'node:http2';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { observeLatency } from '../balancer/index.js';
-import type { CompiledChain, RequestContext } from '../plugins/index.js';
+import type { BodyCapture, CompiledChain, RequestContext, ShortCircuit } from '../plugins/index.js';
 import type { RuntimeNode, RuntimeUpstream } from '../upstream/runtime.js';
+import { MeridianError } from '../core/errors/index.js';
 import { BodyTooLargeError } from './body-limit.js';
 import { headerObject, responseHeaders } from './headers.js';
 import { isHttp2, sendError, type ClientResponse } from './respond.js';
@@ -52,7 +53,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private headersWritten = false;
   private done = false;
   private sendTimer: NodeJS.Timeout | undefined;
+  // Plugin-path state below; a route with no plugins never sets or reads it.
   private pendingChunks: Buffer[] | undefined;
+  /** A plugin answered instead of the upstream (header_filter, fallback): its status; the upstream body is dropped. */
+  private replacedStatus = 0;
+  private capture: { readonly hook: BodyCapture; chunks: Buffer[]; size: number; headers: string[] } | undefined;
 
   constructor(
     private readonly env: ExchangeEnv,
@@ -65,7 +70,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     private readonly headers: string[],
     /** Index in `headers` of the Host value, rewritten per node when pass_host is `node`. */
     private readonly hostIndex: number,
-    private readonly body: Readable | null,
+    /** A Buffer when a plugin read the whole body (ctx.requestBody). */
+    private readonly body: Readable | Buffer | null,
     private readonly hashKey: string | undefined,
     private readonly requestId: string,
     private readonly startedAt: number,
@@ -84,8 +90,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private attempt(): void {
     const node = this.upstream.select(this.hashKey, this.tried);
     if (node === undefined) {
-      if (this.attempts === 0) this.fail('MERIDIAN_ERR_GATEWAY_NO_HEALTHY_NODE', { upstream: this.upstream.id });
-      else this.fail('MERIDIAN_ERR_GATEWAY_UPSTREAM_ERROR', { upstream: this.upstream.id, reason: 'no other node to retry on' });
+      if (this.attempts === 0) this.upstreamFailed('MERIDIAN_ERR_GATEWAY_NO_HEALTHY_NODE', { upstream: this.upstream.id });
+      else this.upstreamFailed('MERIDIAN_ERR_GATEWAY_UPSTREAM_ERROR', { upstream: this.upstream.id, reason: 'no other node to retry on' });
       return;
     }
     this.node = node;
@@ -133,25 +139,66 @@ export class Exchange implements Dispatcher.DispatchHandler {
     else this.upstream.health.success(node.health);
     if (this.upstream.latencyAware) observeLatency(node, performance.now() - this.upstreamStart, Date.now());
     const out = responseHeaders(raw);
+    out.push('x-request-id', this.requestId);
     if (this.env.draining) out.push('connection', 'close');
     const run = this.plugins;
-    if (run !== undefined) {
-      run.ctx.upstreamStatus = status;
-      if (run.chain.has('header_filter')) {
-        // Response plugins may be async: hold the body until they are done.
+    if (run !== undefined) return this.pluginHeaders(run, status, out);
+    this.writeHead(status, out);
+    return true;
+  }
+
+  /** onHeaders of a route with plugins: serve-stale on a 5xx, header_filter (which may replace the answer), body capture. */
+  private pluginHeaders(run: PluginRun, status: number, out: string[]): boolean {
+    const ctx = run.ctx;
+    ctx.upstreamStatus = status;
+    if (status >= 500 && ctx.upstreamFallback !== undefined) {
+      // Nothing has reached the client yet: a stale copy beats the upstream's error.
+      const fallback = ctx.upstreamFallback(ctx);
+      if (fallback !== undefined) {
+        ctx.captureBody = undefined; // never cache the error body
         this.pendingChunks = [];
-        run.chain.headerFilter(run.ctx).then(
-          () => this.writeHead(status, out),
-          (err: unknown) => {
-            this.env.logPluginError('header_filter', err);
-            this.writeHead(status, out);
-          },
-        );
+        this.headerFilterThen(run, () => this.replace(run, fallback));
         return true;
       }
     }
-    this.writeHead(status, out);
+    if (!run.chain.has('header_filter')) {
+      this.startCapture(ctx, out);
+      this.writeHead(status, out);
+      return true;
+    }
+    // Response plugins may be async: hold the body until they are done.
+    this.pendingChunks = [];
+    this.headerFilterThen(run, (replaced) => {
+      if (replaced !== undefined) this.replace(run, replaced);
+      else {
+        this.startCapture(ctx, out);
+        this.writeHead(status, out);
+      }
+    });
     return true;
+  }
+
+  private headerFilterThen(run: PluginRun, next: (replaced: ShortCircuit | undefined) => void): void {
+    run.chain.headerFilter(run.ctx).then(next, (err: unknown) => {
+      this.env.logPluginError('header_filter', err);
+      next(undefined);
+    });
+  }
+
+  /** ctx.captureBody still set after header_filter: copy the upstream body as it streams (proxy-cache). */
+  private startCapture(ctx: RequestContext, out: string[]): void {
+    const hook = ctx.captureBody;
+    if (hook !== undefined) this.capture = { hook, chunks: [], size: 0, headers: out.slice() };
+  }
+
+  /** Sends a plugin's response instead of the upstream's; the upstream body is then read and dropped. */
+  private replace(run: PluginRun, answer: ShortCircuit): void {
+    this.pendingChunks = undefined;
+    this.replacedStatus = answer.status;
+    run.ctx.status = answer.status;
+    if (!this.res.destroyed) sendShortCircuit(this.res, run.ctx, answer, this.env.draining);
+    this.headersWritten = true;
+    if (this.completed) this.finish(answer.status, true);
   }
 
   private writeHead(status: number, out: string[]): void {
@@ -170,33 +217,67 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const pending = this.pendingChunks;
     if (pending !== undefined) {
       this.pendingChunks = undefined;
-      for (const c of pending) this.res.write(c);
+      for (const c of pending) {
+        if (this.capture !== undefined) this.captureChunk(c);
+        this.res.write(c);
+      }
       if (this.completed) this.finishResponse();
     }
   }
 
   onData(chunk: Buffer): boolean {
-    if (this.pendingChunks !== undefined) {
-      this.pendingChunks.push(chunk);
-      return true;
-    }
+    // The only cost of plugins on this path for a route without any: this check.
+    if (this.plugins !== undefined && this.pluginData(chunk)) return true;
     if (this.res.write(chunk)) return true;
     // Client slower than upstream: pause the upstream until the client drains.
     this.res.once('drain', this.resumeUpstream as () => void);
     return false;
   }
 
+  /** True when the chunk was taken (held for header_filter, or dropped after a replacement). */
+  private pluginData(chunk: Buffer): boolean {
+    if (this.pendingChunks !== undefined) {
+      this.pendingChunks.push(chunk);
+      return true;
+    }
+    if (this.replacedStatus !== 0) return true;
+    if (this.capture !== undefined) this.captureChunk(chunk);
+    return false;
+  }
+
+  private captureChunk(chunk: Buffer): void {
+    const c = this.capture as NonNullable<typeof this.capture>;
+    c.size += chunk.length;
+    // Over the limit it will not be captured: stop copying (and keep memory bounded).
+    if (c.size > c.hook.maxBytes) this.capture = undefined;
+    else c.chunks.push(chunk);
+  }
+
   private completed = false;
 
   onComplete(): void {
     this.completed = true;
-    if (this.pendingChunks !== undefined) return; // finished by writeHead
+    if (this.pendingChunks !== undefined) return; // finished by writeHead or replace
+    if (this.replacedStatus !== 0) {
+      this.finish(this.replacedStatus, true);
+      return;
+    }
     this.finishResponse();
   }
 
   private finishResponse(): void {
     this.res.end();
     this.finish(this.status, true);
+    const c = this.capture;
+    if (c !== undefined) {
+      // Only a response that completed normally is captured (onComplete, never onError).
+      this.capture = undefined;
+      try {
+        c.hook.done(Buffer.concat(c.chunks, c.size), headerObject(c.headers));
+      } catch (err) {
+        this.env.logPluginError('captureBody', err);
+      }
+    }
   }
 
   onError(err: Error): void {
@@ -210,6 +291,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.finish(499, false);
       return;
     }
+    if (this.replacedStatus !== 0) {
+      // A plugin's answer is already out whole; only the dropped upstream body failed.
+      this.finish(this.replacedStatus, false);
+      return;
+    }
     if (this.headersWritten || this.status !== 0) {
       // Mid-body failure: the status is already out, the only honest signal is a cut connection.
       if (node && code === 'UND_ERR_BODY_TIMEOUT') this.upstream.health.failure(node.health);
@@ -219,7 +305,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
     if (err instanceof BodyTooLargeError) {
       this.release(false);
-      this.fail('MERIDIAN_ERR_GATEWAY_BODY_TOO_LARGE', { limit: err.limit }, true);
+      this.fail(err.errorCode, { limit: err.limit }, true);
       return;
     }
     const connectionError = CONNECTION_ERRORS.has(code);
@@ -231,10 +317,29 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.attempt();
       return;
     }
-    if (code === 'UND_ERR_HEADERS_TIMEOUT') this.fail('MERIDIAN_ERR_GATEWAY_UPSTREAM_TIMEOUT', { upstream: this.upstream.id, phase: 'read' });
-    else if (code === 'UND_ERR_CONNECT_TIMEOUT') this.fail('MERIDIAN_ERR_GATEWAY_UPSTREAM_TIMEOUT', { upstream: this.upstream.id, phase: 'connect' });
-    else if (code === 'MERIDIAN_SEND_TIMEOUT') this.fail('MERIDIAN_ERR_GATEWAY_UPSTREAM_TIMEOUT', { upstream: this.upstream.id, phase: 'send' }, true);
-    else this.fail('MERIDIAN_ERR_GATEWAY_UPSTREAM_ERROR', { upstream: this.upstream.id, reason: code || err.message });
+    if (code === 'UND_ERR_HEADERS_TIMEOUT') this.upstreamFailed('MERIDIAN_ERR_GATEWAY_UPSTREAM_TIMEOUT', { upstream: this.upstream.id, phase: 'read' });
+    else if (code === 'UND_ERR_CONNECT_TIMEOUT') this.upstreamFailed('MERIDIAN_ERR_GATEWAY_UPSTREAM_TIMEOUT', { upstream: this.upstream.id, phase: 'connect' });
+    else if (code === 'MERIDIAN_SEND_TIMEOUT') this.upstreamFailed('MERIDIAN_ERR_GATEWAY_UPSTREAM_TIMEOUT', { upstream: this.upstream.id, phase: 'send' }, true);
+    else this.upstreamFailed('MERIDIAN_ERR_GATEWAY_UPSTREAM_ERROR', { upstream: this.upstream.id, reason: code || err.message });
+  }
+
+  /**
+   * The upstream could not be reached or timed out. With plugins: ctx.upstreamError tells the
+   * breakers, and ctx.upstreamFallback (serve-stale) may answer instead of the 502/504.
+   */
+  private upstreamFailed(code: string, params: Record<string, string | number>, close = false): void {
+    const run = this.plugins;
+    if (run !== undefined) {
+      run.ctx.upstreamError = new MeridianError(code, params).message;
+      const fallback = run.ctx.upstreamFallback?.(run.ctx);
+      if (fallback !== undefined) {
+        this.pendingChunks = [];
+        this.completed = true; // no upstream body will come: replace() finishes at once
+        this.headerFilterThen(run, () => this.replace(run, fallback));
+        return;
+      }
+    }
+    this.fail(code, params, close);
   }
 
   /** Node bookkeeping for the current attempt; `ok` attempts feed the latency figures. */
@@ -262,6 +367,23 @@ export class Exchange implements Dispatcher.DispatchHandler {
       run.chain.log(run.ctx, (name, err) => this.env.logPluginError(name, err));
     }
   }
+}
+
+/**
+ * A plugin's response (request-phase short-circuit, header_filter replacement, serve-stale):
+ * Buffer or string body as is, anything else as JSON; ctx.responseHeaders on top.
+ */
+export function sendShortCircuit(res: ClientResponse, ctx: RequestContext, stop: ShortCircuit, draining: boolean): void {
+  const payload = stop.body === undefined ? '' : typeof stop.body === 'string' || Buffer.isBuffer(stop.body) ? stop.body : JSON.stringify(stop.body);
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(stop.headers ?? {})) out.push(k, v);
+  if (typeof stop.body === 'object' && stop.body !== null && !Buffer.isBuffer(stop.body) && !out.some((x, i) => i % 2 === 0 && x.toLowerCase() === 'content-type')) out.push('content-type', 'application/json');
+  applyHeaderEdits(out, { 'x-request-id': ctx.requestId });
+  applyHeaderEdits(out, ctx.responseHeaders);
+  if (draining && !isHttp2(res)) out.push('connection', 'close');
+  if (isHttp2(res)) res.writeHead(stop.status, headerObject(out));
+  else res.writeHead(stop.status, out);
+  res.end(payload);
 }
 
 /** Plugin header edits: a value sets (replacing any), null removes. */

@@ -121,6 +121,10 @@ export function responseHeaders(raw: readonly Buffer[] | readonly string[]): str
       case 7:
         if (lowerEq(name, 'trailer') || lowerEq(name, 'upgrade')) continue;
         break;
+      case 12:
+        // The gateway sends its own X-Request-Id (the one the upstream got): never two of them.
+        if (lowerEq(name, 'x-request-id')) continue;
+        break;
       case 10:
         if (lowerEq(name, 'connection')) {
           connection = value;

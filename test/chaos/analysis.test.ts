@@ -27,6 +27,8 @@ describe('chaos analysis', () => {
     const a = analyse(s, 1000, { maxFailedShare: 0, maxDetectMs: 1000 }, ['a']);
     expect(a.detectMs).toBe(1600);
     expect(a.checks.find((c) => c.what.startsWith('time to detect'))?.pass).toBe(false);
+    // After the fault is undone, traffic on the node is expected again and does not count.
+    expect(analyse(s, 1000, { maxFailedShare: 0 }, ['a'], 2000).detectMs).toBe(500);
   });
 
   it('no samples is a failure, not a pass', () => {

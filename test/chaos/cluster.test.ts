@@ -24,13 +24,18 @@ afterAll(async () => {
 }, 60_000);
 
 describe('chaos (CI subset)', () => {
-  for (const name of CI_SCENARIOS) {
+  for (const name of CI_SCENARIOS.filter((n) => !process.env.MERIDIAN_CHAOS_ONLY || n === process.env.MERIDIAN_CHAOS_ONLY)) {
     const scenario = SCENARIOS.find((s) => s.name === name);
     if (!scenario) throw new Error(`no scenario ${name}`);
     it(`${name}: ${scenario.title}`, async () => {
       const r = await runScenario(cluster, scenario, { rate: 60, warmupMs: 3_000, faultMs: 12_000, afterMs: 4_000, log: () => undefined });
       expect(r.error).toBeUndefined();
-      const summary = r.analysis?.checks.map((c) => `${c.what}: ${c.value} (${c.bound}) ${c.pass ? 'pass' : 'FAIL'}`).join('; ');
+      const failures = new Map<string, number>();
+      for (const f of r.samples.filter((x) => !x.ok)) {
+        const k = `t=${Math.floor((f.at - r.faultAt) / 1000)}s ${f.node} ${f.status} ${f.error ?? ''}`;
+        failures.set(k, (failures.get(k) ?? 0) + 1);
+      }
+      const summary = `${r.analysis?.checks.map((c) => `${c.what}: ${c.value} (${c.bound}) ${c.pass ? 'pass' : 'FAIL'}`).join('; ')}; restored at t=${Math.round((r.restoreAt - r.faultAt) / 1000)}s; failures: ${[...failures].slice(0, 12).map(([k, n]) => `${k} x${n}`).join(' | ')}`;
       expect(r.analysis?.pass, summary).toBe(true);
     }, 120_000);
   }

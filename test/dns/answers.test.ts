@@ -20,6 +20,7 @@ const V_NEAR = '11111111-1111-4111-8111-111111111111';
 const V_PIN = '22222222-2222-4222-8222-222222222222';
 const V_WEIGHT = '33333333-3333-4333-8333-333333333333';
 const V_FAIL = '44444444-4444-4444-8444-444444444444';
+const V_BACKUP = '55555555-5555-4555-8555-555555555555';
 const quiet = createLogger('dns-test', { level: 'silent' });
 
 // Node addresses are data in answers; they are loopback like everything else in these tests.
@@ -75,6 +76,7 @@ beforeAll(async () => {
   await store.put(`vdomains/${V_PIN}`, vd(V_PIN, { type: 'pinned', clusters: ['west/w1'] }));
   await store.put(`vdomains/${V_WEIGHT}`, vd(V_WEIGHT, { type: 'weighted', weights: { 'east/c1': 1, 'west/w1': 1 } }, 1));
   await store.put(`vdomains/${V_FAIL}`, vd(V_FAIL, { type: 'failover', regions: ['west', 'east'] }));
+  await store.put(`vdomains/${V_BACKUP}`, { ...vd(V_BACKUP, { type: 'nearest' }), backup_records: 1 });
   await store.put('bindings/api.shop.example', { domain: 'api.shop.example', vdomain: V_NEAR });
   host = await dnsAddress();
   server = new DnsServer(
@@ -118,6 +120,14 @@ describe('authoritative records', () => {
     expect(addresses(r)).toEqual(['127.1.1.11', '127.1.1.12']);
     expect(r.answers.every((a) => a.ttl === 5)).toBe(true);
     expect(r.scope).toBe(16);
+  });
+
+  it('backup records: the next region\'s healthy node comes last, after the primary records', async () => {
+    const r = await ask(`${V_BACKUP}.${ZONE}`, T.A, eastEcs);
+    const got = addresses(r);
+    expect(got).toHaveLength(3);
+    expect(new Set(got.slice(0, 2))).toEqual(new Set(['127.1.1.11', '127.1.1.12']));
+    expect(['127.2.1.11', '127.2.1.12']).toContain(got[2]);
   });
 
   it('AAAA from the IPv6 nodes; NODATA (SOA, negative TTL) where a region has none', async () => {

@@ -191,7 +191,7 @@ export class LocalCluster {
       const res = await fetch(`${controllerUrl}/v1/${r.kind}/${encodeURIComponent(r.id)}`, { method: 'PUT', headers, body: JSON.stringify(r.body) });
       if (!res.ok) throw new Error(`seeding ${r.kind}/${r.id} failed: ${res.status} ${await res.text()}`);
     }
-    const vd = await fetch(`${controllerUrl}/v1/vdomains`, { method: 'POST', headers, body: JSON.stringify({ policy: { type: 'nearest' }, description: 'demo' }) });
+    const vd = await fetch(`${controllerUrl}/v1/vdomains`, { method: 'POST', headers, body: JSON.stringify({ policy: { type: 'nearest' }, backup_records: 1, description: 'demo' }) });
     if (!vd.ok) throw new Error(`allocating the demo virtual domain failed: ${vd.status} ${await vd.text()}`);
     // The controller answers {result, kind, id, revision, value}: the allocated VDomain is value.
     const written = (await vd.json()) as { value: { uuid: string; name?: string } };

@@ -160,7 +160,7 @@ export function fileSeedResources(t: LocalTopology, a: AddressBook): SeedResourc
   const uuid = demoVdomainUuid(t);
   return [
     ...seedResources(t, a),
-    { kind: 'vdomains', id: uuid, body: { uuid, policy: { type: 'nearest' }, description: 'demo' } },
+    { kind: 'vdomains', id: uuid, body: { uuid, policy: { type: 'nearest' }, backup_records: 1, description: 'demo' } },
     { kind: 'bindings', id: t.demo.business_domain, body: { domain: t.demo.business_domain, vdomain: uuid } },
   ];
 }

@@ -54,6 +54,10 @@ export const VDomain = Strict({
   name: Type.Optional(Type.String({ description: 'full name, <uuid>.<zone>' })),
   policy: VDomainPolicy,
   records: Type.Integer({ minimum: 1, maximum: 16, default: 2, description: 'A records per answer (default 2)' }),
+  backup_records: Type.Optional(Type.Integer({
+    minimum: 0, maximum: 4,
+    description: 'healthy nodes of the next region appended after the primary records (default 0): clients that try addresses in order reach them only when every primary address fails, so a region outage costs a retry, not an error, while probers detect it',
+  })),
   ttl: Type.Integer({ minimum: 0, maximum: 86_400, default: 5, description: 'answer TTL in seconds (default 5)' }),
   description: Type.Optional(Type.String()),
 });
