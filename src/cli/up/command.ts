@@ -62,7 +62,7 @@ function tryCommands(cluster: LocalCluster): string {
     `  curl -H 'Host: ${t.demo.business_domain}' -H 'apikey: ${t.demo.key}' http://${gw}${t.demo.route_path}/hello`,
     `  dig ${dnsAt} ${t.demo.business_domain} A`,
     cluster.vdomain ? `  dig ${dnsAt} ${cluster.vdomain} A +subnet=${a.cidr(t.regions.length > 1 ? 1 : 0)}` : '',
-    `  MERIDIAN_CONTROLLER=http://${a.controller} MERIDIAN_TOKEN=${t.admin_token} npx meridian ctl status`,
+    `  MERIDIAN_CTL_SERVER=http://${a.controller} MERIDIAN_CTL_TOKEN=${t.admin_token} npx meridian ctl status`,
     `Logs: ${cluster.logDir}`,
   ].filter(Boolean).join('\n');
 }
