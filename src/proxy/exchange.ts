@@ -221,7 +221,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
         if (this.capture !== undefined) this.captureChunk(c);
         this.res.write(c);
       }
-      if (this.completed) this.finishResponse();
+      if (this.completed) {
+        this.finishResponse();
+        this.deliverCapture();
+      }
     }
   }
 
@@ -257,17 +260,27 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onComplete(): void {
     this.completed = true;
+    // One check for routes without plugins, as before (it was pendingChunks).
+    if (this.plugins !== undefined) this.pluginComplete();
+    else this.finishResponse();
+  }
+
+  private finishResponse(): void {
+    this.res.end();
+    this.finish(this.status, true);
+  }
+
+  private pluginComplete(): void {
     if (this.pendingChunks !== undefined) return; // finished by writeHead or replace
     if (this.replacedStatus !== 0) {
       this.finish(this.replacedStatus, true);
       return;
     }
     this.finishResponse();
+    this.deliverCapture();
   }
 
-  private finishResponse(): void {
-    this.res.end();
-    this.finish(this.status, true);
+  private deliverCapture(): void {
     const c = this.capture;
     if (c !== undefined) {
       // Only a response that completed normally is captured (onComplete, never onError).

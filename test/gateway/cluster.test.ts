@@ -110,6 +110,36 @@ describe('gateway node with etcd, workers and snapshot', () => {
     expect(text).toMatch(/meridian_config_revision \d+/);
   });
 
+  it('rejects a config whose consumer has a bad credential, with the exact reason in /status', async () => {
+    await store.put(regionalKeys.resource('consumers', 'bob'), { username: 'bob', plugins: { 'key-auth': { key: 'short' } } });
+    await store.put(regionalKeys.revision(), { central_revision: 4, written_at: new Date().toISOString() });
+    try {
+      const s = await eventually(async () => {
+        const st = await status();
+        return st.config.last_rejection?.reason.includes('consumer bob') ? st : undefined;
+      }, 10_000);
+      expect(s.config.last_rejection?.reason).toBe('config rejected: plugin key-auth at consumer bob: key: must be at least 8 characters');
+      // Rejected whole: revision 4 is served nowhere.
+      expect(s.config.revision).not.toBe(4);
+      expect(s.workers.every((w) => w.revision !== 4)).toBe(true);
+    } finally {
+      await store.delete(regionalKeys.resource('consumers', 'bob'));
+    }
+  });
+
+  it('serves the plugins\' metrics next to its own, summed over workers', async () => {
+    await store.put(regionalKeys.resource('consumers', 'alice'), { username: 'alice', plugins: { 'key-auth': { key: 'alice-key-123456' } } });
+    await store.put(regionalKeys.resource('routes', 'r3'), { id: 'r3', paths: ['/keyed'], upstream_id: 'u1', plugins: { 'key-auth': {} } });
+    await store.put(regionalKeys.revision(), { central_revision: 5, written_at: new Date().toISOString() });
+    await eventually(async () => (await status()).workers.every((w) => w.revision === 5), 10_000);
+    // Fresh connections are spread over both workers.
+    for (let i = 0; i < 10; i++) expect((await send(`http://127.0.0.1:${port}/keyed`)).status).toBe(401);
+    expect((await send(`http://127.0.0.1:${port}/keyed`, { headers: { apikey: 'alice-key-123456' } })).status).toBe(200);
+    const text = (await send(`${admin}/metrics`)).body;
+    expect(text).toMatch(/meridian_plugin_auth_failures_total\{plugin="key-auth",route="r3"\} 10\n/);
+    expect(text).toMatch(/meridian_http_requests_total\{route="r3",upstream="none",code="401"\} 10\n/);
+  });
+
   it('fans a purge out to every worker, token-authenticated', async () => {
     expect((await send(`${admin}/admin/discovery/purge`, { method: 'POST', body: '{}' })).status).toBe(401);
     expect((await send(`${admin}/admin/discovery/purge`, { method: 'POST', body: '{}', headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
