@@ -202,6 +202,30 @@ export const gatewayBench: Benchmark = {
       writeFileSync(join(WORK, 'fastify-proxy.cjs'), `const app = require('fastify')({ logger: false });
 app.register(require('@fastify/http-proxy'), { upstream: 'http://${HOST}:${up}', prefix: '/api' });
 app.listen({ port: ${fh}, host: '${HOST}' });\n`);
+      // The floor of any undici-based proxy on this machine: no routing, no metrics, no header work
+      // beyond dropping hop-by-hop ones. What the gateway adds is measured against it.
+      const bare = await freePort(HOST);
+      writeFileSync(join(WORK, 'bare-undici.cjs'), `const http = require('node:http');
+const { Pool } = require('undici');
+const pool = new Pool('http://${HOST}:${up}', { connections: 64 });
+const HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer']);
+class Handler {
+  constructor(res) { this.res = res; }
+  onConnect() {}
+  onHeaders(status, raw) {
+    const out = [];
+    for (let i = 0; i < raw.length; i += 2) { const k = raw[i].toString('latin1'); if (!HOP.has(k.toLowerCase())) out.push(k, raw[i + 1].toString('latin1')); }
+    this.res.writeHead(status, out);
+    return true;
+  }
+  onData(chunk) { this.res.write(chunk); return true; }
+  onComplete() { this.res.end(); }
+  onError() { if (!this.res.headersSent) this.res.statusCode = 502; this.res.end(); }
+}
+http.createServer((req, res) => {
+  pool.dispatch({ method: req.method, path: req.url.slice(4), headers: req.rawHeaders, body: null }, new Handler(res));
+}).listen(${bare}, '${HOST}');\n`);
+      procs.start(process.execPath, [join(WORK, 'bare-undici.cjs')]);
       procs.start(process.execPath, [join(WORK, 'fast-gateway.cjs')]);
       procs.start(process.execPath, [join(WORK, 'fastify-proxy.cjs')]);
       const dataFile = join(WORK, 'data.json');
@@ -214,6 +238,7 @@ app.listen({ port: ${fh}, host: '${HOST}' });\n`);
         meridian: `http://${HOST}:${gw.port}/api/hello`,
         'fast-gateway': `http://${HOST}:${fg}/api/hello`,
         'fastify-http-proxy': `http://${HOST}:${fh}/api/hello`,
+        'bare-undici': `http://${HOST}:${bare}/api/hello`,
       };
       for (const url of Object.values(targets)) await waitFor(url);
       for (const url of Object.values(targets)) await wrk(url, { durationS: 1 }); // warm-up (JIT, pools)
@@ -233,6 +258,8 @@ app.listen({ port: ${fh}, host: '${HOST}' });\n`);
       const f1 = pick('fast-gateway');
       const f2 = pick('fastify-http-proxy');
       const nodeBest = f1.requestsPerSec >= f2.requestsPerSec ? f1 : f2;
+      const b = pick('bare-undici');
+      log(`bare undici proxy ${(b.requestsPerSec / n.requestsPerSec).toFixed(2)}x nginx; meridian ${(m.requestsPerSec / b.requestsPerSec).toFixed(2)}x the bare undici proxy`);
 
       // ---- 10 routes vs 10,000 routes, same worker, same request shape ----
       writeFileSync(dataFile, JSON.stringify(routes(10, up)));
@@ -321,6 +348,9 @@ app.listen({ port: ${fh}, host: '${HOST}' });\n`);
         details: {
           load: Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v.map((r) => ({ rps: Math.round(r.requestsPerSec), p50_ms: r.latencyMs.p50, p99_ms: r.latencyMs.p99 }))])),
           vs_upstream_direct: m.requestsPerSec / u.requestsPerSec,
+          // Informative: how far any undici-based proxy gets here, and what Meridian's features cost over it.
+          bare_undici_vs_nginx: b.requestsPerSec / n.requestsPerSec,
+          meridian_vs_bare_undici: m.requestsPerSec / b.requestsPerSec,
           routes_10: r10.map((r) => Math.round(r.requestsPerSec)),
           routes_10k: r10k.map((r) => Math.round(r.requestsPerSec)),
           build_10k_cpu_ms: builds10k,

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { PROJECT_ROOT } from '../src/core/servers/binaries.js';
 import { BENCHMARKS } from './registry.js';
 import type { BenchResult } from './lib/types.js';
+import { stealMeter } from './lib/steal.js';
 
 /** `npm run bench [name...]`: runs the benchmarks, writes bench/results/<name>.json, prints a table. */
 async function main(argv: string[]): Promise<number> {
@@ -20,15 +21,18 @@ async function main(argv: string[]): Promise<number> {
   for (const [i, bench] of chosen.entries()) {
     process.stderr.write(`[bench ${i + 1}/${chosen.length}] ${bench.name}: ${bench.description}\n`);
     const started = Date.now();
+    const steal = stealMeter();
     try {
       const { figures, details } = await bench.run((m) => process.stderr.write(`  ${m}\n`));
-      const result: BenchResult = { name: bench.name, description: bench.description, date: new Date().toISOString(), machine: { cpus: cpus().length, node: process.version }, figures, details };
+      const stolen = steal();
+      const result: BenchResult = { name: bench.name, description: bench.description, date: new Date().toISOString(), machine: { cpus: cpus().length, node: process.version, cpu_steal: stolen }, figures, details };
       writeFileSync(join(dir, `${bench.name}.json`), `${JSON.stringify(result, null, 2)}\n`);
       for (const [fig, f] of Object.entries(figures)) {
         if (!f.pass) failed++;
         rows.push([bench.name, fig, `${round(f.value)} ${f.unit}`, f.baseline === null ? '-' : `${round(f.baseline)}`, f.ratio === null ? '-' : `${f.ratio.toFixed(3)}x`, f.target, f.pass ? 'pass' : 'FAIL']);
       }
-      process.stderr.write(`  done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+      const stealNote = stolen === undefined ? '' : `; CPU stolen by other guests of the host: ${(stolen * 100).toFixed(1)}%${stolen > 0.05 ? ' (noisy run: figures measured the neighbours too)' : ''}`;
+      process.stderr.write(`  done in ${((Date.now() - started) / 1000).toFixed(1)} s${stealNote}\n`);
     } catch (err) {
       failed++;
       rows.push([bench.name, '(error)', (err as Error).message.slice(0, 60), '-', '-', '-', 'FAIL']);

@@ -15,7 +15,8 @@ export interface BenchResult {
   name: string;
   description: string;
   date: string;
-  machine: { cpus: number; node: string };
+  /** cpu_steal: share of CPU time the hypervisor gave to other guests during the run (Linux). */
+  machine: { cpus: number; node: string; cpu_steal?: number | undefined };
   figures: Record<string, Figure>;
   /** Raw measurements worth keeping (requests/s, latencies…), not judged. */
   details: Record<string, unknown>;

@@ -54,6 +54,12 @@ const KINDS = ['routes', 'upstreams', 'consumers', 'ssl', 'global_rules'] as con
 const ITEM_SCHEMAS: Record<(typeof KINDS)[number], TSchema> = { routes: Route, upstreams: Upstream, consumers: Consumer, ssl: Ssl, global_rules: GlobalRule };
 /** Checked resources by their JSON text: with route churn, only what changed is checked again. */
 let itemCache = new Map<string, unknown>();
+/**
+ * Checked resources by the raw object itself: the etcd source hands over the same object for
+ * a key that did not change, so most items skip even the JSON text (and keep their identity,
+ * which the patches sent to workers rely on).
+ */
+const checkedByObject = new WeakMap<object, unknown>();
 
 /**
  * The GatewayConfig schema, checked resource by resource with a cache, so a change of one
@@ -71,6 +77,13 @@ function checkSchema(raw: unknown): GatewayConfig {
     if (!Array.isArray(list)) reject(`${kind}: must be an array, got ${typeof list}`);
     const checked: unknown[] = [];
     list.forEach((item: unknown, i: number) => {
+      const isObject = typeof item === 'object' && item !== null;
+      const known = isObject ? checkedByObject.get(item) : undefined;
+      if (known !== undefined) {
+        // Shared between successive configs: nothing downstream mutates a checked resource.
+        checked.push(known);
+        return;
+      }
       const key = `${kind}\n${JSON.stringify(item)}`;
       let value = itemCache.get(key) ?? nextCache.get(key);
       if (value === undefined) {
@@ -78,8 +91,8 @@ function checkSchema(raw: unknown): GatewayConfig {
         if (!res.ok) reject(`${res.field}: ${res.reason}`);
         value = res.value;
       }
+      if (isObject) checkedByObject.set(item, value);
       nextCache.set(key, value);
-      // Shared between successive configs: nothing downstream mutates a checked resource.
       checked.push(value);
     });
     (out as Record<string, unknown>)[kind] = checked;
@@ -168,7 +181,7 @@ export class RuntimeBuilder {
   private readonly tlsCache = new Map<string, SecureContext>();
   private upstreamDefs = new Map<string, string>();
   /** Compiled routes of the last generation with what they were built from: unchanged ones are reused (and so are their router shards). */
-  private compiledRoutes = new Map<string, { def: string; upstream: RuntimeUpstream | undefined; split: RuntimeUpstream | undefined; compiled: CompiledRoute }>();
+  private compiledRoutes = new Map<string, CompiledEntry>();
   private globalsDef = '';
   /** One shared chain for routes with no plugin at any level (most of them, at 10,000 routes). */
   private emptyChain: CompiledChain | undefined;
@@ -230,9 +243,8 @@ export class RuntimeBuilder {
       for (const { route, upstream, split } of checked.routes) {
         const up = upstream ? upstreamFor(upstream) : undefined;
         const sp = split ? upstreamFor(split) : undefined;
-        const def = JSON.stringify(route);
         const prev = this.compiledRoutes.get(route.id);
-        if (sameGlobals && prev && prev.def === def && prev.upstream === up && prev.split === sp) {
+        if (sameGlobals && prev && prev.upstream === up && prev.split === sp && sameRoute(prev, route)) {
           compiledRoutes.set(route.id, prev);
           specs.push(routeSpec(route, prev.compiled));
           continue;
@@ -252,7 +264,7 @@ export class RuntimeBuilder {
           chain,
           metrics: this.services.metrics.route(route.id),
         };
-        compiledRoutes.set(route.id, { def, upstream: up, split: sp, compiled });
+        compiledRoutes.set(route.id, { route, def: undefined, upstream: up, split: sp, compiled });
         specs.push(routeSpec(route, compiled));
       }
       const router = new Router(specs, previous?.router);
@@ -283,6 +295,27 @@ export class RuntimeBuilder {
     }
     this.services.metrics.retain(current.routeIds, new Set(current.upstreams.keys()));
   }
+}
+
+/** A compiled route with what it was built from; `def` (its JSON) only once a comparison needed it. */
+interface CompiledEntry {
+  route: Route;
+  def: string | undefined;
+  upstream: RuntimeUpstream | undefined;
+  split: RuntimeUpstream | undefined;
+  compiled: CompiledRoute;
+}
+
+/**
+ * Unchanged since the entry was built: the same object (configs patched in place, the usual
+ * case under churn) or, for a config that arrived whole, the same JSON.
+ */
+function sameRoute(entry: CompiledEntry, route: Route): boolean {
+  if (entry.route === route) return true;
+  entry.def ??= JSON.stringify(entry.route);
+  if (entry.def !== JSON.stringify(route)) return false;
+  entry.route = route;
+  return true;
 }
 
 function routeSpec<T>(route: Route, value: T): RouteSpec<T> {

@@ -1,4 +1,5 @@
 import type { GatewayConfig } from '../core/model/index.js';
+import type { ConfigPatch } from './config-patch.js';
 import type { NodeStatus } from '../upstream/runtime.js';
 
 import type { PurgeRequest } from '../discovery/index.js';
@@ -9,6 +10,8 @@ export type PurgeFilter = PurgeRequest;
 /** Primary -> worker. */
 export type ToWorker =
   | { type: 'meridian:config'; config: GatewayConfig }
+  /** The change since the config this worker received last (messages arrive in order). */
+  | { type: 'meridian:config-patch'; patch: ConfigPatch }
   | { type: 'meridian:purge'; id: number; filter: PurgeFilter }
   | { type: 'meridian:status'; id: number }
   /** Grace period begins: answer with Connection: close so clients move away. */
@@ -30,6 +33,8 @@ export interface WorkerStatus {
 /** Worker -> primary. */
 export type FromWorker =
   | { type: 'meridian:ready' }
+  /** A patch did not apply: send the whole config. */
+  | { type: 'meridian:resync' }
   | { type: 'meridian:applied'; revision: number; routes: number; buildMs: number }
   | { type: 'meridian:rejected'; revision: number; reason: string }
   | { type: 'meridian:purged'; id: number; error?: string }

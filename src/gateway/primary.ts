@@ -9,6 +9,7 @@ import type { GatewayConfig } from '../core/model/index.js';
 import { builtinRegistry, type PluginRegistry } from '../plugins/index.js';
 import { createAdminServer, type AdminBackend, type PurgeResult } from './admin.js';
 import { RuntimeBuilder } from './build.js';
+import { diffConfig, isEmptyPatch } from './config-patch.js';
 import { listenList, splitHostPort, type GatewayProgramConfig } from './config.js';
 import { isMeridianMessage, type FromWorker, type PurgeFilter, type ToWorker, type WorkerStatus } from './ipc.js';
 import { NodeRegistrar } from './registration.js';
@@ -43,7 +44,6 @@ export class GatewayPrimary implements AdminBackend {
   private readonly registry: PluginRegistry = builtinRegistry();
   private readonly aggregator = new AggregatorRegistry();
   private current: GatewayConfig | undefined;
-  private currentJson = '';
   private origin: 'etcd' | 'file' | 'snapshot' | 'empty' | undefined;
   private lastRejection: { reason: string; at: string; revision: number | undefined } | undefined;
   private sourceError: { reason: string; at: string } | undefined;
@@ -152,10 +152,10 @@ export class GatewayPrimary implements AdminBackend {
       return;
     }
     if (origin !== 'snapshot' && origin !== 'empty') this.sourceError = undefined;
-    const json = JSON.stringify(config);
-    if (json === this.currentJson) return;
+    const prev = this.current;
+    const patch = prev === undefined ? undefined : diffConfig(prev, config);
+    if (prev !== undefined && (patch === undefined ? JSON.stringify(config) === JSON.stringify(prev) : isEmptyPatch(prev, patch))) return;
     this.current = config;
-    this.currentJson = json;
     this.origin = origin;
     if (origin === 'etcd' || origin === 'file') {
       try {
@@ -165,7 +165,9 @@ export class GatewayPrimary implements AdminBackend {
       }
     }
     this.log.info({ origin, revision: config.revision, routes: config.routes.length, upstreams: config.upstreams.length }, 'config accepted');
-    for (const slot of this.slots.values()) if (slot.ready) this.send(slot.worker, { type: 'meridian:config', config });
+    // Ready workers hold `prev`: a patch is enough (a worker that becomes ready gets the whole).
+    const message: ToWorker = patch === undefined ? { type: 'meridian:config', config } : { type: 'meridian:config-patch', patch };
+    for (const slot of this.slots.values()) if (slot.ready) this.send(slot.worker, message);
   }
 
   /** The registration says what the node serves: the revision every worker has applied. */
@@ -194,6 +196,9 @@ export class GatewayPrimary implements AdminBackend {
         slot.ready = true;
         if (this.current) this.send(worker, { type: 'meridian:config', config: this.current });
         if (this.draining) this.send(worker, { type: 'meridian:draining' });
+        return;
+      case 'meridian:resync':
+        if (this.current) this.send(worker, { type: 'meridian:config', config: this.current });
         return;
       case 'meridian:applied':
         slot.revision = msg.revision;

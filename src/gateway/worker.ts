@@ -7,6 +7,7 @@ import type { NodeSource } from '../upstream/node-source.js';
 import type { Upstream } from '../core/model/index.js';
 import type { Registry } from 'prom-client';
 import { RuntimeBuilder, resolveConfig, type Runtime } from './build.js';
+import { applyConfigPatch } from './config-patch.js';
 import { listenList, type GatewayProgramConfig } from './config.js';
 import { createRequestHandler, requestIdSource, type WorkerContext } from './handler.js';
 import { isMeridianMessage, type FromWorker, type PurgeFilter, type ToWorker, type WorkerStatus } from './ipc.js';
@@ -96,6 +97,8 @@ export class GatewayWorker implements WorkerContext {
 
   private applying: Promise<void> | undefined;
   private queued: GatewayConfig | undefined;
+  /** The config as the primary last sent it (patches apply to it), built or not. */
+  private received: GatewayConfig | undefined;
 
   /**
    * Builds and swaps in a config; the previous generation keeps serving what it started.
@@ -169,8 +172,24 @@ export class GatewayWorker implements WorkerContext {
   async handle(m: ToWorker): Promise<void> {
     switch (m.type) {
       case 'meridian:config':
+        this.received = m.config;
         await this.applyConfig(m.config);
         return;
+      case 'meridian:config-patch': {
+        // Applied on arrival, in message order; the build below may coalesce several.
+        try {
+          if (this.received === undefined) throw new Error('no config to patch yet');
+          this.received = applyConfigPatch(this.received, m.patch);
+        } catch (err) {
+          // Cannot happen while messages arrive in order; if it does, ask for the whole config.
+          this.log.error({ reason: (err as Error).message }, 'config patch not applicable: asking the primary for the whole config');
+          this.received = undefined;
+          this.opts.send({ type: 'meridian:resync' });
+          return;
+        }
+        await this.applyConfig(this.received);
+        return;
+      }
       case 'meridian:purge':
         try {
           await this.purge(m.filter);

@@ -80,6 +80,19 @@ describe('gateway node with etcd, workers and snapshot', () => {
     for (let i = 0; i < 10; i++) expect((await send(`http://127.0.0.1:${port}/hello`)).status).toBe(200);
   });
 
+  it('serves a changed route on every worker (sent to workers as a patch)', async () => {
+    expect((await send(`http://127.0.0.1:${port}/hello2`)).status).toBe(404);
+    await store.put(regionalKeys.resource('routes', 'r1'), { id: 'r1', paths: ['/hello', '/hello2'], upstream_id: 'u1' });
+    await store.put(regionalKeys.revision(), { central_revision: 2, written_at: new Date().toISOString() });
+    // Same revision number, changed route: the change itself must reach both workers.
+    await eventually(async () => {
+      for (let i = 0; i < 10; i++) if ((await send(`http://127.0.0.1:${port}/hello2`)).status !== 200) return false;
+      return true;
+    }, 10_000);
+    const s = await status();
+    expect(s.workers.every((w) => w.revision === 2 && w.routes === 1)).toBe(true);
+  });
+
   it('registers itself in etcd under a lease with the revision it serves', async () => {
     const reg = await eventually(async () => {
       const e = await store.get<NodeRegistration>(regionalKeys.node('c1', 'gw-1'));
