@@ -387,10 +387,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
  * Buffer or string body as is, anything else as JSON; ctx.responseHeaders on top.
  */
 export function sendShortCircuit(res: ClientResponse, ctx: RequestContext, stop: ShortCircuit, draining: boolean): void {
-  const payload = stop.body === undefined ? '' : typeof stop.body === 'string' || Buffer.isBuffer(stop.body) ? stop.body : JSON.stringify(stop.body);
+  let body = stop.body;
+  // Catalogue errors from plugins carry the request id in the body too, like the gateway's own.
+  if (typeof body === 'object' && body !== null && !Buffer.isBuffer(body) && typeof (body as { code?: unknown }).code === 'string' && !('request_id' in body)) body = { ...body, request_id: ctx.requestId };
+  const payload = body === undefined ? '' : typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
   const out: string[] = [];
   for (const [k, v] of Object.entries(stop.headers ?? {})) out.push(k, v);
-  if (typeof stop.body === 'object' && stop.body !== null && !Buffer.isBuffer(stop.body) && !out.some((x, i) => i % 2 === 0 && x.toLowerCase() === 'content-type')) out.push('content-type', 'application/json');
+  // A known length, not chunked framing, for an answer that is complete here.
+  if (!out.some((x, i) => i % 2 === 0 && (x.toLowerCase() === 'content-length' || x.toLowerCase() === 'transfer-encoding'))) out.push('content-length', String(Buffer.byteLength(payload)));
+  if (typeof body === 'object' && body !== null && !Buffer.isBuffer(body) && !out.some((x, i) => i % 2 === 0 && x.toLowerCase() === 'content-type')) out.push('content-type', 'application/json');
   applyHeaderEdits(out, { 'x-request-id': ctx.requestId });
   applyHeaderEdits(out, ctx.responseHeaders);
   if (draining && !isHttp2(res)) out.push('connection', 'close');

@@ -46,7 +46,14 @@ afterAll(async () => {
 async function get(g: string, path = '/', headers: Record<string, string> = {}, method = 'GET', body?: string) {
   const r = await request(`${gateways[g]!.url}${path}`, { method: method as 'GET', headers, body });
   const text = await r.body.text();
-  return { status: r.statusCode, headers: r.headers, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+  const json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  // A coded error names the request it answers, as the x-request-id header does; the assertions below compare the rest.
+  if (typeof json.code === 'string') {
+    expect(json.request_id).toBeTypeOf('string');
+    expect(json.request_id).toBe(r.headers['x-request-id']);
+    delete json.request_id;
+  }
+  return { status: r.statusCode, headers: r.headers, json };
 }
 
 const UNAUTHORIZED = { code: 'MERIDIAN_ERR_PLUGIN_UNAUTHORIZED', message: 'unauthorized' };
@@ -68,6 +75,7 @@ describe('key-auth', () => {
     const a = await get('key', '/x');
     const b = await get('key', '/x', { apikey: 'alice-key-123457' });
     expect([a.status, b.status]).toEqual([401, 401]);
+    expect(a.headers['content-length']).toBe(String(Buffer.byteLength(JSON.stringify({ ...UNAUTHORIZED, request_id: a.headers['x-request-id'] }))));
     expect(a.json).toEqual(UNAUTHORIZED);
     expect(b.json).toEqual(UNAUTHORIZED);
     expect(upstream.hits()).toBe(before);

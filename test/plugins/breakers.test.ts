@@ -39,7 +39,7 @@ describe('circuit-breaker (consecutive failures, half-open probes)', () => {
     const hits = upstream.hits();
     const open1 = await call(g);
     expect(open1.status).toBe(503);
-    expect(JSON.parse(open1.text)).toEqual({ code: 'MERIDIAN_ERR_PLUGIN_CIRCUIT_OPEN', message: 'upstream up-cb is unavailable (circuit circuit-breaker open)' });
+    expect(JSON.parse(open1.text)).toEqual({ request_id: expect.any(String), code: 'MERIDIAN_ERR_PLUGIN_CIRCUIT_OPEN', message: 'upstream up-cb is unavailable (circuit circuit-breaker open)' });
     expect(open1.headers['retry-after']).toBe('1');
     expect(upstream.hits()).toBe(hits);
     // Half-open: one probe fails -> open again, for twice as long.

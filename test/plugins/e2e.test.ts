@@ -82,7 +82,7 @@ describe('plugins end to end in meridian gateway', () => {
   it('ip-restriction refuses a denied address with the coded 403', async () => {
     const r = await fetch(`${url}/denied`);
     expect(r.status).toBe(403);
-    expect(await r.json()).toEqual({ code: 'MERIDIAN_ERR_PLUGIN_FORBIDDEN', message: 'forbidden' });
+    expect(await r.json()).toEqual({ code: 'MERIDIAN_ERR_PLUGIN_FORBIDDEN', message: 'forbidden', request_id: r.headers.get('x-request-id') });
   });
 
   it('key-auth refuses a request without a key', async () => {

@@ -53,7 +53,7 @@ describe('ip-restriction', () => {
     expect(await s('192.168.1.1')).toBe(403);
     expect(await s('2001:db9::1')).toBe(403);
     const r = await call(g, '/', { 'x-test-ip': '192.168.1.1' });
-    expect(r.json).toEqual({ code: 'MERIDIAN_ERR_PLUGIN_FORBIDDEN', message: 'forbidden' });
+    expect(r.json).toEqual({ request_id: expect.any(String), code: 'MERIDIAN_ERR_PLUGIN_FORBIDDEN', message: 'forbidden' });
   });
   it('rejects bad config with its exact message', () => {
     expect(() => registry.compile({ route: { 'ip-restriction': { deny: ['10.0.0.0/33'] } } }, 'route i')).toThrow('plugin ip-restriction at route i (route): deny[0]: "10.0.0.0/33" is not an IPv4/IPv6 address or CIDR');
@@ -140,7 +140,7 @@ describe('body-limit', () => {
     expect((await call(g, '/', { 'content-type': 'text/plain' }, 'POST', 'small')).status).toBe(200);
     const big = await call(g, '/', {}, 'POST', 'x'.repeat(100));
     expect(big.status).toBe(413);
-    expect(big.json).toEqual({ code: 'MERIDIAN_ERR_PLUGIN_BODY_TOO_LARGE', message: 'request body larger than 16 bytes' });
+    expect(big.json).toEqual({ request_id: expect.any(String), code: 'MERIDIAN_ERR_PLUGIN_BODY_TOO_LARGE', message: 'request body larger than 16 bytes' });
     async function* chunks() {
       for (let i = 0; i < 10; i++) yield Buffer.from('0123456789');
     }

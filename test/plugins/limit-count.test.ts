@@ -57,7 +57,7 @@ describe('limit-count', () => {
     expect(Number(last!.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect(Number(last!.headers.get('retry-after'))).toBeLessThanOrEqual(60);
     expect(last!.headers.get('ratelimit-remaining')).toBe('0');
-    expect(JSON.parse(last!.body)).toEqual({ code: 'MERIDIAN_ERR_PLUGIN_RATE_LIMITED', message: 'too many requests' });
+    expect(JSON.parse(last!.body)).toEqual({ request_id: expect.any(String), code: 'MERIDIAN_ERR_PLUGIN_RATE_LIMITED', message: 'too many requests' });
   });
 
   it('counts in Redis: two gateways share one counter', async () => {

@@ -82,7 +82,7 @@ describe('limit-conn (concurrent requests)', () => {
     await new Promise((r) => setTimeout(r, 100));
     const third = await request(`${g.url}/`);
     expect(third.statusCode).toBe(429);
-    expect(await third.body.json()).toEqual({ code: 'MERIDIAN_ERR_PLUGIN_TOO_MANY_CONNECTIONS', message: 'too many concurrent requests' });
+    expect(await third.body.json()).toEqual({ request_id: expect.any(String), code: 'MERIDIAN_ERR_PLUGIN_TOO_MANY_CONNECTIONS', message: 'too many concurrent requests' });
     release();
     for (const h of held) {
       const r = await h;

@@ -45,7 +45,7 @@ describe('anti-replay', () => {
     expect((await call(a, '/', h)).status).toBe(200);
     const again = await call(b, '/', h);
     expect(again.status).toBe(401);
-    expect(JSON.parse(again.text)).toEqual({ code: 'MERIDIAN_ERR_PLUGIN_REPLAYED', message: 'request replayed or outside its time window' });
+    expect(JSON.parse(again.text)).toEqual({ request_id: expect.any(String), code: 'MERIDIAN_ERR_PLUGIN_REPLAYED', message: 'request replayed or outside its time window' });
     expect((await call(a, '/', { 'x-nonce': randomUUID(), 'x-timestamp': String(Math.floor(Date.now() / 1000) - 120) })).status).toBe(401);
     expect((await call(a, '/', { 'x-timestamp': String(Date.now()) })).status).toBe(401);
     expect((await call(a, '/', { 'x-nonce': randomUUID(), 'x-timestamp': String(Date.now()) })).status).toBe(200); // ms accepted

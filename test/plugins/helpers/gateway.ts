@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { request as undiciRequest } from 'undici';
 import type { Consumer, Route } from '../../../src/core/model/index.js';
 import type { CompiledChain, PluginLayers, PluginRegistry, RequestContext, ShortCircuit } from '../../../src/plugins/index.js';
+import { sendShortCircuit } from '../../../src/proxy/exchange.js';
 
 /**
  * A stand-in for the gateway while it is being built: routes every request to one route,
@@ -33,21 +34,9 @@ export interface MiniGatewayOptions {
 
 const HOP = new Set(['host', 'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'te', 'upgrade']);
 
+/** Short-circuit answers go out exactly as the gateway sends them. */
 function send(res: ServerResponse, ctx: RequestContext, stop: ShortCircuit): void {
-  const headers: Record<string, string> = { ...(stop.headers ?? {}) };
-  let body: Buffer | string | undefined;
-  if (stop.body === undefined) body = undefined;
-  else if (Buffer.isBuffer(stop.body) || typeof stop.body === 'string') body = stop.body;
-  else {
-    body = JSON.stringify(stop.body);
-    headers['content-type'] ??= 'application/json';
-  }
-  for (const [k, v] of Object.entries(ctx.responseHeaders)) {
-    if (v === null) delete headers[k];
-    else if (!(k in headers)) headers[k] = v;
-  }
-  res.writeHead(stop.status, headers);
-  res.end(ctx.req.method === 'HEAD' ? undefined : body);
+  sendShortCircuit(res, ctx, stop, false);
 }
 
 export async function miniGateway(opts: MiniGatewayOptions): Promise<MiniGateway> {
