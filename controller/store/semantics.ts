@@ -1,10 +1,20 @@
-import type { Deployment, ResourceKind, VDomain } from '../../src/core/model/index.js';
+import type { Deployment, ResourceKind, Route, VDomain } from '../../src/core/model/index.js';
 import { MeridianError } from '../../src/core/errors/index.js';
+import { patternError } from '../../src/router/router.js';
 
 /** Rules the schema cannot state (which optional fields a policy or kind needs). */
 export function checkSemantics(kind: ResourceKind, id: string, value: unknown): void {
   if (kind === 'vdomains') checkPolicy(id, value as VDomain);
   if (kind === 'deployments') checkDeployment(id, value as Deployment);
+  if (kind === 'routes') checkPaths(value as Route);
+}
+
+/** The gateways' router would refuse these patterns (and with them the region's whole config). */
+function checkPaths(r: Route): void {
+  r.paths.forEach((p, i) => {
+    const error = patternError(p);
+    if (error !== undefined) throw invalid('route', `paths[${i}]`, `${p}: ${error}`);
+  });
 }
 
 function invalid(kind: string, field: string, reason: string): MeridianError {

@@ -4,7 +4,7 @@ import { Consumer, GatewayConfig, GlobalRule, Route, Ssl, Upstream } from '../co
 import { check } from '../core/validate.js';
 import { MeridianError } from '../core/errors/index.js';
 import type { CompiledChain, PluginRegistry } from '../plugins/index.js';
-import { Router, type RouteSpec } from '../router/router.js';
+import { Router, patternConflict, patternError, type RouteSpec } from '../router/router.js';
 import { compileVars } from '../router/vars.js';
 import { PassiveHealthTracker } from '../upstream/health.js';
 import { StaticNodeSource, type NodeSource } from '../upstream/node-source.js';
@@ -87,8 +87,11 @@ function checkSchema(raw: unknown): GatewayConfig {
       const key = `${kind}\n${JSON.stringify(item)}`;
       let value = itemCache.get(key) ?? nextCache.get(key);
       if (value === undefined) {
-        const res = check(ITEM_SCHEMAS[kind], item, `${kind}[${i}]`);
-        if (!res.ok) reject(`${res.field}: ${res.reason}`);
+        const where = `${kind}[${i}]`;
+        const res = check(ITEM_SCHEMAS[kind], item, where);
+        // Name the resource too: `routes[3].vars[0].source`, not `vars[0].source`.
+        if (!res.ok) reject(`${res.field === where ? where : `${where}.${res.field}`}: ${res.reason}`);
+        if (kind === 'routes') checkPaths(res.value as Route, i);
         value = res.value;
       }
       if (isObject) checkedByObject.set(item, value);
@@ -99,6 +102,14 @@ function checkSchema(raw: unknown): GatewayConfig {
   }
   itemCache = nextCache;
   return out;
+}
+
+/** Path patterns find-my-way would refuse (router trees are built on first use, too late to say no). */
+function checkPaths(route: Route, index: number): void {
+  route.paths.forEach((p, j) => {
+    const error = patternError(p);
+    if (error !== undefined) reject(`routes[${index}].paths[${j}]: ${p}: ${error}`);
+  });
 }
 
 /**
@@ -182,6 +193,11 @@ export class RuntimeBuilder {
   private upstreamDefs = new Map<string, string>();
   /** Compiled routes of the last generation with what they were built from: unchanged ones are reused (and so are their router shards). */
   private compiledRoutes = new Map<string, CompiledEntry>();
+  /** The router of the last build, its routes in order and their positions (what a patch applies to). */
+  private lastRouter: Router<CompiledRoute> | undefined;
+  private lastSpecs: RouteSpec<CompiledRoute>[] = [];
+  private positions = new Map<string, number>();
+  private globals: Array<Record<string, unknown>> = [];
   private globalsDef = '';
   /** One shared chain for routes with no plugin at any level (most of them, at 10,000 routes). */
   private emptyChain: CompiledChain | undefined;
@@ -193,15 +209,15 @@ export class RuntimeBuilder {
     const checked = checkConfig(raw, region);
     checkConsumers(registry, checked.config.consumers);
     const globals = checked.config.global_rules.map((g) => g.plugins);
-    const specs: RouteSpec<null>[] = [];
-    const anyGlobal = globals.some((g) => Object.keys(g).length > 0);
+    const anyGlobal = globals.some(hasPlugins);
     for (const { route, upstream } of checked.routes) {
       // Plugin configs are what compiling checks; a route with no plugin anywhere has none to check.
-      if (anyGlobal || route.plugins || upstream?.plugins) compileChain(registry, globals, upstream, route);
-      specs.push(routeSpec(route, null));
+      if (anyGlobal || hasPlugins(route.plugins) || hasPlugins(upstream?.plugins)) compileChain(registry, globals, upstream, route);
     }
+    // Each route's patterns were checked with the schema; what is left is between routes.
+    const conflict = patternConflict(checked.routes.map(({ route }) => route));
+    if (conflict !== undefined) reject(conflict);
     try {
-      new Router(specs);
       new TlsTable(checked.config.ssl);
     } catch (err) {
       reject((err as Error).message);
@@ -239,6 +255,9 @@ export class RuntimeBuilder {
     const globalsDef = JSON.stringify(globals);
     const sameGlobals = globalsDef === this.globalsDef;
     const compiledRoutes: typeof this.compiledRoutes = new Map();
+    // Positions of routes compiled anew: with the same routes in the same order as the last
+    // build, the router is patched at those positions instead of rebuilt.
+    const changed: number[] = [];
     try {
       for (const { route, upstream, split } of checked.routes) {
         const up = upstream ? upstreamFor(upstream) : undefined;
@@ -249,36 +268,86 @@ export class RuntimeBuilder {
           specs.push(routeSpec(route, prev.compiled));
           continue;
         }
-        const plugged = globals.some((g) => Object.keys(g).length > 0) || route.plugins !== undefined || upstream?.plugins !== undefined;
-        const chain = plugged ? compileChain(this.services.registry, globals, upstream, route) : (this.emptyChain ??= this.services.registry.compile({}, 'no plugins'));
-        const compiled: CompiledRoute = {
-          id: route.id,
-          spec: route,
-          upstream: up,
-          split: sp && route.split ? { upstream: sp, weight: route.split.weight ?? 0, match: route.split.match && route.split.match.length > 0 ? compileVars(route.split.match) : undefined } : undefined,
-          stripPrefix: route.strip_prefix?.replace(/\/$/, ''),
-          rewritePath: route.rewrite_path,
-          sendTimeout: route.timeout?.send,
-          readTimeout: route.timeout?.read,
-          maxBody: route.max_body_size,
-          chain,
-          metrics: this.services.metrics.route(route.id),
-        };
-        compiledRoutes.set(route.id, { route, def: undefined, upstream: up, split: sp, compiled });
-        specs.push(routeSpec(route, compiled));
+        const entry = this.compileRoute(route, up, sp, upstream, globals);
+        compiledRoutes.set(route.id, entry);
+        changed.push(specs.length);
+        specs.push(routeSpec(route, entry.compiled));
       }
-      const router = new Router(specs, previous?.router);
+      const prevRouter = previous?.router;
+      const patchable = prevRouter !== undefined && prevRouter === this.lastRouter && changed.length <= specs.length / 4 && sameOrder(this.lastSpecs, specs);
+      const router = patchable ? new Router(specs, prevRouter, {}, changed) : new Router(specs, prevRouter);
       const tls = new TlsTable(config.ssl, this.tlsCache);
       this.upstreamDefs = defs;
       this.compiledRoutes = compiledRoutes;
+      this.lastRouter = router;
+      this.lastSpecs = specs;
+      this.positions = new Map(specs.map((r, i) => [r.id, i]));
       this.globalsDef = globalsDef;
+      this.globals = globals;
       return { revision: config.revision, router, routes: specs.length, routeIds: new Set(specs.map((s) => s.id)), upstreams, tls, buildMs: performance.now() - t0, consumers: config.consumers };
     } catch (err) {
+      this.lastRouter = undefined; // what the failed config changed is unknown to later patches
       // Never leak pools of a generation that will not serve.
       for (const u of upstreams.values()) if (u !== previous?.upstreams.get(u.id)) u.dispose();
       if (err instanceof MeridianError) throw err;
       reject((err as Error).message);
     }
+  }
+
+  /**
+   * A generation that differs from `previous` (the last one built) only in these routes: same
+   * ids in the same order, each served before and after, on upstreams `previous` has. Costs
+   * the changed routes, not the config: route churn among 10,000 routes stays off the hot
+   * path. Undefined when the change is not of that kind; the caller then builds in full.
+   */
+  patchRoutes(revision: number, previous: Runtime, routes: ReadonlyMap<string, Route>): Runtime | undefined {
+    if (previous.router !== this.lastRouter || routes.size > this.lastSpecs.length / 4) return undefined;
+    const t0 = performance.now();
+    const region = this.services.region;
+    const specs = this.lastSpecs.slice();
+    const entries: Array<[string, CompiledEntry]> = [];
+    const changed: number[] = [];
+    try {
+      for (const [id, route] of routes) {
+        const at = this.positions.get(id);
+        if (at === undefined || route.enabled === false || !route.upstream_id || route.upstream !== undefined) return undefined;
+        if (region !== undefined && route.regions && route.regions.length > 0 && !route.regions.includes(region)) return undefined;
+        const up = previous.upstreams.get(route.upstream_id);
+        const sp = route.split ? previous.upstreams.get(route.split.upstream_id) : undefined;
+        if (up === undefined || (route.split && sp === undefined)) return undefined;
+        const entry = this.compileRoute(route, up, sp, up.spec, this.globals);
+        entries.push([id, entry]);
+        changed.push(at);
+        specs[at] = routeSpec(route, entry.compiled);
+      }
+    } catch (err) {
+      this.lastRouter = undefined; // rejected: the next build is a full one, which judges the config whole
+      throw err;
+    }
+    const router = new Router(specs, previous.router, {}, changed);
+    for (const [id, entry] of entries) this.compiledRoutes.set(id, entry);
+    this.lastRouter = router;
+    this.lastSpecs = specs;
+    return { ...previous, revision, router, buildMs: performance.now() - t0 };
+  }
+
+  private compileRoute(route: Route, up: RuntimeUpstream | undefined, sp: RuntimeUpstream | undefined, upstream: Upstream | undefined, globals: Array<Record<string, unknown>>): CompiledEntry {
+    const plugged = globals.some(hasPlugins) || hasPlugins(route.plugins) || hasPlugins(upstream?.plugins);
+    const chain = plugged ? compileChain(this.services.registry, globals, upstream, route) : (this.emptyChain ??= this.services.registry.compile({}, 'no plugins'));
+    const compiled: CompiledRoute = {
+      id: route.id,
+      spec: route,
+      upstream: up,
+      split: sp && route.split ? { upstream: sp, weight: route.split.weight ?? 0, match: route.split.match && route.split.match.length > 0 ? compileVars(route.split.match) : undefined } : undefined,
+      stripPrefix: route.strip_prefix?.replace(/\/$/, ''),
+      rewritePath: route.rewrite_path,
+      sendTimeout: route.timeout?.send,
+      readTimeout: route.timeout?.read,
+      maxBody: route.max_body_size,
+      chain,
+      metrics: this.services.metrics.route(route.id),
+    };
+    return { route, def: undefined, upstream: up, split: sp, compiled };
   }
 
   /** After the swap: release what the old generation held and the new one does not. */
@@ -295,6 +364,12 @@ export class RuntimeBuilder {
     }
     this.services.metrics.retain(current.routeIds, new Set(current.upstreams.keys()));
   }
+}
+
+function sameOrder(a: readonly RouteSpec<unknown>[], b: readonly RouteSpec<unknown>[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if ((a[i] as RouteSpec<unknown>).id !== (b[i] as RouteSpec<unknown>).id) return false;
+  return true;
 }
 
 /** A compiled route with what it was built from; `def` (its JSON) only once a comparison needed it. */
@@ -340,6 +415,13 @@ function checkConsumers(registry: PluginRegistry, consumers: readonly Consumer[]
       }
     }
   }
+}
+
+/** The schema defaults `plugins` to {}: an empty map is no plugin (and the shared empty chain). */
+function hasPlugins(map: Readonly<Record<string, unknown>> | undefined): boolean {
+  if (map === undefined) return false;
+  for (const _ in map) return true;
+  return false;
 }
 
 function compileChain(registry: PluginRegistry, globals: Array<Record<string, unknown>>, upstream: Upstream | undefined, route: Route): CompiledChain {

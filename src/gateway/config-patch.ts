@@ -68,3 +68,20 @@ export function applyConfigPatch(base: GatewayConfig, patch: ConfigPatch): Gatew
   }
   return out;
 }
+
+/**
+ * The routes a patch changes, by id, when it changes nothing else but the revision (the
+ * worker then patches its router at those routes); undefined for any other change.
+ */
+export function routeChanges(base: GatewayConfig, patch: ConfigPatch): Map<string, GatewayConfig['routes'][number]> | undefined {
+  const { revision: _a, ...before } = topOf(base);
+  const { revision: _b, ...after } = patch.top;
+  if (JSON.stringify(before) !== JSON.stringify(after)) return undefined;
+  const out = new Map<string, GatewayConfig['routes'][number]>();
+  for (const item of patch.items) {
+    if (item.kind !== 'routes') return undefined;
+    const route = item.value as GatewayConfig['routes'][number];
+    out.set(route.id, route);
+  }
+  return out;
+}

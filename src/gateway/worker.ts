@@ -1,13 +1,13 @@
 import type { Http2Session } from 'node:http2';
 import { createLogger, type Logger } from '../core/logger.js';
-import type { Consumer, GatewayConfig } from '../core/model/index.js';
+import type { Consumer, GatewayConfig, Route } from '../core/model/index.js';
 import { builtinRegistry, pluginMetrics, type PluginRegistry } from '../plugins/index.js';
 import { PoolManager } from '../upstream/pools.js';
 import type { NodeSource } from '../upstream/node-source.js';
 import type { Upstream } from '../core/model/index.js';
 import type { Registry } from 'prom-client';
 import { RuntimeBuilder, resolveConfig, type Runtime } from './build.js';
-import { applyConfigPatch } from './config-patch.js';
+import { applyConfigPatch, routeChanges } from './config-patch.js';
 import { listenList, type GatewayProgramConfig } from './config.js';
 import { createRequestHandler, requestIdSource, type WorkerContext } from './handler.js';
 import { isMeridianMessage, type FromWorker, type PurgeFilter, type ToWorker, type WorkerStatus } from './ipc.js';
@@ -97,6 +97,8 @@ export class GatewayWorker implements WorkerContext {
 
   private applying: Promise<void> | undefined;
   private queued: GatewayConfig | undefined;
+  /** Routes changed since the last build began, when nothing else did (undefined: build in full). */
+  private changedRoutes: Map<string, Route> | undefined;
   /** The config as the primary last sent it (patches apply to it), built or not. */
   private received: GatewayConfig | undefined;
 
@@ -105,14 +107,20 @@ export class GatewayWorker implements WorkerContext {
    * Configs are applied one at a time, in order; while one is being applied only the newest
    * waiting one is kept (a burst of changes costs one more build, not one per change).
    */
-  async applyConfig(config: GatewayConfig): Promise<void> {
+  async applyConfig(config: GatewayConfig, routes?: ReadonlyMap<string, Route>): Promise<void> {
+    // Route-only changes accumulate over coalesced configs; anything else means a full build.
+    if (routes === undefined) this.changedRoutes = undefined;
+    else if (this.queued === undefined) this.changedRoutes = new Map(routes);
+    else if (this.changedRoutes !== undefined) for (const [id, r] of routes) this.changedRoutes.set(id, r);
     this.queued = config;
     if (this.applying) return this.applying;
     this.applying = (async () => {
       while (this.queued) {
         const next = this.queued;
+        const changed = this.changedRoutes;
         this.queued = undefined;
-        await this.applyOne(next);
+        this.changedRoutes = undefined;
+        await this.applyOne(next, changed);
       }
     })().finally(() => {
       this.applying = undefined;
@@ -120,11 +128,13 @@ export class GatewayWorker implements WorkerContext {
     return this.applying;
   }
 
-  private async applyOne(config: GatewayConfig): Promise<void> {
+  private async applyOne(config: GatewayConfig, changedRoutes: ReadonlyMap<string, Route> | undefined): Promise<void> {
     let next: Runtime;
     try {
-      // The primary checked the schema; the worker resolves references and builds.
-      next = this.builder.build(resolveConfig(config, this.opts.config.node.region), this.runtime);
+      // The primary checked the config whole; the worker patches its router at the changed
+      // routes when only routes changed, else resolves references and builds.
+      const patched = changedRoutes !== undefined && this.runtime !== undefined ? this.builder.patchRoutes(config.revision, this.runtime, changedRoutes) : undefined;
+      next = patched ?? this.builder.build(resolveConfig(config, this.opts.config.node.region), this.runtime);
     } catch (err) {
       const reason = (err as Error).message;
       this.log.error({ revision: config.revision, reason }, 'config rejected by worker');
@@ -177,8 +187,10 @@ export class GatewayWorker implements WorkerContext {
         return;
       case 'meridian:config-patch': {
         // Applied on arrival, in message order; the build below may coalesce several.
+        let routes: Map<string, Route> | undefined;
         try {
           if (this.received === undefined) throw new Error('no config to patch yet');
+          routes = routeChanges(this.received, m.patch);
           this.received = applyConfigPatch(this.received, m.patch);
         } catch (err) {
           // Cannot happen while messages arrive in order; if it does, ask for the whole config.
@@ -187,7 +199,7 @@ export class GatewayWorker implements WorkerContext {
           this.opts.send({ type: 'meridian:resync' });
           return;
         }
-        await this.applyConfig(this.received);
+        await this.applyConfig(this.received, routes);
         return;
       }
       case 'meridian:purge':

@@ -106,7 +106,14 @@ class PathTable<T> {
     if (this.compiled) return;
     this.compiled = true;
     const fmw = FindMyWay({ maxParamLength: 1000, querystringParser: () => NO_QUERY, caseSensitive: true });
-    for (const [path, list] of this.dynamic) fmw.on(TREE_METHOD, path, NOOP, list);
+    for (const [path, list] of this.dynamic) {
+      try {
+        fmw.on(TREE_METHOD, path, NOOP, list);
+      } catch {
+        // Config checks refuse such patterns (patternError, patternConflicts); should one get
+        // through, its routes do not match: a request must never fail on a lazily built tree.
+      }
+    }
     this.fmw = fmw;
   }
 
@@ -128,30 +135,55 @@ class PathTable<T> {
 }
 
 /**
- * The pattern syntax find-my-way accepts, checked without building a tree (trees are built
- * lazily, but a bad pattern must reject the config, not fail a request later).
+ * Why find-my-way refuses a path pattern, or undefined. Trees are built lazily, on a shard's
+ * first request, so a bad pattern must be refused with the config, not found by a request.
  */
-export function checkPattern(pattern: string): string | undefined {
-  if (!pattern.startsWith('/')) return 'must start with /';
-  const star = pattern.indexOf('*');
-  if (star !== -1 && star !== pattern.length - 1) return 'a wildcard (*) must be the last character';
-  const re = /:(:?)([^/\-.(]*)(\()?/g;
-  for (let m = re.exec(pattern); m !== null; m = re.exec(pattern)) {
-    if (m[1] === ':') continue; // '::' is a literal colon
-    if (m[2] === '' && !m[3]) return 'a parameter (:name) needs a name';
+export function patternError(pattern: string): string | undefined {
+  if (isStatic(pattern)) return undefined;
+  try {
+    FindMyWay({ maxParamLength: 1000, caseSensitive: true }).on(TREE_METHOD, pattern, NOOP);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
   }
-  let depth = 0;
-  for (const ch of pattern) {
-    if (ch === '(') depth++;
-    else if (ch === ')' && --depth < 0) return 'unbalanced parentheses';
+}
+
+/**
+ * The pattern as find-my-way keys it: parameter names do not count, so `/a/:id` and `/a/:name`
+ * are one pattern (two routes registering both would make its tree fail). Static: itself.
+ */
+export function canonicalPattern(pattern: string): string {
+  // '::' is an escaped literal colon, kept as it is.
+  return isStatic(pattern) ? pattern : pattern.replace(/::|:[^/\-.(:]*/g, (m) => (m === '::' ? m : ':'));
+}
+
+/**
+ * Two routes whose patterns differ only in parameter names, in one host scope and method:
+ * find-my-way cannot hold both in one tree. Returns the reason, or undefined.
+ */
+export function patternConflict(routes: readonly Pick<RouteSpec<unknown>, 'id' | 'hosts' | 'methods' | 'paths'>[]): string | undefined {
+  const seen = new Map<string, { id: string; path: string }>();
+  for (const r of routes) {
+    for (const path of r.paths) {
+      // Without parameters a pattern is its own canonical form: nothing to conflict with.
+      if (!path.includes(':')) continue;
+      const canonical = canonicalPattern(path);
+      for (const host of r.hosts && r.hosts.length > 0 ? r.hosts : ['']) {
+        for (const method of r.methods && r.methods.length > 0 ? r.methods : ['']) {
+          const key = `${host.toLowerCase()}\n${method}\n${canonical}`;
+          const other = seen.get(key);
+          if (other === undefined) seen.set(key, { id: r.id, path });
+          else if (other.path !== path) return `route ${r.id}: path ${path} is route ${other.id}'s ${other.path} with other parameter names (give both the same names)`;
+        }
+      }
+    }
   }
-  if (depth !== 0) return 'unbalanced parentheses';
   return undefined;
 }
 
 /** Tables of one host scope and method: per first path segment, plus the catch-all shard. */
 class ShardedTable<T> {
-  readonly shards = new Map<string, PathTable<T>>();
+  shards = new Map<string, PathTable<T>>();
   catchAll: PathTable<T> | undefined;
   maxPriority = -Infinity;
 
@@ -159,6 +191,26 @@ class ShardedTable<T> {
     if (shard === '') this.catchAll = table;
     else this.shards.set(shard, table);
     if (table.maxPriority > this.maxPriority) this.maxPriority = table.maxPriority;
+  }
+
+  remove(shard: string): void {
+    if (shard === '') this.catchAll = undefined;
+    else this.shards.delete(shard);
+  }
+
+  copy(): ShardedTable<T> {
+    const t = new ShardedTable<T>();
+    t.shards = new Map(this.shards);
+    t.catchAll = this.catchAll;
+    t.maxPriority = this.maxPriority;
+    return t;
+  }
+
+  /** After removals: the highest priority of what is left. */
+  recomputePriority(): void {
+    let max = this.catchAll?.maxPriority ?? -Infinity;
+    for (const t of this.shards.values()) if (t.maxPriority > max) max = t.maxPriority;
+    this.maxPriority = max;
   }
 
   find(path: string, facts: () => RequestFacts): Found<T> | undefined {
@@ -175,9 +227,23 @@ class ShardedTable<T> {
 
 /** Routes of one host scope: those limited to a method, and those for every method. */
 class HostScope<T> {
-  readonly byMethod = new Map<string, ShardedTable<T>>();
-  readonly anyMethod = new ShardedTable<T>();
+  byMethod = new Map<string, ShardedTable<T>>();
+  anyMethod = new ShardedTable<T>();
   maxPriority = -Infinity;
+
+  /** A copy sharing its tables (copied in turn before one is changed). */
+  copy(): HostScope<T> {
+    const c = new HostScope<T>();
+    c.byMethod = new Map(this.byMethod);
+    c.anyMethod = this.anyMethod;
+    return c;
+  }
+
+  recomputePriority(): void {
+    let max = this.anyMethod.maxPriority;
+    for (const t of this.byMethod.values()) if (t.maxPriority > max) max = t.maxPriority;
+    this.maxPriority = max;
+  }
 
   table(method: string | undefined): ShardedTable<T> {
     if (method === undefined) return this.anyMethod;
@@ -224,75 +290,132 @@ interface ShardRecord<T> {
  * among 10,000 rebuilds one shard, not the tree.
  */
 export class Router<T> {
-  private readonly exact = new Map<string, HostScope<T>>();
-  private readonly wildcard = new Map<string, HostScope<T>>();
-  private readonly any = new HostScope<T>();
+  private exact = new Map<string, HostScope<T>>();
+  private wildcard = new Map<string, HostScope<T>>();
+  private any = new HostScope<T>();
   private readonly hostAware: boolean;
-  private readonly records = new Map<string, ShardRecord<T>>();
+  private records = new Map<string, ShardRecord<T>>();
+  private readonly routes: readonly RouteSpec<T>[];
   readonly stats: RouterStats;
 
-  constructor(routes: readonly RouteSpec<T>[], previous?: Router<T>, options: { eager?: boolean } = {}) {
+  /**
+   * `changed`: the positions at which `routes` differ from `previous`'s routes, which must
+   * otherwise be the same (same length, same ids at every position). Then only the shards
+   * those routes were or are in are rebuilt, the cost of a change independent of the number
+   * of routes; the result is the router a full build gives.
+   */
+  constructor(routes: readonly RouteSpec<T>[], previous?: Router<T>, options: { eager?: boolean } = {}, changed?: readonly number[]) {
+    this.routes = routes;
+    let built: number;
+    if (previous !== undefined && changed !== undefined && previous.routes.length === routes.length) built = this.applyChanges(previous, changed, options.eager === true);
+    else built = this.buildAll(previous, options.eager === true);
+    this.hostAware = this.exact.size > 0 || this.wildcard.size > 0;
+    this.stats = { routes: routes.length, exactHosts: this.exact.size, wildcardHosts: this.wildcard.size, shardsBuilt: built, shardsReused: this.records.size - built };
+  }
+
+  private buildAll(previous: Router<T> | undefined, eager: boolean): number {
     const plans = new Map<string, ShardPlan<T>>();
-    let order = 0;
-    for (const r of routes) {
-      const candidate: Candidate<T> = { value: r.value, priority: r.priority, order: order++, vars: r.vars && r.vars.length > 0 ? compileVars(r.vars) : undefined };
-      const scopes: Array<[string, HostScope<T>]> = [];
-      if (!r.hosts || r.hosts.length === 0) scopes.push(['', this.any]);
-      else for (const h of r.hosts) scopes.push(this.scopeFor(h));
-      const methods: (string | undefined)[] = r.methods && r.methods.length > 0 ? [...r.methods] : [undefined];
-      // HEAD is answered by GET routes, as every HTTP server does.
-      if (methods.includes('GET') && !methods.includes('HEAD')) methods.push('HEAD');
-      for (const [scopeKey, scope] of scopes) {
-        for (const m of methods) {
-          for (const p of r.paths) {
-            const shard = shardOf(p);
-            const key = `${scopeKey}\n${m ?? ''}\n${shard}`;
-            let plan = plans.get(key);
-            if (!plan) {
-              plan = { scope, method: m, shard, entries: [] };
-              plans.set(key, plan);
-            }
-            plan.entries.push({ path: p, candidate });
-          }
+    this.routes.forEach((r, order) => {
+      const candidate = candidateOf(r, order);
+      for (const pl of placements(r)) {
+        let plan = plans.get(pl.key);
+        if (!plan) {
+          plan = { scope: this.scopeFor(pl.host), method: pl.method, shard: pl.shard, entries: [] };
+          plans.set(pl.key, plan);
         }
+        plan.entries.push({ path: pl.path, candidate });
       }
-    }
+    });
     let built = 0;
-    let reused = 0;
     for (const [key, plan] of plans) {
       const prev = previous?.records.get(key);
       let table: PathTable<T>;
-      if (prev && sameEntries(prev, plan)) {
-        table = prev.table;
-        reused++;
-      } else {
-        table = new PathTable<T>();
-        for (const e of plan.entries) table.add(e.path, e.candidate);
-        table.seal();
-        if (options.eager) table.compile();
+      if (prev && sameEntries(prev, plan)) table = prev.table;
+      else {
+        table = pathTable(plan.entries, eager);
         built++;
       }
       this.records.set(key, { entries: plan.entries, table });
       plan.scope.table(plan.method).set(plan.shard, table);
     }
-    for (const s of [this.any, ...this.exact.values(), ...this.wildcard.values()]) {
-      s.maxPriority = Math.max(s.anyMethod.maxPriority, ...[...s.byMethod.values()].map((t) => t.maxPriority));
-    }
-    this.hostAware = this.exact.size > 0 || this.wildcard.size > 0;
-    this.stats = { routes: routes.length, exactHosts: this.exact.size, wildcardHosts: this.wildcard.size, shardsBuilt: built, shardsReused: reused };
+    for (const s of [this.any, ...this.exact.values(), ...this.wildcard.values()]) s.recomputePriority();
+    return built;
   }
 
-  private scopeFor(host: string): [string, HostScope<T>] {
-    const h = host.toLowerCase().replace(/\.$/, '');
-    const wild = h.startsWith('*.');
+  /** Copy-on-write from `previous`: scopes, tables and shards on the way to a changed shard are copied, the rest shared. */
+  private applyChanges(previous: Router<T>, changed: readonly number[], eager: boolean): number {
+    this.exact = new Map(previous.exact);
+    this.wildcard = new Map(previous.wildcard);
+    this.any = previous.any;
+    this.records = new Map(previous.records);
+    const changedSet = new Set(changed);
+    // Every shard a changed route leaves or enters, with the entries it brings.
+    const added = new Map<string, { at: Placement; entries: ShardRecord<T>['entries'] }>();
+    const touch = (pl: Placement) => {
+      let a = added.get(pl.key);
+      if (!a) {
+        a = { at: pl, entries: [] };
+        added.set(pl.key, a);
+      }
+      return a;
+    };
+    for (const i of changed) {
+      for (const pl of placements(previous.routes[i] as RouteSpec<T>)) touch(pl);
+      const r = this.routes[i] as RouteSpec<T>;
+      const candidate = candidateOf(r, i);
+      for (const pl of placements(r)) touch(pl).entries.push({ path: pl.path, candidate });
+    }
+    const owned = new Set<object>();
+    const tables = new Set<ShardedTable<T>>();
+    const scopes = new Set<HostScope<T>>();
+    let built = 0;
+    for (const [key, { at, entries: fresh }] of added) {
+      const kept = (previous.records.get(key)?.entries ?? []).filter((e) => !changedSet.has(e.candidate.order));
+      // Route order decides ties; the sort is stable, so a route's paths keep their order.
+      const entries = kept.concat(fresh).sort((a, b) => a.candidate.order - b.candidate.order);
+      const scope = this.writableScope(at.host, owned);
+      const table = writableTable(scope, at.method, owned);
+      if (entries.length === 0) {
+        this.records.delete(key);
+        table.remove(at.shard);
+      } else {
+        const t = pathTable(entries, eager);
+        this.records.set(key, { entries, table: t });
+        table.set(at.shard, t);
+        built++;
+      }
+      tables.add(table);
+      scopes.add(scope);
+    }
+    for (const t of tables) t.recomputePriority();
+    for (const s of scopes) s.recomputePriority();
+    return built;
+  }
+
+  /** The scope of a normalised host ('' = any host), created when new. */
+  private scopeFor(host: string): HostScope<T> {
+    if (host === '') return this.any;
+    const wild = host.startsWith('*.');
     const map = wild ? this.wildcard : this.exact;
-    const key = wild ? h.slice(2) : h;
+    const key = wild ? host.slice(2) : host;
     let scope = map.get(key);
     if (!scope) {
       scope = new HostScope<T>();
       map.set(key, scope);
     }
-    return [h, scope];
+    return scope;
+  }
+
+  /** The scope of a host, copied first if it is still shared with the previous router. */
+  private writableScope(host: string, owned: Set<object>): HostScope<T> {
+    const shared = this.scopeFor(host);
+    if (owned.has(shared)) return shared;
+    const scope = shared.copy();
+    owned.add(scope);
+    if (host === '') this.any = scope;
+    else if (host.startsWith('*.')) this.wildcard.set(host.slice(2), scope);
+    else this.exact.set(host, scope);
+    return scope;
   }
 
   /**
@@ -317,6 +440,56 @@ export class Router<T> {
     if (!best || this.any.maxPriority > best.candidate.priority) best = searchScope(this.any, method, path, facts, best);
     return best ? { value: best.candidate.value, params: best.params } : undefined;
   }
+}
+
+/** Where a route goes: one placement per host scope, method and path. */
+interface Placement {
+  key: string;
+  /** Normalised host ('' = any host, '*.suffix' = wildcard). */
+  host: string;
+  method: string | undefined;
+  shard: string;
+  path: string;
+}
+
+function placements(r: RouteSpec<unknown>): Placement[] {
+  const hosts = !r.hosts || r.hosts.length === 0 ? [''] : r.hosts.map((h) => h.toLowerCase().replace(/\.$/, ''));
+  const methods: (string | undefined)[] = r.methods && r.methods.length > 0 ? [...r.methods] : [undefined];
+  // HEAD is answered by GET routes, as every HTTP server does.
+  if (methods.includes('GET') && !methods.includes('HEAD')) methods.push('HEAD');
+  const out: Placement[] = [];
+  for (const host of hosts) {
+    for (const method of methods) {
+      for (const path of r.paths) {
+        const shard = shardOf(path);
+        out.push({ key: `${host}\n${method ?? ''}\n${shard}`, host, method, shard, path });
+      }
+    }
+  }
+  return out;
+}
+
+function candidateOf<T>(r: RouteSpec<T>, order: number): Candidate<T> {
+  return { value: r.value, priority: r.priority, order, vars: r.vars && r.vars.length > 0 ? compileVars(r.vars) : undefined };
+}
+
+function pathTable<T>(entries: ShardRecord<T>['entries'], eager: boolean): PathTable<T> {
+  const table = new PathTable<T>();
+  for (const e of entries) table.add(e.path, e.candidate);
+  table.seal();
+  if (eager) table.compile();
+  return table;
+}
+
+/** The table of a scope and method, copied first if still shared with the previous router. */
+function writableTable<T>(scope: HostScope<T>, method: string | undefined, owned: Set<object>): ShardedTable<T> {
+  const shared = method === undefined ? scope.anyMethod : scope.byMethod.get(method);
+  if (shared !== undefined && owned.has(shared)) return shared;
+  const table = shared ? shared.copy() : new ShardedTable<T>();
+  owned.add(table);
+  if (method === undefined) scope.anyMethod = table;
+  else scope.byMethod.set(method, table);
+  return table;
 }
 
 function sameEntries<T>(prev: ShardRecord<T>, plan: ShardPlan<T>): boolean {

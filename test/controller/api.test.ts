@@ -85,6 +85,9 @@ describe('validation of every kind', () => {
     const mismatch = await call(base, 'PUT', '/v1/routes/x', { body: { id: 'y', paths: ['/'] } });
     expect(mismatch.body).toEqual({ code: 'MERIDIAN_ERR_CONTROLLER_KEY_MISMATCH', message: 'invalid route: id "y" does not match the id "x" in the URL' });
     expect((await call(base, 'GET', '/v1/widgets')).status).toBe(404);
+    const wildcard = await call(base, 'PUT', '/v1/routes/bad-path', { body: { paths: ['/ok', '/files/*.txt'], upstream_id: 'v-up2' } });
+    expect(wildcard.body).toEqual({ code: 'MERIDIAN_ERR_CONTROLLER_INVALID', message: 'invalid route: paths[1]: /files/*.txt: Wildcard must be the last character in the route' });
+    expect((await call(base, 'GET', '/v1/routes/bad-path')).status).toBe(404);
     const weighted = await call(base, 'POST', '/v1/vdomains', { body: { policy: { type: 'weighted' } } });
     expect(weighted.body).toEqual({ code: 'MERIDIAN_ERR_CONTROLLER_INVALID', message: 'invalid vdomain: policy.weights: weighted needs at least one cluster with a weight above 0' });
     const gw = await call(base, 'PUT', '/v1/deployments/bad-gw', { body: { kind: 'gateway', from: 'a/b', to: 'a/c' } });

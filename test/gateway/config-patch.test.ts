@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyConfigPatch, diffConfig, isEmptyPatch } from '../../src/gateway/config-patch.js';
+import { applyConfigPatch, diffConfig, isEmptyPatch, routeChanges } from '../../src/gateway/config-patch.js';
 import type { GatewayConfig } from '../../src/core/model/index.js';
 
 const route = (id: string, path: string): GatewayConfig['routes'][number] => ({ id, paths: [path], upstream_id: 'up' }) as GatewayConfig['routes'][number];
@@ -51,5 +51,14 @@ describe('config patches (primary -> workers)', () => {
     const prev = config([a, b, c]);
     const patch = diffConfig(prev, config([a, b, route('c', '/c2')]));
     expect(() => applyConfigPatch(config([a]), patch as NonNullable<typeof patch>)).toThrow(/outside the base config/);
+  });
+
+  it('names the changed routes of a route-only patch, and nothing for any other change', () => {
+    const prev = config([a, b, c], 1);
+    const b2 = route('b', '/b2');
+    const routesOnly = diffConfig(prev, { ...prev, revision: 2, routes: [a, b2, c] });
+    expect(routesOnly && routeChanges(prev, routesOnly)).toEqual(new Map([['b', b2]]));
+    const upstreamToo = diffConfig(prev, { ...prev, revision: 2, routes: [a, b2, c], upstreams: [{ ...upstream, nodes: [] }] } as unknown as GatewayConfig);
+    expect(upstreamToo && routeChanges(prev, upstreamToo)).toBeUndefined();
   });
 });

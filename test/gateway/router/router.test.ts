@@ -100,3 +100,59 @@ describe('router', () => {
     expect(hostName('[::1]:8080')).toBe('[::1]');
   });
 });
+
+describe('router: a change applied to the previous router', () => {
+  // A small random world: few hosts, methods, segments, so changes collide with other routes.
+  const HOSTS = [undefined, ['a.example'], ['*.example'], ['a.example', 'b.example']];
+  const METHODS = [undefined, ['GET'], ['POST'], ['GET', 'POST']];
+  const PATHS = ['/x', '/x/:id', '/x/*', '/y/me', '/y/:id', '/*', '/z/:id/items', '/:p/fixed'];
+  const REQUESTS: Array<[string, string, string]> = [];
+  for (const host of ['a.example', 'b.example', 'c.example', 'other']) for (const method of ['GET', 'HEAD', 'POST', 'PUT']) for (const path of ['/x', '/x/1', '/x/1/2', '/y/me', '/y/7', '/z/3/items', '/q/fixed', '/nothing']) REQUESTS.push([method, host, path]);
+
+  function seeded(seed: number): () => number {
+    let s = seed;
+    return () => {
+      s = (s * 1103515245 + 12345) % 2147483648;
+      return s / 2147483648;
+    };
+  }
+  const pick = <X>(rnd: () => number, xs: readonly X[]): X => xs[Math.floor(rnd() * xs.length)] as X;
+  const spec = (rnd: () => number, id: string, version: number): RouteSpec<string> => ({
+    id,
+    hosts: pick(rnd, HOSTS),
+    methods: pick(rnd, METHODS),
+    paths: [pick(rnd, PATHS), ...(rnd() < 0.3 ? [pick(rnd, PATHS)] : [])].filter((p, i, all) => all.indexOf(p) === i),
+    priority: Math.floor(rnd() * 3),
+    value: `${id}@${version}`,
+  });
+  const answers = (r: Router<string>) => REQUESTS.map(([m, h, p]) => find(r, m, h, p) ?? '-');
+
+  it('answers every request as a full build of the same routes does', () => {
+    for (let seed = 1; seed <= 30; seed++) {
+      const rnd = seeded(seed);
+      let specs = Array.from({ length: 12 }, (_, i) => spec(rnd, `r${i}`, 0));
+      let current = new Router(specs);
+      for (let step = 1; step <= 8; step++) {
+        const changed = [...new Set(Array.from({ length: 1 + Math.floor(rnd() * 3) }, () => Math.floor(rnd() * specs.length)))];
+        specs = specs.map((s, i) => (changed.includes(i) ? spec(rnd, s.id, step) : s));
+        const patched = new Router(specs, current, {}, changed);
+        expect(answers(patched), `seed ${seed} step ${step}`).toEqual(answers(new Router(specs)));
+        current = patched;
+      }
+    }
+  });
+
+  it('rebuilds only the shards the changed route leaves or enters, and leaves the previous router as it was', () => {
+    const specs = Array.from({ length: 1000 }, (_, i): RouteSpec<string> => ({ id: `r${i}`, paths: [`/svc${i}/*`], priority: 0, value: `r${i}` }));
+    const before = new Router(specs);
+    const next = specs.map((s, i) => (i === 7 ? { ...s, paths: ['/moved/*'], value: 'r7b' } : s));
+    const after = new Router(next, before, {}, [7]);
+    expect(after.stats).toMatchObject({ routes: 1000, shardsBuilt: 1, shardsReused: 999 });
+    expect(find(after, 'GET', 'h', '/moved/a')).toBe('r7b');
+    expect(find(after, 'GET', 'h', '/svc7/a')).toBeUndefined();
+    expect(find(after, 'GET', 'h', '/svc8/a')).toBe('r8');
+    // Requests in flight on the old router still see the old routes.
+    expect(find(before, 'GET', 'h', '/svc7/a')).toBe('r7');
+    expect(find(before, 'GET', 'h', '/moved/a')).toBeUndefined();
+  });
+});
