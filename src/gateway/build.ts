@@ -352,6 +352,8 @@ export class RuntimeBuilder {
 
   /** After the swap: release what the old generation held and the new one does not. */
   retire(old: Runtime, current: Runtime): void {
+    // A route patch keeps every upstream and route id: nothing to release.
+    if (old.upstreams === current.upstreams && old.routeIds === current.routeIds) return;
     for (const [id, u] of old.upstreams) {
       if (current.upstreams.get(id) === u) continue;
       u.dispose();

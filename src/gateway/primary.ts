@@ -39,6 +39,9 @@ interface Pending<T> {
  * workers over IPC, restarts crashed workers, serves the admin endpoints and runs the drain.
  * It serves no public traffic itself.
  */
+/** At most one snapshot write per this interval under churn (the first change is written at once). */
+const SNAPSHOT_INTERVAL_MS = 1_000;
+
 export class GatewayPrimary implements AdminBackend {
   private readonly slots = new Map<number, WorkerSlot>();
   private readonly registry: PluginRegistry = builtinRegistry();
@@ -52,6 +55,8 @@ export class GatewayPrimary implements AdminBackend {
   private registrar: NodeRegistrar | undefined;
   private admin: Server | undefined;
   private draining = false;
+  private snapshotTimer: NodeJS.Timeout | undefined;
+  private lastSnapshotAt = 0;
   private stopping = false;
   private seq = 0;
   private readonly pendingPurges = new Map<number, Pending<string | undefined>>();
@@ -157,17 +162,36 @@ export class GatewayPrimary implements AdminBackend {
     if (prev !== undefined && (patch === undefined ? JSON.stringify(config) === JSON.stringify(prev) : isEmptyPatch(prev, patch))) return;
     this.current = config;
     this.origin = origin;
-    if (origin === 'etcd' || origin === 'file') {
-      try {
-        writeSnapshot(this.snapshotFile, config);
-      } catch (err) {
-        this.log.warn({ file: this.snapshotFile, err: (err as Error).message }, 'cannot write snapshot');
-      }
-    }
+    if (origin === 'etcd' || origin === 'file') this.saveSnapshot();
     this.log.info({ origin, revision: config.revision, routes: config.routes.length, upstreams: config.upstreams.length }, 'config accepted');
     // Ready workers hold `prev`: a patch is enough (a worker that becomes ready gets the whole).
     const message: ToWorker = patch === undefined ? { type: 'meridian:config', config } : { type: 'meridian:config-patch', patch };
     for (const slot of this.slots.values()) if (slot.ready) this.send(slot.worker, message);
+  }
+
+  /**
+   * The accepted config to the snapshot file: at once, then at most once per
+   * SNAPSHOT_INTERVAL_MS with the newest (route churn would otherwise write 10,000 routes ten
+   * times a second), and on stop. A crash loses at most the last second of changes, which
+   * etcd still has.
+   */
+  private saveSnapshot(): void {
+    if (this.snapshotTimer) return;
+    const wait = this.lastSnapshotAt + SNAPSHOT_INTERVAL_MS - Date.now();
+    if (wait <= 0) this.writeSnapshotNow();
+    else this.snapshotTimer = setTimeout(() => this.writeSnapshotNow(), wait).unref();
+  }
+
+  private writeSnapshotNow(): void {
+    if (this.snapshotTimer) clearTimeout(this.snapshotTimer);
+    this.snapshotTimer = undefined;
+    this.lastSnapshotAt = Date.now();
+    if (!this.current) return;
+    try {
+      writeSnapshot(this.snapshotFile, this.current);
+    } catch (err) {
+      this.log.warn({ file: this.snapshotFile, err: (err as Error).message }, 'cannot write snapshot');
+    }
   }
 
   /** The registration says what the node serves: the revision every worker has applied. */
@@ -343,6 +367,7 @@ export class GatewayPrimary implements AdminBackend {
     }, timeout_ms + 3_000);
     await gone;
     clearTimeout(killTimer);
+    if (this.snapshotTimer) this.writeSnapshotNow();
     await this.source?.stop().catch(() => undefined);
     await this.registrar?.stop();
     await this.store?.stop().catch(() => undefined);

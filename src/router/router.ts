@@ -183,47 +183,64 @@ export function patternConflict(routes: readonly Pick<RouteSpec<unknown>, 'id' |
 
 /** Tables of one host scope and method: per first path segment, plus the catch-all shard. */
 class ShardedTable<T> {
-  shards = new Map<string, PathTable<T>>();
+  /** Shards by first path segment, shared between generations, never changed once shared. */
+  private base = new Map<string, PathTable<T>>();
+  /**
+   * Shards changed since `base` was built (null: removed). A patched generation copies this
+   * small map, not the 10,000 entries of `base`; it is folded into a new base when it grows.
+   */
+  private overlay: Map<string, PathTable<T> | null> | undefined;
   catchAll: PathTable<T> | undefined;
+  /** An upper bound of the priorities held (searches skip tables that cannot win); exact after a full build. */
   maxPriority = -Infinity;
 
   set(shard: string, table: PathTable<T>): void {
     if (shard === '') this.catchAll = table;
-    else this.shards.set(shard, table);
+    else if (this.overlay !== undefined) this.overlay.set(shard, table);
+    else this.base.set(shard, table);
     if (table.maxPriority > this.maxPriority) this.maxPriority = table.maxPriority;
   }
 
   remove(shard: string): void {
     if (shard === '') this.catchAll = undefined;
-    else this.shards.delete(shard);
+    else (this.overlay ??= new Map()).set(shard, null);
   }
 
+  /** A copy to patch: shares `base`; later set/remove calls go to its own overlay. */
   copy(): ShardedTable<T> {
     const t = new ShardedTable<T>();
-    t.shards = new Map(this.shards);
     t.catchAll = this.catchAll;
     t.maxPriority = this.maxPriority;
+    if (this.overlay !== undefined && this.overlay.size >= OVERLAY_LIMIT) {
+      t.base = new Map(this.base);
+      for (const [k, v] of this.overlay) {
+        if (v === null) t.base.delete(k);
+        else t.base.set(k, v);
+      }
+      t.overlay = new Map();
+    } else {
+      t.base = this.base;
+      t.overlay = new Map(this.overlay ?? []);
+    }
     return t;
   }
 
-  /** After removals: the highest priority of what is left. */
-  recomputePriority(): void {
-    let max = this.catchAll?.maxPriority ?? -Infinity;
-    for (const t of this.shards.values()) if (t.maxPriority > max) max = t.maxPriority;
-    this.maxPriority = max;
-  }
-
   find(path: string, facts: () => RequestFacts): Found<T> | undefined {
-    if (this.shards.size > 0) {
+    if (this.base.size > 0 || this.overlay !== undefined) {
       const end = path.indexOf('/', 1);
       let seg = end === -1 ? path.slice(1) : path.slice(1, end);
       if (seg.includes('%')) seg = safeDecode(seg);
-      const m = this.shards.get(seg)?.find(path, facts);
+      let table = this.overlay?.get(seg);
+      if (table === undefined) table = this.base.get(seg);
+      const m = table?.find(path, facts);
       if (m) return m;
     }
     return this.catchAll?.find(path, facts);
   }
 }
+
+/** Patched shards a table carries before they are folded into a new shared base. */
+const OVERLAY_LIMIT = 256;
 
 /** Routes of one host scope: those limited to a method, and those for every method. */
 class HostScope<T> {
@@ -347,7 +364,9 @@ export class Router<T> {
     this.exact = new Map(previous.exact);
     this.wildcard = new Map(previous.wildcard);
     this.any = previous.any;
-    this.records = new Map(previous.records);
+    // Build bookkeeping, not read by lookups: handed on to this router rather than copied
+    // (a later full build may still compare against it; each record stays self-consistent).
+    this.records = previous.records;
     const changedSet = new Set(changed);
     // Every shard a changed route leaves or enters, with the entries it brings.
     const added = new Map<string, { at: Placement; entries: ShardRecord<T>['entries'] }>();
@@ -366,7 +385,6 @@ export class Router<T> {
       for (const pl of placements(r)) touch(pl).entries.push({ path: pl.path, candidate });
     }
     const owned = new Set<object>();
-    const tables = new Set<ShardedTable<T>>();
     const scopes = new Set<HostScope<T>>();
     let built = 0;
     for (const [key, { at, entries: fresh }] of added) {
@@ -384,10 +402,9 @@ export class Router<T> {
         table.set(at.shard, t);
         built++;
       }
-      tables.add(table);
       scopes.add(scope);
     }
-    for (const t of tables) t.recomputePriority();
+    // Tables keep an upper bound (set() raises it; a removal leaves it high, which only costs a search).
     for (const s of scopes) s.recomputePriority();
     return built;
   }

@@ -14,6 +14,7 @@ export class EtcdConfigSource implements ConfigSource {
   readonly kind = 'etcd';
   connected = false;
   private readonly entries = new Map<string, unknown>();
+  private sortedKeys: string[] | undefined;
   private watch: StoreWatch | undefined;
   private timer: NodeJS.Timeout | undefined;
   private retry: NodeJS.Timeout | undefined;
@@ -41,6 +42,7 @@ export class EtcdConfigSource implements ConfigSource {
     try {
       const snap = await this.store.snapshot(regionalKeys.config());
       this.entries.clear();
+      this.sortedKeys = undefined;
       for (const [key, e] of snap.entries) this.entries.set(key, e.value);
       this.watch = await this.store.watch(regionalKeys.config(), snap.revision + 1, (events) => this.apply(events), (err) => this.errorFn(`etcd watch: ${err.message}`));
       this.connected = true;
@@ -53,8 +55,10 @@ export class EtcdConfigSource implements ConfigSource {
 
   private apply(events: WatchEvent[]): void {
     for (const ev of events) {
-      if (ev.type === 'put') this.entries.set(ev.key, ev.value);
-      else this.entries.delete(ev.key);
+      if (ev.type === 'put') {
+        if (!this.entries.has(ev.key)) this.sortedKeys = undefined;
+        this.entries.set(ev.key, ev.value);
+      } else if (this.entries.delete(ev.key)) this.sortedKeys = undefined;
     }
     if (this.timer) return;
     // Several writes of one reconcile pass become one snapshot (and one router build).
@@ -65,7 +69,9 @@ export class EtcdConfigSource implements ConfigSource {
   }
 
   private emit(): void {
-    this.snapshotFn(assemble(this.entries));
+    // The key order changes only when keys come or go; a changed value keeps its place.
+    this.sortedKeys ??= [...this.entries.keys()].sort();
+    this.snapshotFn(assemble(this.entries, this.sortedKeys));
   }
 
   async stop(): Promise<void> {
@@ -77,18 +83,20 @@ export class EtcdConfigSource implements ConfigSource {
 }
 
 /** `config/<kind>/<id>` entries to a GatewayConfig-shaped object (sorted by key: stable order). */
-export function assemble(entries: ReadonlyMap<string, unknown>): Record<string, unknown> {
+export function assemble(entries: ReadonlyMap<string, unknown>, sortedKeys: readonly string[] = [...entries.keys()].sort()): Record<string, unknown> {
   const out: Record<string, unknown[]> = {};
   for (const k of REGIONAL_KINDS) out[k] = [];
   let revision = 0;
-  for (const key of [...entries.keys()].sort()) {
+  const revisionKey = regionalKeys.revision();
+  for (const key of sortedKeys) {
     const value = entries.get(key);
-    if (key === regionalKeys.revision()) {
+    if (key === revisionKey) {
       revision = Number((value as Partial<RegionalRevision>)?.central_revision ?? 0);
       continue;
     }
-    const kind = key.split('/')[1] as RegionalKind;
-    if ((REGIONAL_KINDS as readonly string[]).includes(kind) && key.split('/').length === 3) (out[kind] as unknown[]).push(value);
+    const parts = key.split('/');
+    const list = parts.length === 3 && Object.hasOwn(out, parts[1] as string) ? out[parts[1] as RegionalKind] : undefined;
+    if (list !== undefined) list.push(value);
   }
   return { revision, ...out };
 }

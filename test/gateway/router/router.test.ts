@@ -155,4 +155,20 @@ describe('router: a change applied to the previous router', () => {
     expect(find(before, 'GET', 'h', '/svc7/a')).toBe('r7');
     expect(find(before, 'GET', 'h', '/moved/a')).toBeUndefined();
   });
+
+  it('stays right over hundreds of successive patches (patched shards are folded into a new shared base)', () => {
+    let specs = Array.from({ length: 500 }, (_, i): RouteSpec<string> => ({ id: `r${i}`, paths: [`/svc${i}/*`], priority: 0, value: `r${i}@0` }));
+    let current = new Router(specs);
+    for (let step = 1; step <= 600; step++) {
+      const i = (step * 7) % specs.length;
+      // Alternately move a route to a shard of its own and back, or change only its value.
+      const paths = step % 3 === 0 ? [`/moved${i}/*`] : [`/svc${i}/*`];
+      specs = specs.map((s, k) => (k === i ? { ...s, paths, value: `r${i}@${step}` } : s));
+      current = new Router(specs, current, {}, [i]);
+    }
+    const full = new Router(specs);
+    for (let i = 0; i < specs.length; i++) {
+      for (const path of [`/svc${i}/x`, `/moved${i}/x`]) expect(find(current, 'GET', 'h', path), path).toBe(find(full, 'GET', 'h', path));
+    }
+  });
 });
