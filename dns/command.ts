@@ -1,19 +1,6 @@
-import { programCommand } from '../src/cli/command.js';
+import { programCommand, untilSignal } from '../src/cli/command.js';
 import { DnsProgramConfig } from './config.js';
 import { DnsServer } from './server.js';
-
-/** Resolves on the first SIGTERM/SIGINT. */
-function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (sig: NodeJS.Signals) => {
-      process.off('SIGTERM', on);
-      process.off('SIGINT', on);
-      resolve(sig);
-    };
-    process.on('SIGTERM', on);
-    process.on('SIGINT', on);
-  });
-}
 
 export const dnsCommand = programCommand({
   name: 'dns',

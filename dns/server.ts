@@ -15,7 +15,7 @@ import { handleQuery, type PipelineEnv } from './pipeline.js';
 import { StateSource } from './state-source.js';
 import type { Topology } from './topology.js';
 import { UdpTransport, TcpTransport } from './transports.js';
-import { AdminServer, splitHostPort } from './admin.js';
+import { AdminServer, splitHostPort } from '../src/core/admin-server.js';
 import { zoneSettings } from './zone-data.js';
 
 /** Logs what changed in health terms: the lines an operator reads after a failover. */

@@ -1,18 +1,6 @@
-import { programCommand } from '../src/cli/command.js';
+import { programCommand, untilSignal } from '../src/cli/command.js';
 import { ProberProgramConfig } from './config.js';
 import { Prober } from './prober.js';
-
-function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (sig: NodeJS.Signals) => {
-      process.off('SIGTERM', on);
-      process.off('SIGINT', on);
-      resolve(sig);
-    };
-    process.on('SIGTERM', on);
-    process.on('SIGINT', on);
-  });
-}
 
 export const proberCommand = programCommand({
   name: 'prober',

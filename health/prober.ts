@@ -14,7 +14,7 @@ import { Region } from '../src/core/model/index.js';
 import { check } from '../src/core/validate.js';
 import type { ProberProgramConfig } from './config.js';
 import { ProberMetrics } from './metrics.js';
-import { AdminServer } from './admin.js';
+import { AdminServer } from '../src/core/admin-server.js';
 import { probeHttp, probeTcp } from './probe.js';
 import { RiseFall } from './tracker.js';
 

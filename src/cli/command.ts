@@ -70,3 +70,16 @@ export function programCommand<S extends TSchema>(spec: {
     },
   };
 }
+
+/** Resolves on the first SIGTERM/SIGINT (a program's `start` then stops what it runs). */
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (sig: NodeJS.Signals) => {
+      process.off('SIGTERM', on);
+      process.off('SIGINT', on);
+      resolve(sig);
+    };
+    process.on('SIGTERM', on);
+    process.on('SIGINT', on);
+  });
+}

@@ -1,7 +1,10 @@
-/** The admin listener: /metrics (Prometheus), /healthz (ready to answer), /status (state detail). */
+/**
+ * The admin listener of the DNS server and the prober: /metrics (Prometheus), /healthz (ready
+ * to answer), /status (state detail).
+ */
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
-import type { Lifecycle } from '../src/core/lifecycle.js';
+import type { Lifecycle } from './lifecycle.js';
 
 export interface AdminHandlers {
   registry: Registry;
@@ -10,6 +13,7 @@ export interface AdminHandlers {
   status(): unknown;
 }
 
+/** `host:port` or `[v6]:port` to its parts. */
 export function splitHostPort(hostPort: string): { host: string; port: number } {
   const i = hostPort.lastIndexOf(':');
   return { host: hostPort.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(hostPort.slice(i + 1)) };
