@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Router, hostName, type RouteSpec } from '../../../src/router/router.js';
+import FindMyWay from 'find-my-way';
+import { Router, canonicalPattern, hostName, patternError, type RouteSpec } from '../../../src/router/router.js';
 
 const req = (headers: Record<string, string> = {}) => ({ headers });
 
@@ -172,3 +173,28 @@ describe('router: a change applied to the previous router', () => {
     }
   });
 });
+
+describe('router: path pattern checks', () => {
+  const findMyWayAccepts = (p: string): boolean => {
+    try {
+      FindMyWay().on('GET', p, () => undefined);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  it('accepts exactly what find-my-way accepts, the usual shapes without asking it', () => {
+    const patterns = ['/a/:id', '/svc1/*', '/a/b/', '/:x', '/a.b/:c_d/*', "/x~!$&'+,;=@%-/:y", '/*', '/a/:b/c/:d', '/f/:from-:to', '/b/:id(\\d+)', '/a::b',
+      '/a*b', '/x/*/y', '/c/:id((a+)+)', '/v/:id(\\d+', '/o/:id?/more'];
+    for (const p of patterns) expect(patternError(p) === undefined, p).toBe(findMyWayAccepts(p));
+  });
+
+  it('keys patterns as find-my-way does: parameter names do not count, escaped colons do', () => {
+    expect(canonicalPattern('/a/:id/x')).toBe(canonicalPattern('/a/:name/x'));
+    expect(canonicalPattern('/b/:id(\\d+)')).toBe(canonicalPattern('/b/:n(\\d+)'));
+    expect(canonicalPattern('/a::b')).not.toBe(canonicalPattern('/a::c'));
+    expect(canonicalPattern('/static/path')).toBe('/static/path');
+  });
+});
+
