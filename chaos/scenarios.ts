@@ -125,7 +125,9 @@ export const SCENARIOS: Scenario[] = [
     skipReason: () =>
       process.getuid?.() !== 0
         ? 'needs root for network namespaces'
-        : 'the local cluster runs every region in one network namespace on loopback; a partition needs the per-region namespace topology, which is not built yet',
+        : // Root is not enough: on shared loopback, cross-region connections leave from 127.0.0.1,
+          // so no packet filter can tell east from west; each region needs its own namespace.
+          'the local cluster runs every region in one network namespace on loopback, where cross-region connections come from 127.0.0.1 and cannot be cut by region; a partition needs one namespace per region (veth pairs), which the local topology does not build yet',
     async inject() {
       throw new Error('not runnable here');
     },
