@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../core/logger.js';
-import type { CompiledChain, RequestContext, ShortCircuit } from '../plugins/index.js';
+import { settle, type CompiledChain, type RequestContext, type ShortCircuit } from '../plugins/index.js';
 import { BodyLimit } from '../proxy/body-limit.js';
 import { Exchange, applyHeaderEdits, sendShortCircuit, type ExchangeEnv } from '../proxy/exchange.js';
 import { scanRequestHeaders, type ClientHeaders } from '../proxy/headers.js';
@@ -164,7 +164,8 @@ function withPlugins(
     startedAt: Date.now(),
   };
   const logError = (name: string, err: unknown): void => w.logPluginError(name, err);
-  route.chain.request(ctx).then(
+  settle(
+    () => route.chain.request(ctx),
     ({ chain, stop }) => {
       if (res.destroyed) return;
       if (stop) {

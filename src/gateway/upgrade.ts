@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { RequestContext } from '../plugins/index.js';
+import { settle, type RequestContext } from '../plugins/index.js';
 import { applyHeaderEdits } from '../proxy/exchange.js';
 import { scanRequestHeaders } from '../proxy/headers.js';
 import { responseOnSocket, tunnel, writeRaw } from '../proxy/websocket.js';
@@ -64,7 +64,8 @@ export function createUpgradeHandler(w: WorkerContext, proto: 'http' | 'https'):
       req, res, requestId, clientIp, path: target.path, route: route.spec, upstreamId: upstream.id, consumer: undefined,
       upstreamHeaders: {}, responseHeaders: {}, upstreamPath: path, upstreamStatus: undefined, status: undefined, vars: new Map(), startedAt: Date.now(),
     };
-    route.chain.request(ctx).then(
+    settle(
+      () => route.chain.request(ctx),
       ({ chain, stop }) => {
         if (stop) {
           ctx.status = stop.status;

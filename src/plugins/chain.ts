@@ -30,6 +30,30 @@ function isThenable<T>(v: unknown): v is PromiseLike<T> {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }
 
+export type MaybePromise<T> = T | PromiseLike<T>;
+
+/** What the request phases decided: the chain for the response phases, and a short-circuit if any. */
+export interface RequestOutcome {
+  chain: CompiledChain;
+  stop: ShortCircuit | undefined;
+}
+
+/**
+ * Calls `run` and hands its result to `ok`, at once when it is not a promise (chains of
+ * synchronous plugins cost no microtask); a throw or a rejection goes to `fail`.
+ */
+export function settle<T>(run: () => MaybePromise<T>, ok: (value: T) => void, fail: (err: unknown) => void): void {
+  let value: MaybePromise<T>;
+  try {
+    value = run();
+  } catch (err) {
+    fail(err);
+    return;
+  }
+  if (isThenable<T>(value)) value.then(ok, fail);
+  else ok(value);
+}
+
 /**
  * A route's plugins, sorted and bound to their validated configs, with one array of steps per
  * phase so the hot path does no lookup and skips empty phases for free.
@@ -64,8 +88,26 @@ export class CompiledChain {
     return this.steps[phase].length > 0;
   }
 
-  private async runPhase(phase: Phase, ctx: RequestContext): Promise<ShortCircuit | undefined> {
-    for (const step of this.steps[phase]) {
+  /**
+   * Runs a phase. Synchronous plugins (most are) keep it synchronous: no promise and no
+   * microtask per request; the first plugin that returns a promise makes the rest async.
+   */
+  private runPhase(phase: Phase, ctx: RequestContext): MaybePromise<ShortCircuit | undefined> {
+    const steps = this.steps[phase];
+    for (let i = 0; i < steps.length; i++) {
+      const step = steps[i] as Step;
+      const out = step.handler(ctx, step.config);
+      if (isThenable<ShortCircuit | undefined | void>(out)) return this.finishPhase(steps, i, out, ctx);
+      if (out) return out;
+    }
+    return undefined;
+  }
+
+  private async finishPhase(steps: Step[], at: number, pending: PromiseLike<ShortCircuit | undefined | void>, ctx: RequestContext): Promise<ShortCircuit | undefined> {
+    const first = await pending;
+    if (first) return first;
+    for (let i = at + 1; i < steps.length; i++) {
+      const step = steps[i] as Step;
       let out = step.handler(ctx, step.config);
       if (isThenable(out)) out = await out;
       if (out) return out;
@@ -89,14 +131,22 @@ export class CompiledChain {
    * consumer's own plugins then join for `access` and `before_proxy`. Returns the chain that
    * must run the response phases, and a short-circuit response if a plugin stopped the request.
    */
-  async request(ctx: RequestContext): Promise<{ chain: CompiledChain; stop: ShortCircuit | undefined }> {
-    let stop = await this.runPhase('rewrite', ctx);
-    if (stop) return { chain: this, stop };
+  request(ctx: RequestContext): MaybePromise<RequestOutcome> {
+    const rewrite = this.runPhase('rewrite', ctx);
+    if (isThenable(rewrite)) return rewrite.then((stop) => (stop ? { chain: this, stop } : this.afterRewrite(ctx)));
+    return rewrite ? { chain: this, stop: rewrite } : this.afterRewrite(ctx);
+  }
+
+  private afterRewrite(ctx: RequestContext): MaybePromise<RequestOutcome> {
     const chain = ctx.consumer ? this.withConsumer(ctx.consumer) : this;
-    stop = await chain.runPhase('access', ctx);
-    if (stop) return { chain, stop };
-    stop = await chain.runPhase('before_proxy', ctx);
-    return { chain, stop };
+    const access = chain.runPhase('access', ctx);
+    if (isThenable(access)) return access.then((stop) => (stop ? { chain, stop } : chain.beforeProxy(ctx)));
+    return access ? { chain, stop: access } : chain.beforeProxy(ctx);
+  }
+
+  private beforeProxy(ctx: RequestContext): MaybePromise<RequestOutcome> {
+    const stop = this.runPhase('before_proxy', ctx);
+    return isThenable(stop) ? stop.then((s) => ({ chain: this, stop: s })) : { chain: this, stop };
   }
 
   /**
@@ -104,7 +154,7 @@ export class CompiledChain {
    * may return a response here (response-rewrite with a body or status): the gateway then drops
    * the upstream body and sends that instead. Callers that ignore the value keep working.
    */
-  async headerFilter(ctx: RequestContext): Promise<ShortCircuit | undefined> {
+  headerFilter(ctx: RequestContext): MaybePromise<ShortCircuit | undefined> {
     if (this.steps.header_filter.length > 0) return this.runPhase('header_filter', ctx);
     return undefined;
   }

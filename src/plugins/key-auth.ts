@@ -29,13 +29,26 @@ const index = perSnapshot((consumers) => {
     const hash = cred.key_hash ? cred.key_hash.slice('sha256:'.length) : cred.key ? sha256hex(cred.key) : undefined;
     if (hash) byHash.set(hash, consumer);
   }
-  return byHash;
+  // Keys that matched, so a busy consumer pays the hash once per config, not per request.
+  // Only matches are kept: unknown keys cannot grow it.
+  return { byHash, known: new Map<string, Consumer>() };
 });
+
+const KNOWN_KEYS_MAX = 10_000;
+
+function consumerOf(key: string): Consumer | undefined {
+  const { byHash, known } = index();
+  const hit = known.get(key);
+  if (hit !== undefined) return hit;
+  const consumer = byHash.get(sha256hex(key));
+  if (consumer !== undefined && known.size < KNOWN_KEYS_MAX) known.set(key, consumer);
+  return consumer;
+}
 
 function rewrite(ctx: RequestContext, cfg: KeyAuthConfig): ShortCircuit | undefined {
   if (ctx.consumer) return undefined; // another auth plugin already identified the caller
   const key = header(ctx.req, cfg.header) ?? queryParam(ctx.req, cfg.query);
-  const consumer = key ? index().get(sha256hex(key)) : undefined;
+  const consumer = key ? consumerOf(key) : undefined;
   if (!consumer) {
     authFailures.inc({ plugin: 'key-auth', route: ctx.route.id });
     return unauthorized();

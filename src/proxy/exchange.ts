@@ -3,7 +3,7 @@ import type { Http2ServerRequest } from 'node:http2';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { observeLatency } from '../balancer/index.js';
-import type { BodyCapture, CompiledChain, RequestContext, ShortCircuit } from '../plugins/index.js';
+import { settle, type BodyCapture, type CompiledChain, type RequestContext, type ShortCircuit } from '../plugins/index.js';
 import type { RuntimeNode, RuntimeUpstream } from '../upstream/runtime.js';
 import { MeridianError } from '../core/errors/index.js';
 import { BodyTooLargeError } from './body-limit.js';
@@ -179,7 +179,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   private headerFilterThen(run: PluginRun, next: (replaced: ShortCircuit | undefined) => void): void {
-    run.chain.headerFilter(run.ctx).then(next, (err: unknown) => {
+    // Synchronous filters answer at once: the body is then written as it arrives, not held.
+    settle(() => run.chain.headerFilter(run.ctx), next, (err: unknown) => {
       this.env.logPluginError('header_filter', err);
       next(undefined);
     });
