@@ -17,7 +17,7 @@ export const LimitCountConfig = Strict({
   group: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]+$', description: 'share one counter between routes with the same group (default: per route)' })),
   algorithm: Type.Union([Type.Literal('fixed'), Type.Literal('sliding')], { default: 'fixed', description: 'fixed or sliding window (default fixed)' }),
   policy: Type.Union([Type.Literal('redis'), Type.Literal('local')], { default: 'redis', description: 'redis: shared by every gateway; local: per worker (default redis)' }),
-  mode: Type.Union([Type.Literal('strict'), Type.Literal('batched')], { default: 'strict', description: 'strict: one Redis call per request; batched: spend budget leased in batches (fixed window only) (default strict)' }),
+  mode: Type.Union([Type.Literal('strict'), Type.Literal('batched')], { default: 'strict', description: 'strict: every decision taken in Redis (concurrent requests for one key share a call); batched: spend budget leased in batches (fixed window only) (default strict)' }),
   batch_size: Type.Integer({ minimum: 0, default: 0, description: 'batched: requests leased per Redis call; 0 = 1% of count, at least 1 (default 0)' }),
   show_headers: Type.Boolean({ default: true, description: 'send RateLimit-Limit/Remaining/Reset (default true)' }),
   redis: Type.Optional(RedisSettings),
