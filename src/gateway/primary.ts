@@ -33,15 +33,15 @@ interface Pending<T> {
   done: () => void;
 }
 
+/** At most one snapshot write per this interval under churn (the first change is written at once). */
+const SNAPSHOT_INTERVAL_MS = 1_000;
+
 /**
  * The gateway primary: owns the one config source (etcd watch or file) and the node's etcd
  * registration, validates each snapshot whole, persists the last good one, hands it to the
  * workers over IPC, restarts crashed workers, serves the admin endpoints and runs the drain.
  * It serves no public traffic itself.
  */
-/** At most one snapshot write per this interval under churn (the first change is written at once). */
-const SNAPSHOT_INTERVAL_MS = 1_000;
-
 export class GatewayPrimary implements AdminBackend {
   private readonly slots = new Map<number, WorkerSlot>();
   private readonly registry: PluginRegistry = builtinRegistry();
