@@ -110,7 +110,7 @@ class PathTable<T> {
       try {
         fmw.on(TREE_METHOD, path, NOOP, list);
       } catch {
-        // Config checks refuse such patterns (patternError, patternConflicts); should one get
+        // Config checks refuse such patterns (patternError, patternConflict); should one get
         // through, its routes do not match: a request must never fail on a lazily built tree.
       }
     }
