@@ -28,7 +28,7 @@ afterAll(async () => {
 async function gw(id: string, cfg: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<MiniGateway> {
   // A generous command timeout unless the test sets one: on a loaded shared machine a 100 ms
   // stall would (by design) switch to local counting and blur the shared-count assertions.
-  const limit = { redis: { command_timeout_ms: 2_000 }, ...cfg };
+  const limit = { redis: { command_timeout_ms: 10_000 }, ...cfg };
   const g = await miniGateway({ registry, route: route(id, { 'limit-count': limit, ...extra }) });
   open.push(g);
   return g;
