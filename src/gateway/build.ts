@@ -1,6 +1,7 @@
 import type { SecureContext } from 'node:tls';
 import type { TSchema } from '@sinclair/typebox';
 import { Consumer, GatewayConfig, GlobalRule, Route, Ssl, Upstream } from '../core/model/index.js';
+import { REGIONAL_KINDS as KINDS, type RegionalKind } from '../core/keys.js';
 import { check } from '../core/validate.js';
 import { MeridianError } from '../core/errors/index.js';
 import type { CompiledChain, PluginRegistry } from '../plugins/index.js';
@@ -50,8 +51,7 @@ export function checkConfig(raw: unknown, region: string | undefined): CheckedCo
   return resolveConfig(checkSchema(raw), region);
 }
 
-const KINDS = ['routes', 'upstreams', 'consumers', 'ssl', 'global_rules'] as const;
-const ITEM_SCHEMAS: Record<(typeof KINDS)[number], TSchema> = { routes: Route, upstreams: Upstream, consumers: Consumer, ssl: Ssl, global_rules: GlobalRule };
+const ITEM_SCHEMAS: Record<RegionalKind, TSchema> = { routes: Route, upstreams: Upstream, consumers: Consumer, ssl: Ssl, global_rules: GlobalRule };
 /** Checked resources by their JSON text: with route churn, only what changed is checked again. */
 let itemCache = new Map<string, unknown>();
 /**

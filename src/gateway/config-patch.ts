@@ -1,3 +1,4 @@
+import { REGIONAL_KINDS as KINDS, type RegionalKind as Kind } from '../core/keys.js';
 import type { GatewayConfig } from '../core/model/index.js';
 
 /**
@@ -6,8 +7,6 @@ import type { GatewayConfig } from '../core/model/index.js';
  * deserialize and compare all of it per change, on the thread that serves requests.
  */
 
-const KINDS = ['routes', 'upstreams', 'consumers', 'ssl', 'global_rules'] as const;
-type Kind = (typeof KINDS)[number];
 type Item = GatewayConfig[Kind][number];
 
 /** Changed resources by position; everything else of the config is carried whole (it is small). */

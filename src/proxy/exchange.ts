@@ -261,7 +261,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onComplete(): void {
     this.completed = true;
-    // One check for routes without plugins, as before (it was pendingChunks).
+    // Routes without plugins pay one check here.
     if (this.plugins !== undefined) this.pluginComplete();
     else this.finishResponse();
   }
@@ -389,14 +389,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
  */
 export function sendShortCircuit(res: ClientResponse, ctx: RequestContext, stop: ShortCircuit, draining: boolean): void {
   let body = stop.body;
+  const isJson = typeof body === 'object' && body !== null && !Buffer.isBuffer(body);
   // Catalogue errors from plugins carry the request id in the body too, like the gateway's own.
-  if (typeof body === 'object' && body !== null && !Buffer.isBuffer(body) && typeof (body as { code?: unknown }).code === 'string' && !('request_id' in body)) body = { ...body, request_id: ctx.requestId };
+  if (isJson && typeof (body as { code?: unknown }).code === 'string' && !('request_id' in (body as object))) body = { ...(body as object), request_id: ctx.requestId };
   const payload = body === undefined ? '' : typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
   const out: string[] = [];
   for (const [k, v] of Object.entries(stop.headers ?? {})) out.push(k, v);
   // A known length, not chunked framing, for an answer that is complete here.
   if (!out.some((x, i) => i % 2 === 0 && (x.toLowerCase() === 'content-length' || x.toLowerCase() === 'transfer-encoding'))) out.push('content-length', String(Buffer.byteLength(payload)));
-  if (typeof body === 'object' && body !== null && !Buffer.isBuffer(body) && !out.some((x, i) => i % 2 === 0 && x.toLowerCase() === 'content-type')) out.push('content-type', 'application/json');
+  if (isJson && !out.some((x, i) => i % 2 === 0 && x.toLowerCase() === 'content-type')) out.push('content-type', 'application/json');
   applyHeaderEdits(out, { 'x-request-id': ctx.requestId });
   applyHeaderEdits(out, ctx.responseHeaders);
   if (draining && !isHttp2(res)) out.push('connection', 'close');
