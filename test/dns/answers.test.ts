@@ -295,8 +295,16 @@ describe('etcd down', () => {
     } finally {
       await etcd.start();
     }
-    // Back on etcd: a change made now shows up.
-    await store.put(`vdomains/${V_PIN}`, vd(V_PIN, { type: 'pinned', clusters: ['east/c2'] }));
+    // Back on etcd: a change made now shows up. (The test's own client may need a moment to
+    // reconnect to the restarted etcd on a loaded machine: the write is retried until it lands.)
+    await eventually(async () => {
+      try {
+        await store.put(`vdomains/${V_PIN}`, vd(V_PIN, { type: 'pinned', clusters: ['east/c2'] }));
+        return true;
+      } catch {
+        return false;
+      }
+    }, 15_000, 200);
     await eventually(async () => addresses(await ask(`${V_PIN}.${ZONE}`, T.A))[0] === '127.1.2.11', 15_000, 200);
     const metrics = await (await fetch(`http://${host}:${server.addresses().adminPort}/metrics`)).text();
     expect(metrics).toContain('meridian_dns_queries_total{qtype="A",rcode="NOERROR",region="east"}');
