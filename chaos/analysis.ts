@@ -17,6 +17,14 @@ export interface Bucket {
   p99Ms: number;
 }
 
+/** One judged figure of a scenario. */
+export interface Check {
+  what: string;
+  value: string;
+  bound: string;
+  pass: boolean;
+}
+
 export interface Analysis {
   total: number;
   failed: number;
@@ -27,7 +35,7 @@ export interface Analysis {
   /** ms after the fault of the last request sent first to a faulty node; null when not applicable. */
   detectMs: number | null;
   buckets: Bucket[];
-  checks: Array<{ what: string; value: string; bound: string; pass: boolean }>;
+  checks: Check[];
   pass: boolean;
 }
 

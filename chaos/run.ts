@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import { loadConfig } from '../src/core/config-file.js';
 import { PROJECT_ROOT } from '../src/core/servers/binaries.js';
 import { LocalCluster } from '../src/cli/up/cluster.js';
-import { LocalTopology } from '../src/cli/up/topology.js';
+import { addressesOf, LocalTopology } from '../src/cli/up/topology.js';
+import { RegionPartition } from './partition.js';
 import { writeReport } from './report.js';
 import { DEFAULT_RUN, runScenario, type ScenarioResult } from './runner.js';
 import { SCENARIOS } from './scenarios.js';
@@ -21,10 +22,15 @@ async function main(argv: string[]): Promise<number> {
   const chosen = argv.length ? SCENARIOS.filter((s) => argv.includes(s.name)) : SCENARIOS;
   const topology = loadConfig(LocalTopology, join(PROJECT_ROOT, 'deploy', 'local.yaml'), { MERIDIAN__BASE: '127.70', MERIDIAN__DNS_PORT: '5353' });
   const log = (m: string) => process.stderr.write(`[chaos] ${m}\n`);
-  const cluster = new LocalCluster(topology, { workDir: join(PROJECT_ROOT, '.meridian', 'chaos'), progress: log });
+  // Each region in a cgroup of its own when the machine allows it, for the partition scenario.
+  const a = addressesOf(topology);
+  const partitionUnavailable = await RegionPartition.unavailableReason();
+  const partition = partitionUnavailable === undefined ? await RegionPartition.create(topology.regions.map((r, i) => ({ name: r.name, cidr: a.cidr(i) }))) : undefined;
+  const cluster = new LocalCluster(topology, { workDir: join(PROJECT_ROOT, '.meridian', 'chaos'), progress: log, cgroupOf: (region) => partition?.cgroupOf(region) });
   const results: ScenarioResult[] = [];
   const stop = async () => {
     await cluster.stop();
+    await partition?.dispose();
   };
   process.once('SIGINT', () => void stop().then(() => process.exit(130)));
   try {
@@ -32,7 +38,7 @@ async function main(argv: string[]): Promise<number> {
     await cluster.start();
     for (const [i, s] of chosen.entries()) {
       log(`[${i + 1}/${chosen.length}] ${s.name}: ${s.title}`);
-      const r = await runScenario(cluster, s, { ...DEFAULT_RUN, log });
+      const r = await runScenario(cluster, s, { ...DEFAULT_RUN, log }, { partition, partitionUnavailable });
       results.push(r);
       log(`${s.name}: ${r.skipped ? `skipped (${r.skipped})` : r.error ? `ERROR ${r.error}` : r.analysis?.pass ? 'pass' : 'FAIL'}`);
     }

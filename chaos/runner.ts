@@ -3,7 +3,7 @@ import type { LocalCluster } from '../src/cli/up/cluster.js';
 import { addressesOf } from '../src/cli/up/topology.js';
 import { analyse, type Analysis } from './analysis.js';
 import { SdkClient, SteadyLoad, type Sample } from './client.js';
-import type { Scenario } from './scenarios.js';
+import type { ChaosContext, Scenario } from './scenarios.js';
 
 export interface ScenarioResult {
   name: string;
@@ -53,8 +53,8 @@ export async function waitHealthy(cluster: LocalCluster, timeoutMs = 60_000): Pr
   }
 }
 
-export async function runScenario(cluster: LocalCluster, scenario: Scenario, options: RunOptions): Promise<ScenarioResult> {
-  const skip = scenario.skipReason?.();
+export async function runScenario(cluster: LocalCluster, scenario: Scenario, options: RunOptions, context: ChaosContext = { partition: undefined }): Promise<ScenarioResult> {
+  const skip = scenario.skipReason?.(context);
   if (skip) return { name: scenario.name, title: scenario.title, skipped: skip, faultAt: 0, restoreAt: 0, samples: [] };
   await waitHealthy(cluster);
   // The previous fault's DNS answers must have expired from the client's view.
@@ -67,7 +67,7 @@ export async function runScenario(cluster: LocalCluster, scenario: Scenario, opt
     await sleep(options.warmupMs);
     faultAt = load.now();
     options.log(`${scenario.name}: fault at ${(faultAt / 1000).toFixed(1)} s`);
-    const fault = await scenario.inject(cluster);
+    const fault = await scenario.inject(cluster, context);
     await sleep(options.faultMs);
     restoreAt = load.now();
     options.log(`${scenario.name}: restoring at ${(restoreAt / 1000).toFixed(1)} s`);
@@ -75,6 +75,10 @@ export async function runScenario(cluster: LocalCluster, scenario: Scenario, opt
     await sleep(options.afterMs);
     const samples = await load.stop();
     const analysis = analyse(samples, faultAt, scenario.criteria, fault.faultyNodes, restoreAt);
+    if (fault.checks) {
+      analysis.checks.push(...(await fault.checks()));
+      analysis.pass = analysis.checks.every((c) => c.pass);
+    }
     return { name: scenario.name, title: scenario.title, faultAt, restoreAt, analysis, samples };
   } catch (err) {
     const samples = await load.stop();

@@ -1,12 +1,27 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { LocalCluster } from '../src/cli/up/cluster.js';
 import { addressesOf } from '../src/cli/up/topology.js';
-import type { Criteria } from './analysis.js';
+import { EtcdStore } from '../src/core/etcd-store.js';
+import { centralKeys, type HealthObservation } from '../src/core/keys.js';
+import type { Check, Criteria } from './analysis.js';
+import { SdkClient } from './client.js';
+import type { RegionPartition } from './partition.js';
 
 /** One failure and how to undo it. */
 export interface Fault {
   /** Gateway addresses the fault takes out (for time to detect). */
   faultyNodes: string[];
   restore(): Promise<void>;
+  /** The scenario's own checks, beyond the client's figures; awaited after the load stops. */
+  checks?(): Promise<Check[]>;
+}
+
+/** What the run gives scenarios besides the cluster. */
+export interface ChaosContext {
+  /** Present when the cluster was started with one cgroup per region. */
+  partition: RegionPartition | undefined;
+  /** Why there is no partition (RegionPartition.unavailableReason()). */
+  partitionUnavailable?: string;
 }
 
 export interface Scenario {
@@ -14,8 +29,8 @@ export interface Scenario {
   title: string;
   criteria: Criteria;
   /** Why it cannot run here, or undefined. */
-  skipReason?(): string | undefined;
-  inject(cluster: LocalCluster): Promise<Fault>;
+  skipReason?(context: ChaosContext): string | undefined;
+  inject(cluster: LocalCluster, context: ChaosContext): Promise<Fault>;
 }
 
 const TTL_MS = 5_000;
@@ -120,19 +135,110 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'region-partition',
-    title: 'Network partition between regions (network namespaces)',
+    title: 'Network partition between regions (per-region cgroups, nftables on loopback)',
+    // The client reaches both sides (it is outside both regions): the data planes run on, and
+    // one region's prober seeing the other's gateways down must not move traffic.
     criteria: { maxFailedShare: 0.001 },
-    skipReason: () =>
-      process.getuid?.() !== 0
-        ? 'needs root for network namespaces'
-        : // Root is not enough: on shared loopback, cross-region connections leave from 127.0.0.1,
-          // so no packet filter can tell east from west; each region needs its own namespace.
-          'the local cluster runs every region in one network namespace on loopback, where cross-region connections come from 127.0.0.1 and cannot be cut by region; a partition needs one namespace per region (veth pairs), which the local topology does not build yet',
-    async inject() {
-      throw new Error('not runnable here');
+    skipReason: (context) => (context.partition ? undefined : (context.partitionUnavailable ?? 'the cluster was started without per-region cgroups')),
+    async inject(cluster, context) {
+      const partition = context.partition;
+      if (!partition) throw new Error('no partition: the cluster was started without per-region cgroups');
+      const [east, west] = cluster.topology.regions;
+      if (!east || !west) throw new Error('a partition needs two regions');
+      await partition.cut();
+      const healedAt: { ms: number } = { ms: 0 };
+      const cut = await cutIsReal(cluster, partition);
+      // Long enough for the probers' fall count, shorter than the fault.
+      const during = sleep(8_000).then(() => failoverNotTriggered(cluster));
+      return {
+        faultyNodes: [],
+        restore: async () => {
+          await during;
+          await partition.heal();
+          healedAt.ms = Date.now();
+        },
+        checks: async () => [...cut, ...(await during), await federationBack(cluster, healedAt.ms)],
+      };
     },
   },
 ];
 
 /** The scenarios `npm test` runs (the rest run with `npm run chaos`). */
 export const CI_SCENARIOS = ['gateway-node-kill', 'region-outage'];
+
+function check(what: string, value: string, bound: string, pass: boolean): Check {
+  return { what, value, bound, pass };
+}
+
+/** A process of the first region cannot open a connection into the second, and can into its own. */
+async function cutIsReal(cluster: LocalCluster, partition: RegionPartition): Promise<Check[]> {
+  const a = addressesOf(cluster.topology);
+  const [east, west] = cluster.topology.regions.map((r) => r.name);
+  const out: Check[] = [];
+  for (const [from, i, j] of [[east, 0, 1], [west, 1, 0]] as const) {
+    if (!from) continue;
+    const cross = await partition.reachable(from, a.etcd(j), 2379);
+    const own = await partition.reachable(from, a.etcd(i), 2379);
+    out.push(check(`cut: ${from} -> other region's etcd / own etcd`, `${cross ? 'open' : 'blocked'} / ${own ? 'open' : 'blocked'}`, 'blocked / open', !cross && own));
+  }
+  return out;
+}
+
+/**
+ * During the partition the first region's prober sees the second region's gateways down
+ * (so the cut reached the probers), yet the first region's DNS still answers the second
+ * region's clients with the second region's gateways: one partitioned prober is no majority.
+ */
+async function failoverNotTriggered(cluster: LocalCluster): Promise<Check[]> {
+  const t = cluster.topology;
+  const a = addressesOf(t);
+  const [east, west] = t.regions.map((r) => r.name);
+  if (!east || !west) return [];
+  const westGateways = Array.from({ length: t.gateways_per_region }, (_, n) => ({ name: `gw${n + 1}`, ip: a.gatewayIp(1, n) }));
+  const store = new EtcdStore({ endpoints: [`http://${a.centralEtcd}:2379`], prefix: t.prefix });
+  let seenDown: number;
+  try {
+    const obs = await Promise.all(westGateways.map((g) => store.get<HealthObservation>(centralKeys.health(`prober-${east}`, west, 'main', g.name))));
+    seenDown = obs.filter((o) => o?.value.up === false).length;
+  } finally {
+    await store.stop();
+  }
+  const client = new SdkClient({ name: t.demo.business_domain, resolvers: [{ host: a.dns(0), port: t.dns_port }], clientSubnet: a.cidr(1), port: t.gateway_port, path: t.demo.route_path, headers: {} });
+  let answered: string[] = [];
+  try {
+    answered = await client.addresses(true);
+  } catch {
+    // no answer: the check below fails
+  } finally {
+    await client.close();
+  }
+  const kept = westGateways.filter((g) => answered.includes(g.ip)).length;
+  return [
+    check(`prober-${east} sees ${west}'s gateways down`, `${seenDown}/${westGateways.length}`, `${westGateways.length}/${westGateways.length}`, seenDown === westGateways.length),
+    check(`dns-${east} still answers ${west}'s clients with ${west}'s gateways`, `${kept}/${westGateways.length} (${answered.join(' ') || 'no answer'})`, `${westGateways.length}/${westGateways.length}`, kept === westGateways.length),
+  ];
+}
+
+const FEDERATION_BOUND_MS = 60_000;
+
+/** After healing, every Consul server sees every other region's server alive on the WAN again. */
+async function federationBack(cluster: LocalCluster, healedAt: number): Promise<Check> {
+  const a = addressesOf(cluster.topology);
+  const urls = cluster.topology.regions.map((_, i) => `http://${a.consul(i)}:8500`);
+  const deadline = healedAt + FEDERATION_BOUND_MS + 30_000;
+  for (;;) {
+    const alive = await Promise.all(urls.map(async (url) => {
+      try {
+        const res = await fetch(`${url}/v1/agent/members?wan=1`, { signal: AbortSignal.timeout(1_000) });
+        const members = (await res.json()) as Array<{ Status: number }>;
+        return members.length === urls.length && members.every((m) => m.Status === 1);
+      } catch {
+        return false;
+      }
+    }));
+    const ms = Date.now() - healedAt;
+    if (alive.every(Boolean)) return check('Consul WAN federation alive again after healing', `${(ms / 1000).toFixed(1)} s`, `<= ${FEDERATION_BOUND_MS / 1000} s`, ms <= FEDERATION_BOUND_MS);
+    if (Date.now() > deadline) return check('Consul WAN federation alive again after healing', `not within ${(ms / 1000).toFixed(0)} s`, `<= ${FEDERATION_BOUND_MS / 1000} s`, false);
+    await sleep(500);
+  }
+}

@@ -55,11 +55,18 @@ export class LocalCluster {
   readonly workDir: string;
   readonly members: ClusterMember[] = [];
   private readonly progress: (msg: string) => void;
+  private readonly cgroupOf: (region: string) => string | undefined;
 
-  constructor(topology: LocalTopology, options: { workDir?: string; progress?: (msg: string) => void } = {}) {
+  /**
+   * `cgroupOf` puts every process of a region in a cgroup v2 folder of its own, so a packet
+   * filter can cut regions apart on the shared loopback (chaos/partition.ts); central parts
+   * stay in ours.
+   */
+  constructor(topology: LocalTopology, options: { workDir?: string; progress?: (msg: string) => void; cgroupOf?: (region: string) => string | undefined } = {}) {
     this.topology = topology;
     this.workDir = options.workDir ?? join(PROJECT_ROOT, '.meridian', 'local');
     this.progress = options.progress ?? (() => undefined);
+    this.cgroupOf = options.cgroupOf ?? (() => undefined);
   }
 
   get logDir(): string {
@@ -77,8 +84,14 @@ export class LocalCluster {
     return m;
   }
 
-  private placement(name: string, host: string) {
-    return { name, host, dataDir: join(this.workDir, 'data', name), logFile: join(this.logDir, `${name}.log`) };
+  /** Log file and cgroup of a process; `region` undefined for central parts. */
+  private processPlacement(name: string, region: string | undefined): { logFile: string; cgroup?: string } {
+    const cgroup = region === undefined ? undefined : this.cgroupOf(region);
+    return { logFile: join(this.logDir, `${name}.log`), ...(cgroup ? { cgroup } : {}) };
+  }
+
+  private placement(name: string, host: string, region: string | undefined) {
+    return { name, host, dataDir: join(this.workDir, 'data', name), ...this.processPlacement(name, region) };
   }
 
   private writeConfig(name: string, config: Record<string, unknown>): string {
@@ -95,7 +108,7 @@ export class LocalCluster {
       command,
       args: [...prefix, ...args],
       env: { MERIDIAN_LOG_LEVEL: process.env.MERIDIAN_LOG_LEVEL ?? 'info' },
-      logFile: join(this.logDir, `${name}.log`),
+      ...this.processPlacement(name, region),
       ready,
       readyTimeoutMs: 60_000,
     });
@@ -110,15 +123,15 @@ export class LocalCluster {
     mkdirSync(this.logDir, { recursive: true });
 
     this.progress('starting etcd (central + per region), Redis and Consul (one datacenter per region)');
-    const central = etcdProcess(this.placement('etcd-central', a.centralEtcd));
+    const central = etcdProcess(this.placement('etcd-central', a.centralEtcd, undefined));
     this.add({ name: 'etcd-central', kind: 'etcd', region: undefined, address: `${a.centralEtcd}:2379`, proc: central, healthy: () => httpOk(`${central.endpoint}/health`) });
     const consuls: Array<ReturnType<typeof consulProcess>> = [];
     t.regions.forEach((r, i) => {
-      const etcd = etcdProcess(this.placement(`etcd-${r.name}`, a.etcd(i)));
+      const etcd = etcdProcess(this.placement(`etcd-${r.name}`, a.etcd(i), r.name));
       this.add({ name: `etcd-${r.name}`, kind: 'etcd', region: r.name, address: `${a.etcd(i)}:2379`, proc: etcd, healthy: () => httpOk(`${etcd.endpoint}/health`) });
-      const redis = redisProcess(this.placement(`redis-${r.name}`, a.redis(i)));
+      const redis = redisProcess(this.placement(`redis-${r.name}`, a.redis(i), r.name));
       this.add({ name: `redis-${r.name}`, kind: 'redis', region: r.name, address: `${a.redis(i)}:6379`, proc: redis, healthy: async () => redis.running });
-      const consul = consulProcess({ ...this.placement(`consul-${r.name}`, a.consul(i)), datacenter: r.name });
+      const consul = consulProcess({ ...this.placement(`consul-${r.name}`, a.consul(i), r.name), datacenter: r.name });
       consuls.push(consul);
       this.add({ name: `consul-${r.name}`, kind: 'consul', region: r.name, address: `${a.consul(i)}:8500`, proc: consul, healthy: () => httpOk(`${consul.httpUrl}/v1/status/leader`) });
     });
@@ -140,7 +153,7 @@ export class LocalCluster {
           name,
           command: process.execPath,
           args: [...echoScript(), host, String(t.demo.port), name, r.name],
-          logFile: join(this.logDir, `${name}.log`),
+          ...this.processPlacement(name, r.name),
           ready: () => httpOk(`http://${host}:${t.demo.port}/health`),
         });
         this.add({ name, kind: 'demo', region: r.name, address: `${host}:${t.demo.port}`, proc, healthy: () => httpOk(`http://${host}:${t.demo.port}/health`) });

@@ -19,7 +19,7 @@ export const PROJECT_ROOT = (() => {
 
 export const SERVER_BIN_DIR = join(PROJECT_ROOT, '.meridian', 'bin');
 
-export type ServerBinary = 'consul' | 'etcd' | 'redis-server';
+export type ServerBinary = 'consul' | 'etcd' | 'redis-server' | 'nft';
 
 /** .meridian/bin (what scripts/setup-servers.sh made), then PATH. */
 export function findBinary(name: ServerBinary): string {

@@ -11,6 +11,8 @@ export interface ServerPlacement {
   dataDir: string;
   logFile?: string;
   readyTimeoutMs?: number;
+  /** cgroup v2 folder to run in (see ProcessSpec.cgroup). */
+  cgroup?: string;
 }
 
 async function httpOk(url: string, check: (body: string) => boolean): Promise<boolean> {
@@ -44,6 +46,7 @@ export function etcdProcess(p: ServerPlacement, ports: EtcdPorts = { client: 237
     ],
     env: { ETCD_UNSUPPORTED_ARCH: process.arch === 'x64' ? '' : process.arch },
     ...(p.logFile ? { logFile: p.logFile } : {}),
+    ...(p.cgroup ? { cgroup: p.cgroup } : {}),
     ready: () => httpOk(`${client}/health`, (b) => b.includes('"health":"true"')),
     readyTimeoutMs: p.readyTimeoutMs ?? 30_000,
   });
@@ -73,6 +76,7 @@ export function redisProcess(p: ServerPlacement, port = 6379): ManagedProcess & 
     command: findBinary('redis-server'),
     args: ['--bind', p.host, '--port', String(port), '--dir', p.dataDir, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--protected-mode', 'no', '--loglevel', 'warning'],
     ...(p.logFile ? { logFile: p.logFile } : {}),
+    ...(p.cgroup ? { cgroup: p.cgroup } : {}),
     ready: () => redisPing(p.host, port),
     readyTimeoutMs: p.readyTimeoutMs ?? 15_000,
   });
@@ -122,6 +126,7 @@ export function consulProcess(
       '-log-level=warn', `-hcl=${consulConfig()}`,
     ],
     ...(p.logFile ? { logFile: p.logFile } : {}),
+    ...(p.cgroup ? { cgroup: p.cgroup } : {}),
     // Ready once a leader is elected and the agent's own node is in the catalog.
     ready: async () => {
       const leader = await (await fetch(`${httpUrl}/v1/status/leader`, { signal: AbortSignal.timeout(1_000) })).json();

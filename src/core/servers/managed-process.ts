@@ -3,6 +3,7 @@ import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MeridianError } from '../errors/index.js';
+import { inCgroup } from './cgroup.js';
 
 export interface ProcessSpec {
   name: string;
@@ -15,6 +16,8 @@ export interface ProcessSpec {
   /** Resolves true once the process serves; polled until `readyTimeoutMs`. */
   ready: () => Promise<boolean>;
   readyTimeoutMs?: number;
+  /** cgroup v2 folder the process runs in (chaos partitions filter by it); default: ours. */
+  cgroup?: string;
 }
 
 /** Tracks every live child so an exiting parent can take them down with it. */
@@ -63,7 +66,8 @@ export class ManagedProcess {
       mkdirSync(dirname(spec.logFile), { recursive: true });
       this.log = createWriteStream(spec.logFile, { flags: 'a' });
     }
-    const child = spawn(spec.command, spec.args, {
+    const run = spec.cgroup ? inCgroup(spec.cgroup, spec.command, spec.args) : spec;
+    const child = spawn(run.command, run.args, {
       cwd: spec.cwd,
       env: { ...process.env, ...spec.env },
       stdio: ['ignore', this.log ? 'pipe' : 'ignore', this.log ? 'pipe' : 'ignore'],
