@@ -18,10 +18,21 @@ export async function createServers(): Promise<ServerFactory> {
   return new BinaryServers();
 }
 
-/** createServers() plus cleanup after the suite, whether its tests passed or not. */
+const inUse = new Set<ServerFactory>();
+
+// Registered when a test file imports the harness (collection time): vitest ignores an
+// afterAll registered from inside a hook, where most suites call useServers(), and the
+// servers of those suites were left running after the file.
+afterAll(async () => {
+  const all = [...inUse];
+  inUse.clear();
+  await Promise.all(all.map((s) => s.close()));
+});
+
+/** createServers() plus cleanup after the test file, whether its tests passed or not. */
 export async function useServers(): Promise<ServerFactory> {
   const servers = await createServers();
-  afterAll(() => servers.close());
+  inUse.add(servers);
   return servers;
 }
 
