@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { settle, type RequestContext } from '../plugins/index.js';
-import { applyHeaderEdits } from '../proxy/exchange.js';
+import { applyHeaderEdits, sendShortCircuit } from '../proxy/exchange.js';
 import { scanRequestHeaders } from '../proxy/headers.js';
 import { responseOnSocket, tunnel, writeRaw } from '../proxy/websocket.js';
 import { normaliseTarget } from '../router/normalize.js';
@@ -69,9 +69,10 @@ export function createUpgradeHandler(w: WorkerContext, proto: 'http' | 'https'):
       ({ chain, stop }) => {
         if (stop) {
           ctx.status = stop.status;
-          const body = stop.body === undefined ? '' : typeof stop.body === 'string' ? stop.body : JSON.stringify(stop.body);
-          res.writeHead(stop.status, { ...stop.headers, connection: 'close', 'x-request-id': requestId });
-          res.end(body, () => socket.destroy());
+          // The same answer as on a plain request (coded body with request_id, plugin headers),
+          // then the socket closes: it was never handed to an upstream.
+          res.once('finish', () => socket.destroy());
+          sendShortCircuit(res, ctx, stop, true);
           done(route.id, upstream.id, stop.status);
           chain.log(ctx, (name, err) => w.logPluginError(name, err));
           return;

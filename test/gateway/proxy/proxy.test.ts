@@ -206,6 +206,7 @@ describe('proxy: streaming and upgrades', () => {
       routes: [
         { id: 'sse', paths: ['/events'], upstream: { nodes: [{ host: '127.0.0.1', port: sse.port }] } },
         { id: 'ws', paths: ['/ws/*'], upstream: { nodes: [{ host: '127.0.0.1', port: wsPort }] }, strip_prefix: '/ws' },
+        { id: 'ws-guarded', paths: ['/guarded/*'], upstream: { nodes: [{ host: '127.0.0.1', port: wsPort }] }, plugins: { 'ip-restriction': { deny: ['127.0.0.0/8'] } } },
       ],
     });
   });
@@ -247,6 +248,20 @@ describe('proxy: streaming and upgrades', () => {
     const ws = new WebSocket(`ws://127.0.0.1:${gw.port}/nope`);
     const status = await new Promise<number>((resolve) => ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
     expect(status).toBe(404);
+  });
+
+  it('answers an upgrade a plugin refuses like a plain request: coded body with the request id', async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${gw.port}/guarded/chat`);
+    const { status, requestId, body } = await new Promise<{ status: number; requestId: unknown; body: string }>((resolve) => {
+      ws.on('unexpected-response', (_req, res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, requestId: res.headers['x-request-id'], body: text }));
+      });
+    });
+    expect(status).toBe(403);
+    expect(typeof requestId).toBe('string');
+    expect(JSON.parse(body)).toEqual({ code: 'MERIDIAN_ERR_PLUGIN_FORBIDDEN', message: 'forbidden', request_id: requestId });
   });
 });
 
