@@ -79,9 +79,10 @@ export const pluginsBench: Benchmark = {
     await ensureWrk();
     const servers = new BinaryServers();
     const up = await upstream();
+    let redis: Redis | undefined;
     try {
       const redisServer = await servers.redis();
-      const redis = new Redis(redisServer.url);
+      redis = new Redis(redisServer.url);
 
       // --- throughput: alternate runs so machine noise spreads over both sides -------------
       const plain = await startNode(redisServer.url, dataPlane(up.port, undefined));
@@ -132,7 +133,6 @@ export const pluginsBench: Benchmark = {
         log(`${mode}: offered ${offeredPerS.toFixed(0)}/s; allowed per window ${counts.join(' ')} (limit ${L}), worst deviation ${(worst * 100).toFixed(2)} %, Redis fallbacks ${fallbacks}`);
         await Promise.all(nodes.map(stopNode));
       }
-      redis.disconnect();
       return {
         figures: {
           plugins_vs_none: ratioFigure(best(runs.strict), best(runs.none), 'requests/s', { min: 0.8 }, 'no plugins'),
@@ -145,6 +145,8 @@ export const pluginsBench: Benchmark = {
         details: { runs, redis_round_trips_per_request: trips, non2xx_with_plugins: non2xx, accuracy, limit: L, window_ms: windowMs, gateways: 3 },
       };
     } finally {
+      // Before the servers go: a client left connected would retry for ever.
+      redis?.disconnect();
       up.server.closeAllConnections();
       up.server.close();
       await servers.close();
