@@ -3,7 +3,7 @@ import type { LocalCluster } from '../src/cli/up/cluster.js';
 import { addressesOf } from '../src/cli/up/topology.js';
 import { analyse, type Analysis } from './analysis.js';
 import { SdkClient, SteadyLoad, type Sample } from './client.js';
-import type { ChaosContext, Scenario } from './scenarios.js';
+import type { ChaosContext, Fault, Scenario } from './scenarios.js';
 
 export interface ScenarioResult {
   name: string;
@@ -63,14 +63,17 @@ export async function runScenario(cluster: LocalCluster, scenario: Scenario, opt
   const load = new SteadyLoad(client, options.rate);
   let faultAt = 0;
   let restoreAt = 0;
+  let pending: Fault | undefined;
   try {
     await sleep(options.warmupMs);
     faultAt = load.now();
     options.log(`${scenario.name}: fault at ${(faultAt / 1000).toFixed(1)} s`);
     const fault = await scenario.inject(cluster, context);
+    pending = fault;
     await sleep(options.faultMs);
     restoreAt = load.now();
     options.log(`${scenario.name}: restoring at ${(restoreAt / 1000).toFixed(1)} s`);
+    pending = undefined;
     await fault.restore();
     await sleep(options.afterMs);
     const samples = await load.stop();
@@ -81,6 +84,8 @@ export async function runScenario(cluster: LocalCluster, scenario: Scenario, opt
     }
     return { name: scenario.name, title: scenario.title, faultAt, restoreAt, analysis, samples };
   } catch (err) {
+    // A fault left in place (a partition, a stopped server) would spoil the scenarios after it.
+    await pending?.restore().catch(() => undefined);
     const samples = await load.stop();
     return { name: scenario.name, title: scenario.title, error: (err as Error).message, faultAt, restoreAt, samples };
   } finally {
