@@ -67,8 +67,23 @@ export class RegionPartition {
     } catch {
       return 'nft is not installed (Debian package nftables; scripts/setup-servers.sh installs it when run as root)';
     }
-    const probe = await run(nft, ['list', 'tables']);
-    return probe.code === 0 ? undefined : `nft cannot reach the kernel's nftables: ${probe.stderr}`;
+    const listed = await run(nft, ['list', 'tables']);
+    if (listed.code !== 0) return `nft cannot reach the kernel's nftables: ${listed.stderr}`;
+    // A trial run of everything a partition does: cgroups made and joined, the rules loaded
+    // (the kernel must know nftables' cgroup v2 socket match), all undone.
+    const trial = new RegionPartition([{ name: 'a', cidr: '127.255.255.248/30' }, { name: 'b', cidr: '127.255.255.252/30' }], mount, `meridian-probe-${process.pid}`);
+    try {
+      for (const r of trial.regions) mkdirSync(trial.cgroupOf(r.name), { recursive: true });
+      const { command, args } = inCgroup(trial.cgroupOf('a'), 'true', []);
+      const joined = await run(command, args);
+      if (joined.code !== 0) return `cannot move a process into a cgroup under ${mount}: ${joined.stderr}`;
+      await trial.cut();
+      return undefined;
+    } catch (err) {
+      return (err as Error).message;
+    } finally {
+      await trial.dispose();
+    }
   }
 
   /** Makes one cgroup per region under `<cgroup2 mount>/<tag>`; throws when unavailable. */
