@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RegionPartition } from '../../chaos/partition.js';
 import { ManagedProcess } from '../../src/core/servers/managed-process.js';
 
-// Real cgroups and a real nftables table on loopback; needs root (CI runs as root here).
+// Real cgroups and a real nftables table on loopback; skipped, with its reason, without root,
+// a writable cgroup v2 or nftables.
 const unavailable = await RegionPartition.unavailableReason();
 const regions = [
   { name: 'pa', cidr: '127.71.1.0/24' },
