@@ -122,25 +122,37 @@ async function refill(h: RedisHandle, key: string, cfg: LimitCountConfig, lease:
   lease.exhausted = grant <= 0;
 }
 
-async function batchedRedis(h: RedisHandle, key: string, cfg: LimitCountConfig): Promise<Decision> {
+/**
+ * Batched mode: a decision from the lease when it has tokens or is known spent (no promise, the
+ * common case), else the shared refill.
+ */
+function batchedRedis(h: RedisHandle, key: string, cfg: LimitCountConfig): Decision | Promise<Decision> {
   let lease = leases.get(key);
   if (!lease) {
     lease = { tokens: 0, until: 0, remaining: cfg.count, fetching: undefined, exhausted: false };
     leases.set(key, lease);
   }
+  return fromLease(lease, Date.now()) ?? batchedRefill(h, key, cfg, lease);
+}
+
+/** The lease's answer when it has one without Redis; undefined when it must be refilled. */
+function fromLease(lease: Lease, now: number): Decision | undefined {
+  if (now >= lease.until) {
+    lease.tokens = 0;
+    lease.exhausted = false;
+  }
+  if (lease.tokens > 0) {
+    lease.tokens--;
+    return { allowed: true, remaining: lease.remaining + lease.tokens, resetMs: Math.max(0, lease.until - now) };
+  }
+  if (lease.exhausted && now < lease.until) return { allowed: false, remaining: 0, resetMs: lease.until - now };
+  return undefined;
+}
+
+async function batchedRefill(h: RedisHandle, key: string, cfg: LimitCountConfig, lease: Lease): Promise<Decision> {
   // Waiters that lose the race for a fresh lease try again while the window has budget: each
   // refill either grants requests (the budget is finite) or marks the window spent.
   for (let round = 0; round < 64; round++) {
-    const now = Date.now();
-    if (now >= lease.until) {
-      lease.tokens = 0;
-      lease.exhausted = false;
-    }
-    if (lease.tokens > 0) {
-      lease.tokens--;
-      return { allowed: true, remaining: lease.remaining + lease.tokens, resetMs: Math.max(0, lease.until - now) };
-    }
-    if (lease.exhausted && now < lease.until) return { allowed: false, remaining: 0, resetMs: lease.until - now };
     // Concurrent requests that find the lease empty share one Redis call.
     if (!lease.fetching) {
       const l = lease;
@@ -149,46 +161,62 @@ async function batchedRedis(h: RedisHandle, key: string, cfg: LimitCountConfig):
       });
     }
     await lease.fetching;
+    const d = fromLease(lease, Date.now());
+    if (d) return d;
   }
   return { allowed: false, remaining: 0, resetMs: Math.max(1, lease.until - Date.now()) };
 }
 
-function rateHeaders(cfg: LimitCountConfig, d: Decision): Record<string, string> {
-  return {
-    'RateLimit-Limit': String(cfg.count),
-    'RateLimit-Remaining': String(d.remaining),
-    'RateLimit-Reset': String(Math.max(0, Math.ceil(d.resetMs / 1000))),
-  };
+function setRateHeaders(out: Record<string, string | null>, cfg: LimitCountConfig, d: Decision): void {
+  out['RateLimit-Limit'] = String(cfg.count);
+  out['RateLimit-Remaining'] = String(d.remaining);
+  out['RateLimit-Reset'] = String(Math.max(0, Math.ceil(d.resetMs / 1000)));
 }
 
-async function decide(ctx: RequestContext, cfg: LimitCountConfig, key: string): Promise<Decision> {
-  const windowMs = cfg.time_window * 1000;
-  const sliding = cfg.algorithm === 'sliding';
-  if (cfg.policy === 'local') return local.take(key, cfg.count, windowMs, sliding);
-  const h = handleOf(cfg);
-  // usable() first: the steady state costs no extra await.
-  if (h.usable() || (await h.whenUsable())) {
-    try {
-      return cfg.mode === 'batched' && !sliding ? await batchedRedis(h, key, cfg) : await strictRedis(h, key, cfg);
-    } catch (err) {
-      // Same request, no error to the client: this worker counts alone until Redis is back.
-      h.noteDown(err);
-      redisCalls.inc({ plugin: 'limit-count', result: 'error' });
-    }
-  }
-  limitFallback.inc({ route: ctx.route.id });
-  return local.take(key, cfg.count, windowMs, sliding);
-}
+type Verdict = ShortCircuit | undefined | Promise<ShortCircuit | undefined>;
 
-async function access(ctx: RequestContext, cfg: LimitCountConfig): Promise<ShortCircuit | undefined> {
-  const d = await decide(ctx, cfg, limitKey(ctx, cfg));
-  const headers = cfg.show_headers ? rateHeaders(cfg, d) : {};
+/** The request's fate from a decision: a 429, or on its way with the RateLimit headers. */
+function verdict(ctx: RequestContext, cfg: LimitCountConfig, d: Decision): ShortCircuit | undefined {
   if (!d.allowed) {
     limitRejected.inc({ plugin: 'limit-count', route: ctx.route.id });
-    return deny('MERIDIAN_ERR_PLUGIN_RATE_LIMITED', {}, { ...headers, 'Retry-After': String(Math.max(1, Math.ceil(d.resetMs / 1000))) });
+    const headers: Record<string, string> = { 'Retry-After': String(Math.max(1, Math.ceil(d.resetMs / 1000))) };
+    if (cfg.show_headers) setRateHeaders(headers, cfg, d);
+    return deny('MERIDIAN_ERR_PLUGIN_RATE_LIMITED', {}, headers);
   }
-  if (cfg.show_headers) Object.assign(ctx.responseHeaders, headers);
+  if (cfg.show_headers) setRateHeaders(ctx.responseHeaders, cfg, d);
   return undefined;
+}
+
+/** Same request, no error to the client: this worker counts alone until Redis is back. */
+function fallback(ctx: RequestContext, cfg: LimitCountConfig, key: string): ShortCircuit | undefined {
+  limitFallback.inc({ route: ctx.route.id });
+  return verdict(ctx, cfg, local.take(key, cfg.count, cfg.time_window * 1000, cfg.algorithm === 'sliding'));
+}
+
+function viaRedis(ctx: RequestContext, cfg: LimitCountConfig, h: RedisHandle, key: string): Verdict {
+  const d = cfg.mode === 'batched' && cfg.algorithm !== 'sliding' ? batchedRedis(h, key, cfg) : strictRedis(h, key, cfg);
+  if (!(d instanceof Promise)) return verdict(ctx, cfg, d);
+  return d.then(
+    (decision) => verdict(ctx, cfg, decision),
+    (err: unknown) => {
+      h.noteDown(err);
+      redisCalls.inc({ plugin: 'limit-count', result: 'error' });
+      return fallback(ctx, cfg, key);
+    },
+  );
+}
+
+/**
+ * Synchronous when the answer is at hand (local policy, a batched lease, Redis known down), so
+ * the chain stays free of promises; a Redis decision is one promise hop.
+ */
+function access(ctx: RequestContext, cfg: LimitCountConfig): Verdict {
+  const key = limitKey(ctx, cfg);
+  if (cfg.policy === 'local') return verdict(ctx, cfg, local.take(key, cfg.count, cfg.time_window * 1000, cfg.algorithm === 'sliding'));
+  const h = handleOf(cfg);
+  if (h.usable()) return viaRedis(ctx, cfg, h, key);
+  if (!h.firstConnecting()) return fallback(ctx, cfg, key);
+  return h.whenUsable().then((ok) => (ok ? viaRedis(ctx, cfg, h, key) : fallback(ctx, cfg, key)));
 }
 
 /**

@@ -3,27 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { PluginRegistry, type Plugin, type RequestContext } from '../../src/plugins/index.js';
 import { isMeridianError } from '../../src/core/errors/index.js';
 import type { Consumer } from '../../src/core/model/index.js';
-import { route } from './helpers/gateway.js';
-
-function ctxFor(r = route('r1')): RequestContext {
-  return {
-    req: { headers: {}, method: 'GET', url: '/' } as RequestContext['req'],
-    res: {} as RequestContext['res'],
-    requestId: 'id',
-    clientIp: '127.0.0.1',
-    path: '/',
-    route: r,
-    upstreamId: 'u1',
-    consumer: undefined,
-    upstreamHeaders: {},
-    responseHeaders: {},
-    upstreamPath: '/',
-    upstreamStatus: undefined,
-    status: undefined,
-    vars: new Map(),
-    startedAt: performance.now(),
-  };
-}
+import { ctxFor } from './helpers/gateway.js';
 
 /** A plugin that writes its name (and config tag) to a trace in each phase it has. */
 function tracer(name: string, priority: number, trace: string[]): Plugin<{ tag: string }> {

@@ -5,7 +5,7 @@ import type { Consumer } from '../../src/core/model/index.js';
 import { builtinRegistry } from '../../src/plugins/index.js';
 import { pluginMetrics } from '../../src/plugins/shared/metrics.js';
 import { eventually, useServers, type RedisServer } from '../harness/index.js';
-import { miniGateway, route, type MiniGateway } from './helpers/gateway.js';
+import { ctxFor, miniGateway, route, type MiniGateway } from './helpers/gateway.js';
 import { testServices } from './helpers/services.js';
 
 const servers = await useServers();
@@ -184,6 +184,36 @@ describe('limit-count', () => {
     expect(s.filter((x) => x === 200).length).toBe(Math.max(0, 3 - spent));
     expect(await counted()).toBe(3);
     direct.disconnect();
+  });
+
+  it('decides without a promise when the answer is at hand (local policy, a batched lease); a Redis decision is one', async () => {
+    const isPromise = (v: unknown) => v instanceof Promise;
+    const run = (id: string, cfg: Record<string, unknown>) => {
+      const chain = registry.compile({ route: { 'limit-count': { redis: { command_timeout_ms: 10_000 }, key_type: 'route', ...cfg } } }, `route ${id}`);
+      return () => {
+        const ctx = ctxFor(route(id));
+        return { out: chain.request(ctx), ctx };
+      };
+    };
+    const local = run('lc-sync-local', { count: 2, time_window: 60, policy: 'local' });
+    const outs = [local(), local(), local()];
+    expect(outs.map((o) => isPromise(o.out))).toEqual([false, false, false]);
+    expect(outs.map((o) => (o.out as { stop?: { status: number } }).stop?.status)).toEqual([undefined, undefined, 429]);
+    expect(outs[1]!.ctx.responseHeaders).toEqual({ 'RateLimit-Limit': '2', 'RateLimit-Remaining': '0', 'RateLimit-Reset': expect.stringMatching(/^\d+$/) });
+
+    const batched = run('lc-sync-batched', { count: 1000, time_window: 60, mode: 'batched', batch_size: 10 });
+    const first = batched();
+    expect(isPromise(first.out)).toBe(true); // the first lease comes from Redis
+    expect((await first.out).stop).toBeUndefined();
+    const next = batched();
+    expect(isPromise(next.out)).toBe(false);
+    expect(next.ctx.responseHeaders['RateLimit-Remaining']).toBe('998');
+
+    const strict = run('lc-sync-strict', { count: 1000, time_window: 60 });
+    const s1 = strict();
+    expect(isPromise(s1.out)).toBe(true);
+    expect((await s1.out).stop).toBeUndefined();
+    expect(s1.ctx.responseHeaders['RateLimit-Remaining']).toBe('999');
   });
 
   it('Redis frozen (SIGSTOP): commands time out into the fallback, no 5xx', async () => {

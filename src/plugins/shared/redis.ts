@@ -79,6 +79,11 @@ class RedisHandle {
   }
 
   private everReady = false;
+
+  /** The very first connection is still being made (whenUsable() would wait for it). */
+  firstConnecting(): boolean {
+    return !this.everReady && this.client.status !== 'ready' && this.client.status !== 'end';
+  }
   private firstConnect: Promise<boolean> | undefined;
 
   /**
@@ -88,7 +93,7 @@ class RedisHandle {
    */
   async whenUsable(): Promise<boolean> {
     if (this.usable()) return true;
-    if (this.everReady || this.client.status === 'ready' || this.client.status === 'end') return false;
+    if (!this.firstConnecting()) return false;
     this.firstConnect ??= new Promise<boolean>((resolve) => {
       const done = (ok: boolean) => {
         clearTimeout(timer);
