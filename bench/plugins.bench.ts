@@ -9,6 +9,8 @@ import { absoluteFigure, ratioFigure, type Benchmark } from './lib/types.js';
 import { ensureWrk, wrk } from './lib/wrk.js';
 
 const KEY = 'bench-key-0123456789';
+/** distinct limit-count keys in the many-keys run */
+const TENANTS = 10_000;
 
 /** A gateway worker process (bench/plugins-node), from the compiled JS or, under tsx, the TS source. */
 async function startNode(redis: string, config: Record<string, unknown>): Promise<{ url: string; proc: ChildProcess; output: () => string }> {
@@ -90,20 +92,28 @@ export const pluginsBench: Benchmark = {
       // over ROUNDS 1 s rounds taken in turn with the baseline, not a best-of of long runs.
       const ROUNDS = 24;
       const plain = await startNode(redisServer.url, dataPlane(up.port, undefined));
-      const chain = (mode: 'strict' | 'batched') => ({ 'key-auth': {}, 'limit-count': { count: 1_000_000_000, time_window: 60, key_type: 'consumer', mode }, prometheus: {} });
+      const chain = (mode: 'strict' | 'batched', keyed: Record<string, string> = { key_type: 'consumer' }) => ({ 'key-auth': {}, 'limit-count': { count: 1_000_000_000, time_window: 60, ...keyed, mode }, prometheus: {} });
       const strict = await startNode(redisServer.url, dataPlane(up.port, chain('strict')));
       const batched = await startNode(redisServer.url, dataPlane(up.port, chain('batched')));
+      // Many keys: one counter per tenant header, 10,000 tenants drawn at random per request.
+      const strictKeys = await startNode(redisServer.url, dataPlane(up.port, chain('strict', { key_type: 'header', header: 'x-tenant' })));
       const headers = { apikey: KEY };
-      for (const n of [plain, strict, batched]) await wrk(`${n.url}/x`, { durationS: 2, connections: 50, headers });
-      const contenders = [['none', plain], ['strict', strict], ['batched', batched]] as const;
-      const runs = { none: [] as number[], strict: [] as number[], batched: [] as number[] };
-      const calls = { none: 0, strict: 0, batched: 0 };
-      const served = { none: 0, strict: 0, batched: 0 };
+      const manyKeys = `request = function() return wrk.format(nil, nil, { ['apikey'] = '${KEY}', ['x-tenant'] = 't' .. math.random(1, ${TENANTS}) }) end`;
+      const contenders = [
+        ['none', plain, undefined],
+        ['strict', strict, undefined],
+        ['batched', batched, undefined],
+        ['strict_keys', strictKeys, manyKeys],
+      ] as const;
+      for (const [, n, requestLua] of contenders) await wrk(`${n.url}/x`, { durationS: 2, connections: 50, headers, ...(requestLua ? { requestLua } : {}) });
+      const runs = { none: [] as number[], strict: [] as number[], batched: [] as number[], strict_keys: [] as number[] };
+      const calls = { none: 0, strict: 0, batched: 0, strict_keys: 0 };
+      const served = { none: 0, strict: 0, batched: 0, strict_keys: 0 };
       let non2xx = 0;
       for (let round = 0; round < ROUNDS; round++) {
-        for (const [mode, n] of contenders) {
+        for (const [mode, n, requestLua] of contenders) {
           const before = await evalshaCalls(redis);
-          const r = await wrk(`${n.url}/x`, { durationS: 1, connections: 50, headers });
+          const r = await wrk(`${n.url}/x`, { durationS: 1, connections: 50, headers, ...(requestLua ? { requestLua } : {}) });
           calls[mode] += (await evalshaCalls(redis)) - before;
           served[mode] += r.requests;
           if (mode !== 'none') non2xx += r.non2xx + r.errors;
@@ -111,12 +121,13 @@ export const pluginsBench: Benchmark = {
         }
         if ((round + 1) % 8 === 0) log(`throughput: ${round + 1}/${ROUNDS} rounds`);
       }
-      await Promise.all([plain, strict, batched].map(stopNode));
+      await Promise.all(contenders.map(([, n]) => stopNode(n)));
       const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
       const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
-      const perRound = (mode: 'strict' | 'batched') => median(runs[mode].map((x, i) => x / (runs.none[i] ?? x)));
-      const trips = { strict: calls.strict / Math.max(1, served.strict), batched: calls.batched / Math.max(1, served.batched) };
-      log(`requests/s over ${ROUNDS} interleaved 1 s rounds: no plugins ${mean(runs.none).toFixed(0)}, key-auth+limit-count+prometheus strict ${mean(runs.strict).toFixed(0)} (${trips.strict.toFixed(3)} Redis round trips/request; median of per-round ratios ${perRound('strict').toFixed(3)}), batched ${mean(runs.batched).toFixed(0)} (${trips.batched.toFixed(4)}; ${perRound('batched').toFixed(3)}); non-2xx ${non2xx}`);
+      const perRound = (mode: 'strict' | 'batched' | 'strict_keys') => median(runs[mode].map((x, i) => x / (runs.none[i] ?? x)));
+      const tripsOf = (mode: 'strict' | 'batched' | 'strict_keys') => calls[mode] / Math.max(1, served[mode]);
+      const trips = { strict: tripsOf('strict'), batched: tripsOf('batched'), strict_keys: tripsOf('strict_keys') };
+      log(`requests/s over ${ROUNDS} interleaved 1 s rounds: no plugins ${mean(runs.none).toFixed(0)}, key-auth+limit-count+prometheus strict ${mean(runs.strict).toFixed(0)} (${trips.strict.toFixed(3)} Redis round trips/request; median of per-round ratios ${perRound('strict').toFixed(3)}), batched ${mean(runs.batched).toFixed(0)} (${trips.batched.toFixed(4)}; ${perRound('batched').toFixed(3)}), strict with ${TENANTS} keys ${mean(runs.strict_keys).toFixed(0)} (${trips.strict_keys.toFixed(3)}; ${perRound('strict_keys').toFixed(3)}); non-2xx ${non2xx}`);
 
       // --- accuracy: 3 gateways, one Redis, limit L per 1 s window, 10 windows --------------
       // L is well under what the 3 gateways are offered, so every measured window is a window
@@ -148,11 +159,13 @@ export const pluginsBench: Benchmark = {
           plugins_vs_none: ratioFigure(mean(runs.strict), mean(runs.none), 'requests/s', { min: 0.8 }, 'no plugins'),
           plugins_batched_vs_none: ratioFigure(mean(runs.batched), mean(runs.none), 'requests/s', { min: 0.8 }, 'no plugins'),
           redis_round_trips_per_request: absoluteFigure(Number(trips.strict.toFixed(3)), 'round trips', { max: 1.01 }),
+          plugins_strict_10k_keys_vs_none: ratioFigure(mean(runs.strict_keys), mean(runs.none), 'requests/s', {}, 'no plugins'),
+          redis_round_trips_per_request_10k_keys: absoluteFigure(Number(trips.strict_keys.toFixed(3)), 'round trips', {}),
           redis_round_trips_per_request_batched: absoluteFigure(Number(trips.batched.toFixed(4)), 'round trips', { max: 0.05 }),
           limit_count_strict_error: absoluteFigure(Number(((accuracy.strict?.worst ?? 1) * 100).toFixed(2)), '%', { max: 2 }),
           limit_count_batched_error: absoluteFigure(Number(((accuracy.batched?.worst ?? 1) * 100).toFixed(2)), '%', { max: 5 }),
         },
-        details: { rounds: ROUNDS, round_s: 1, runs, median_round_ratio: { strict: perRound('strict'), batched: perRound('batched') }, redis_round_trips_per_request: trips, non2xx_with_plugins: non2xx, accuracy, limit: L, window_ms: windowMs, gateways: 3 },
+        details: { rounds: ROUNDS, round_s: 1, runs, median_round_ratio: { strict: perRound('strict'), batched: perRound('batched'), strict_keys: perRound('strict_keys') }, tenants: TENANTS, redis_round_trips_per_request: trips, non2xx_with_plugins: non2xx, accuracy, limit: L, window_ms: windowMs, gateways: 3 },
       };
     } finally {
       // Before the servers go: a client left connected would retry for ever.

@@ -24,20 +24,26 @@ done = function(summary, latency, requests)
 end
 `;
 
-let scriptPath: string | undefined;
-function reportScript(): string {
-  if (!scriptPath) {
-    scriptPath = join(mkdtempSync(join(tmpdir(), 'meridian-wrk-')), 'report.lua');
-    writeFileSync(scriptPath, REPORT_LUA);
+const scripts = new Map<string, string>();
+/** The report hook, plus the caller's own Lua (a `request` function) when given; one file each. */
+function reportScript(extraLua = ''): string {
+  let path = scripts.get(extraLua);
+  if (!path) {
+    path = join(mkdtempSync(join(tmpdir(), 'meridian-wrk-')), 'report.lua');
+    writeFileSync(path, `${REPORT_LUA}\n${extraLua}\n`);
+    scripts.set(extraLua, path);
   }
-  return scriptPath;
+  return path;
 }
 
-/** Runs wrk against a loopback URL. `headers` are sent with every request. */
-export async function wrk(url: string, options: { threads?: number; connections?: number; durationS?: number; headers?: Record<string, string> } = {}): Promise<LoadResult> {
+/**
+ * Runs wrk against a loopback URL. `headers` are sent with every request; `requestLua` is wrk
+ * Lua defining `request()` for requests that differ (it then builds the headers itself).
+ */
+export async function wrk(url: string, options: { threads?: number; connections?: number; durationS?: number; headers?: Record<string, string>; requestLua?: string } = {}): Promise<LoadResult> {
   const u = new URL(url);
   if (!/^(127\.|localhost$|\[::1\]$)/.test(u.hostname)) throw new Error(`refusing to load a non-loopback address: ${u.hostname}`);
-  const args = ['-t', String(options.threads ?? 1), '-c', String(options.connections ?? 50), '-d', `${options.durationS ?? 5}s`, '--latency', '-s', reportScript()];
+  const args = ['-t', String(options.threads ?? 1), '-c', String(options.connections ?? 50), '-d', `${options.durationS ?? 5}s`, '--latency', '-s', reportScript(options.requestLua)];
   for (const [k, v] of Object.entries(options.headers ?? {})) args.push('-H', `${k}: ${v}`);
   args.push(url);
   const { stdout } = await run('wrk', args, { timeout: ((options.durationS ?? 5) + 30) * 1000, maxBuffer: 4 * 1024 * 1024 });

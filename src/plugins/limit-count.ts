@@ -8,7 +8,7 @@ import { limitFallback, limitRejected, redisCalls } from './shared/metrics.js';
 import { DEFAULT_REDIS, RedisSettings, closeRedis, redisFor, type RedisHandle } from './shared/redis.js';
 import { deny } from './shared/respond.js';
 import { setServices } from './shared/services.js';
-import { FIXED, SLIDING } from './limit-count-lua.js';
+import { FIXED, MULTI, SLIDING } from './limit-count-lua.js';
 
 export const LimitCountConfig = Strict({
   count: Type.Integer({ minimum: 1, description: 'requests allowed per window (required)' }),
@@ -60,56 +60,126 @@ function batchOf(cfg: LimitCountConfig): number {
 }
 
 /**
- * Strict mode, one Redis call per key at a time: requests for a key that arrive while its call
- * is in flight wait and go together in the next one (the script admits as many of them as
- * fit). Every decision is still taken atomically in Redis against the shared count, so the
- * accuracy is the same as one call per request; under load it costs far fewer round trips.
+ * Strict mode. Each key has at most one Redis call in flight per worker: requests for a key
+ * that arrive meanwhile wait and go together in its next call (the script admits as many of
+ * them as fit). Keys ready in the same event-loop turn go in one call (a multi-key script on
+ * one Redis server; on a Cluster one call per key, which ioredis pipelines per node). Every
+ * decision is still taken atomically in Redis against the shared count, so the accuracy is
+ * that of one call per request, for far fewer round trips under load.
  */
 interface Waiter {
   resolve(d: Decision): void;
   reject(err: unknown): void;
 }
-interface Queue {
-  busy: boolean;
+interface KeyQueue {
+  readonly id: string;
+  /** the counter's base name in Redis */
+  readonly base: string;
+  readonly cfg: LimitCountConfig;
   waiting: Waiter[];
+  inFlight: boolean;
+  /** in its sender's ready list */
+  ready: boolean;
 }
-const queues = new Map<string, Queue>();
+/** Per Redis handle: the keys with waiters, and the ones to go in the next call. */
+interface Sender {
+  readonly h: RedisHandle;
+  readonly queues: Map<string, KeyQueue>;
+  ready: KeyQueue[];
+  scheduled: boolean;
+}
+const senders = new Map<RedisHandle, Sender>();
+/** requests of one key per call */
 const MAX_BATCH = 256;
+/** keys per call */
+const MAX_KEYS = 128;
 
 function strictRedis(h: RedisHandle, key: string, cfg: LimitCountConfig): Promise<Decision> {
-  const qk = `${cfg.algorithm}|${cfg.count}|${cfg.time_window}|${key}`;
-  return new Promise<Decision>((resolve, reject) => {
-    let q = queues.get(qk);
-    if (!q) {
-      q = { busy: false, waiting: [] };
-      queues.set(qk, q);
-    }
-    q.waiting.push({ resolve, reject });
-    if (!q.busy) flush(h, qk, key, cfg, q);
-  });
+  let s = senders.get(h);
+  if (!s) {
+    s = { h, queues: new Map(), ready: [], scheduled: false };
+    senders.set(h, s);
+  }
+  const id = `${cfg.algorithm}|${cfg.count}|${cfg.time_window}|${key}`;
+  let q = s.queues.get(id);
+  if (!q) {
+    q = { id, base: `meridian:lc:{${key}}`, cfg, waiting: [], inFlight: false, ready: false };
+    s.queues.set(id, q);
+  }
+  const queue = q;
+  const decision = new Promise<Decision>((resolve, reject) => queue.waiting.push({ resolve, reject }));
+  markReady(s, q);
+  return decision;
 }
 
-function flush(h: RedisHandle, qk: string, key: string, cfg: LimitCountConfig, q: Queue): void {
-  const batch = q.waiting.splice(0, MAX_BATCH);
-  if (batch.length === 0) {
-    q.busy = false;
-    queues.delete(qk);
-    return;
+function markReady(s: Sender, q: KeyQueue): void {
+  if (q.inFlight || q.ready || q.waiting.length === 0) return;
+  q.ready = true;
+  s.ready.push(q);
+  // The check phase of this turn: every key made ready by this turn's I/O goes in one call.
+  if (!s.scheduled) {
+    s.scheduled = true;
+    setImmediate(sendReady, s);
   }
-  q.busy = true;
-  const script = cfg.algorithm === 'sliding' ? SLIDING : FIXED;
-  h.script(script, [`meridian:lc:{${key}}`], [cfg.count, cfg.time_window * 1000, batch.length])
-    .then(
-      (reply) => {
-        redisCalls.inc({ plugin: 'limit-count', result: 'ok' });
-        const [grant, remaining, resetMs, retryMs] = reply as [number, number, number, number];
-        batch.forEach((w, i) => w.resolve(i < grant ? { allowed: true, remaining: remaining + (grant - 1 - i), resetMs } : { allowed: false, remaining: 0, resetMs: retryMs }));
-      },
-      (err: unknown) => {
-        for (const w of batch) w.reject(err);
-      },
-    )
-    .finally(() => flush(h, qk, key, cfg, q));
+}
+
+interface Ask {
+  q: KeyQueue;
+  batch: Waiter[];
+}
+
+function sendReady(s: Sender): void {
+  s.scheduled = false;
+  while (s.ready.length > 0) {
+    const asks: Ask[] = s.ready.splice(0, MAX_KEYS).map((q) => {
+      q.ready = false;
+      q.inFlight = true;
+      return { q, batch: q.waiting.splice(0, MAX_BATCH) };
+    });
+    decideInRedis(s.h, asks)
+      .then(
+        (replies) => asks.forEach((a, i) => settleBatch(a.batch, replies[i] as Reply)),
+        (err: unknown) => {
+          for (const a of asks) for (const w of a.batch) w.reject(err);
+        },
+      )
+      .finally(() => {
+        for (const { q } of asks) {
+          q.inFlight = false;
+          if (q.waiting.length > 0) markReady(s, q);
+          else s.queues.delete(q.id);
+        }
+      });
+  }
+}
+
+type Reply = [number, number, number, number];
+
+function argsOf(a: Ask): number[] {
+  return [a.q.cfg.count, a.q.cfg.time_window * 1000, a.batch.length];
+}
+
+async function decideInRedis(h: RedisHandle, asks: Ask[]): Promise<Reply[]> {
+  const one = (a: Ask) => (a.q.cfg.algorithm === 'sliding' ? SLIDING : FIXED);
+  if (asks.length === 1) {
+    const a = asks[0] as Ask;
+    const reply = (await h.scriptNow(one(a), [a.q.base], argsOf(a))) as Reply;
+    redisCalls.inc({ plugin: 'limit-count', result: 'ok' });
+    return [reply];
+  }
+  if (!h.single) {
+    const replies = await Promise.all(asks.map((a) => h.script(one(a), [a.q.base], argsOf(a)) as Promise<Reply>));
+    redisCalls.inc({ plugin: 'limit-count', result: 'ok' }, asks.length);
+    return replies;
+  }
+  const flat = (await h.scriptNow(MULTI, asks.map((a) => a.q.base), asks.flatMap((a) => [a.q.cfg.algorithm === 'sliding' ? 1 : 0, ...argsOf(a)]))) as number[];
+  redisCalls.inc({ plugin: 'limit-count', result: 'ok' });
+  return asks.map((_, i) => flat.slice(i * 4, i * 4 + 4) as Reply);
+}
+
+/** Hands a call's admissions to its waiters in arrival order; the rest are refused. */
+function settleBatch(batch: Waiter[], [grant, remaining, resetMs, retryMs]: Reply): void {
+  batch.forEach((w, i) => w.resolve(i < grant ? { allowed: true, remaining: remaining + (grant - 1 - i), resetMs } : { allowed: false, remaining: 0, resetMs: retryMs }));
 }
 
 async function refill(h: RedisHandle, key: string, cfg: LimitCountConfig, lease: Lease): Promise<void> {
@@ -252,6 +322,7 @@ export const limitCount: Plugin<LimitCountConfig> = {
   close: async () => {
     local.clear();
     leases.clear();
+    senders.clear();
     await closeRedis();
   },
 };

@@ -216,6 +216,40 @@ describe('limit-count', () => {
     expect(s1.ctx.responseHeaders['RateLimit-Remaining']).toBe('999');
   });
 
+  it('strict: keys asking in the same turn share one Redis call, each still counted exactly (fixed and sliding)', async () => {
+    const compile = (id: string, algorithm: string) => registry.compile({ route: { 'limit-count': { count: 2, time_window: 60, key_type: 'header', header: 'x-k', algorithm, redis: { command_timeout_ms: 10_000 } } } }, `route ${id}`);
+    const chains = { fixed: compile('lc-multi', 'fixed'), sliding: compile('lc-multi-s', 'sliding') };
+    // The Redis connection is up before the burst (its first call would otherwise wait for it).
+    expect((await chains.fixed.request(ctxFor(route('lc-multi')))).stop).toBeUndefined();
+    const calls = await redisCallCount();
+    const asks: Array<{ kind: 'fixed' | 'sliding'; key: string; out: Promise<{ stop?: { status: number } | undefined }> }> = [];
+    for (const kind of ['fixed', 'sliding'] as const) {
+      for (let k = 0; k < 30; k++) {
+        for (let i = 0; i < 3; i++) {
+          const ctx = ctxFor(route(kind === 'fixed' ? 'lc-multi' : 'lc-multi-s'));
+          ctx.req.headers['x-k'] = `t${k}`;
+          asks.push({ kind, key: `t${k}`, out: Promise.resolve(chains[kind].request(ctx)) });
+        }
+      }
+    }
+    const outs = await Promise.all(asks.map((a) => a.out));
+    const admitted = new Map<string, number>();
+    outs.forEach((o, i) => {
+      const a = asks[i]!;
+      if (!o.stop) admitted.set(`${a.kind}:${a.key}`, (admitted.get(`${a.kind}:${a.key}`) ?? 0) + 1);
+      else expect(o.stop.status).toBe(429);
+    });
+    expect(admitted.size).toBe(60);
+    expect([...admitted.values()].every((n) => n === 2)).toBe(true);
+    // 60 keys, 180 requests: one multi-key call (two at most if the burst straddled a turn).
+    expect((await redisCallCount()) - calls).toBeLessThanOrEqual(2);
+    const direct = new Redis(redis.url);
+    const stored = await direct.keys('meridian:lc:{lc-multi:h:t7}:*');
+    expect(stored).toHaveLength(1);
+    expect(await direct.get(stored[0]!)).toBe('2');
+    direct.disconnect();
+  });
+
   it('Redis frozen (SIGSTOP): commands time out into the fallback, no 5xx', async () => {
     const g = await gw('lc-freeze', { count: 100, time_window: 60, redis: { command_timeout_ms: 50, retry_after_ms: 300 } });
     expect((await hit(g)).status).toBe(200);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
-import { Redis, Cluster } from 'ioredis';
+import { Redis, Cluster, Command } from 'ioredis';
 import { Strict } from '../../core/model/index.js';
 import { getServices } from './services.js';
 
@@ -113,6 +113,26 @@ class RedisHandle {
     if (!this.loggedDown) {
       this.loggedDown = true;
       getServices().log.warn({ redis: this.describe(), err: err instanceof Error ? err.message : String(err) }, 'plugins: Redis unavailable, using local fallback');
+    }
+  }
+
+  /** One Redis server behind this handle (not a Cluster): a script may touch any keys. */
+  get single(): boolean {
+    return this.client instanceof Redis;
+  }
+
+  /**
+   * EVALSHA written at once, outside ioredis' auto-pipelining (which costs a pipeline per
+   * tick): for callers that gather their own calls. A Cluster goes through script().
+   */
+  async scriptNow(lua: LuaScript, keys: string[], args: Array<string | number>): Promise<unknown> {
+    const client = this.client;
+    if (!(client instanceof Redis)) return this.script(lua, keys, args);
+    try {
+      return await client.sendCommand(new Command('evalsha', [lua.sha, keys.length, ...keys, ...args], { replyEncoding: 'utf8' }));
+    } catch (err) {
+      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return client.sendCommand(new Command('eval', [lua.source, keys.length, ...keys, ...args], { replyEncoding: 'utf8' }));
+      throw err;
     }
   }
 
