@@ -36,15 +36,23 @@ export async function allocateLoopback(tcpPorts: number[], udpPorts: number[] = 
   throw new Error('no free loopback address found');
 }
 
-/** A free TCP port on `host` (chosen by the kernel). */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen({ host, port: 0 }, () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
+/*
+ * Ports for servers come from below the kernel's ephemeral range (32768-60999 by default):
+ * a port the kernel handed out for a probe can be taken a moment later as the source port of
+ * any outgoing connection on the machine, and the server's listen then fails with EADDRINUSE.
+ * Each vitest worker starts at its own slice of 20000-32767, so parallel suites rarely meet.
+ */
+const PORT_LOW = 20_000;
+const PORT_SPAN = 12_768;
+const SLICES = 8;
+const poolId = Number(process.env.VITEST_POOL_ID ?? process.pid) % SLICES;
+let nextOffset = Math.floor(Math.random() * (PORT_SPAN / SLICES));
+
+/** A free TCP port on `host`, outside the ephemeral range, checked by binding it. */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  for (let attempt = 0; attempt < 500; attempt++) {
+    const port = PORT_LOW + ((poolId * (PORT_SPAN / SLICES) + nextOffset++) % PORT_SPAN);
+    if (await tcpFree(host, port)) return port;
+  }
+  throw new Error(`no free TCP port on ${host} in ${PORT_LOW}-${PORT_LOW + PORT_SPAN - 1}`);
 }
