@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,6 +46,8 @@ export interface ConsulServer extends ServerControl {
 export interface ServerFactory {
   etcd(): Promise<EtcdServer>;
   redis(): Promise<RedisServer>;
+  /** A Redis Cluster of `masters` nodes (no replicas), slots spread evenly; its nodes' host:port. */
+  redisCluster?(masters?: number): Promise<string[]>;
   consul(datacenter?: string): Promise<ConsulServer>;
   consulFederation(datacenters: string[]): Promise<ConsulServer[]>;
   close(): Promise<void>;
@@ -105,6 +108,39 @@ export class BinaryServers implements ServerFactory {
     const ctl = control(p.name, host, proc);
     await proc.start();
     return { ...ctl, url: proc.url, port: proc.port };
+  }
+
+  async redisCluster(masters = 3): Promise<string[]> {
+    const nodes: Array<{ host: string; url: string }> = [];
+    for (let i = 0; i < masters; i++) {
+      const host = await allocateLoopback([6379, 16379]);
+      const p = this.place('redis-cluster', host);
+      const proc = redisProcess(p, 6379, [
+        '--cluster-enabled', 'yes', '--cluster-config-file', join(p.dataDir, 'nodes.conf'), '--cluster-node-timeout', '2000',
+        // Outgoing loopback connections leave from 127.0.0.1: without this, peers would learn that address.
+        '--cluster-announce-ip', host,
+      ]);
+      this.procs.push({ name: p.name, proc });
+      control(p.name, host, proc);
+      await proc.start();
+      nodes.push({ host, url: proc.url });
+    }
+    const clients = nodes.map((n) => new Redis(n.url, { lazyConnect: false, maxRetriesPerRequest: 1 }));
+    try {
+      const per = Math.ceil(16384 / masters);
+      await Promise.all(clients.map((c, i) => c.call('CLUSTER', 'ADDSLOTSRANGE', i * per, Math.min(16383, (i + 1) * per - 1))));
+      for (const n of nodes.slice(1)) await clients[0]?.call('CLUSTER', 'MEET', n.host, 6379);
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const states = await Promise.all(clients.map((c) => c.call('CLUSTER', 'INFO') as Promise<string>));
+        if (states.every((s) => s.includes('cluster_state:ok') && s.includes(`cluster_known_nodes:${masters}`))) break;
+        if (Date.now() > deadline) throw new Error(`Redis Cluster not ok after 30 s: ${states.map((s) => /cluster_state:\w+/.exec(s)?.[0]).join(', ')}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      for (const c of clients) c.disconnect();
+    }
+    return nodes.map((n) => `${n.host}:6379`);
   }
 
   private async consulUnstarted(datacenter: string): Promise<{ server: ConsulServer; proc: ReturnType<typeof consulProcess> }> {

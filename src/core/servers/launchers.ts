@@ -69,12 +69,12 @@ function redisPing(host: string, port: number): Promise<boolean> {
   });
 }
 
-export function redisProcess(p: ServerPlacement, port = 6379): ManagedProcess & { url: string; port: number } {
+export function redisProcess(p: ServerPlacement, port = 6379, extraArgs: readonly string[] = []): ManagedProcess & { url: string; port: number } {
   mkdirSync(p.dataDir, { recursive: true });
   const proc = new ManagedProcess({
     name: p.name,
     command: findBinary('redis-server'),
-    args: ['--bind', p.host, '--port', String(port), '--dir', p.dataDir, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--protected-mode', 'no', '--loglevel', 'warning'],
+    args: ['--bind', p.host, '--port', String(port), '--dir', p.dataDir, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--protected-mode', 'no', '--loglevel', 'warning', ...extraArgs],
     ...(p.logFile ? { logFile: p.logFile } : {}),
     ...(p.cgroup ? { cgroup: p.cgroup } : {}),
     ready: () => redisPing(p.host, port),
