@@ -3,7 +3,7 @@
  * One hash map per prefix length present, tried from the longest: a lookup costs a handful
  * of map reads whatever the table size, which keeps locating off the hot path's profile.
  */
-import { ipv6Bytes, addressFamily } from './wire.js';
+import { parseIpv6, addressFamily } from './wire.js';
 
 export interface CidrEntry {
   region: string;
@@ -24,6 +24,22 @@ function key(bytes: Buffer, prefix: number, family: 4 | 6): string {
   return `${out}/${prefix}`;
 }
 
+/*
+ * Client (resolver) addresses repeat: a few recursive resolvers send most queries, so their
+ * bytes are cached, apart from the node addresses of answers (wire.ts) so that a flood of
+ * clients cannot crowd those out; cleared when full.
+ */
+const clientV6 = new Map<string, Buffer>();
+function clientV6Bytes(address: string): Buffer {
+  let b = clientV6.get(address);
+  if (!b) {
+    if (clientV6.size >= 10_000) clientV6.clear();
+    b = parseIpv6(address);
+    clientV6.set(address, b);
+  }
+  return b;
+}
+
 export class CidrTable {
   private readonly maps = new Map<number, Map<string, CidrEntry>>();
   private lengths4: number[] = [];
@@ -37,7 +53,7 @@ export class CidrTable {
       const family = addressFamily(addr);
       const prefix = Number(len);
       if (family === 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 4 ? 32 : 128)) continue;
-      const bytes = family === 4 ? v4Bytes(addr) : ipv6Bytes(addr);
+      const bytes = family === 4 ? v4Bytes(addr) : parseIpv6(addr);
       const slot = family * 1000 + prefix;
       let map = this.maps.get(slot);
       if (!map) this.maps.set(slot, (map = new Map()));
@@ -60,7 +76,7 @@ export class CidrTable {
       family = 4;
     }
     if (family === 0) return undefined;
-    const bytes = family === 4 ? v4Bytes(addr) : ipv6Bytes(addr);
+    const bytes = family === 4 ? v4Bytes(addr) : clientV6Bytes(addr);
     for (const prefix of family === 4 ? this.lengths4 : this.lengths6) {
       if (prefix > maxPrefix) continue;
       const hit = this.maps.get(family * 1000 + prefix)?.get(key(bytes, prefix, family));

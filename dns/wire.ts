@@ -336,10 +336,20 @@ class Writer {
 }
 
 const ipv6Cache = new Map<string, Buffer>();
-/** 16 bytes of an IPv6 address (cached: the set of node addresses is small). */
+/**
+ * 16 bytes of a node's IPv6 address, for answers (cached: the set of node addresses is
+ * small). Client addresses have their own cache (cidr.ts), so they cannot fill this one.
+ */
 export function ipv6Bytes(address: string): Buffer {
   const hit = ipv6Cache.get(address);
   if (hit) return hit;
+  const out = parseIpv6(address);
+  if (ipv6Cache.size < 10_000) ipv6Cache.set(address, out);
+  return out;
+}
+
+/** 16 bytes of an IPv6 address, not cached. */
+export function parseIpv6(address: string): Buffer {
   const out = Buffer.alloc(16);
   let text = address;
   // An embedded IPv4 tail (::ffff:1.2.3.4) becomes two hex groups.
@@ -353,7 +363,6 @@ export function ipv6Bytes(address: string): Buffer {
   const t = tail === undefined || tail === '' ? [] : tail.split(':');
   const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
   groups.slice(0, 8).forEach((g, i) => out.writeUInt16BE(parseInt(g, 16) & 0xffff, i * 2));
-  if (ipv6Cache.size < 10_000) ipv6Cache.set(address, out);
   return out;
 }
 

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { CidrTable } from '../../dns/cidr.js';
 import { verdicts } from '../../dns/health-quorum.js';
-import { parseQuery, encodeResponse, RCODE, TYPE } from '../../dns/wire.js';
+import { parseQuery, encodeResponse, ipv6Bytes, parseIpv6, RCODE, TYPE } from '../../dns/wire.js';
 import type { HealthObservation } from '../../src/core/keys.js';
 import { buildQuery, Packet } from './helpers.js';
 
@@ -21,6 +21,16 @@ describe('CidrTable', () => {
     expect(t.lookup('::ffff:10.1.2.200')?.region).toBe('c');
     expect(t.lookup('2001:db8:1::1')?.region).toBe('v6');
     expect(t.lookup('192.0.2.1')).toBeUndefined();
+  });
+});
+
+describe('IPv6 addresses to bytes', () => {
+  it('expands ::, keeps an IPv4 tail, and the cached form of node addresses agrees', () => {
+    expect(parseIpv6('::1').toString('hex')).toBe('00000000000000000000000000000001');
+    expect(parseIpv6('2001:db8::8:1').toString('hex')).toBe('20010db8000000000000000000080001');
+    expect(parseIpv6('::ffff:10.1.2.200').toString('hex')).toBe('00000000000000000000ffff0a0102c8');
+    expect(parseIpv6('fe80:0:0:0:1:2:3:4').toString('hex')).toBe('fe800000000000000001000200030004');
+    expect(ipv6Bytes('2001:db8::8:1').equals(parseIpv6('2001:db8::8:1'))).toBe(true);
   });
 });
 
