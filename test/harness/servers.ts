@@ -121,7 +121,7 @@ export class BinaryServers implements ServerFactory {
         '--cluster-announce-ip', host,
       ]);
       this.procs.push({ name: p.name, proc });
-      control(p.name, host, proc);
+      control(p.name, host, proc); // registers its pid, so a crashed run leaves no orphan
       await proc.start();
       nodes.push({ host, url: proc.url });
     }
