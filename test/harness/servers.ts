@@ -128,7 +128,9 @@ export class BinaryServers implements ServerFactory {
     const clients = nodes.map((n) => new Redis(n.url, { lazyConnect: false, maxRetriesPerRequest: 1 }));
     try {
       const per = Math.ceil(16384 / masters);
-      await Promise.all(clients.map((c, i) => c.call('CLUSTER', 'ADDSLOTSRANGE', i * per, Math.min(16383, (i + 1) * per - 1))));
+      // ADDSLOTS with every slot (not ADDSLOTSRANGE, which needs Redis 7): a redis-server already on PATH may be older.
+      const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, k) => from + k);
+      await Promise.all(clients.map((c, i) => c.call('CLUSTER', 'ADDSLOTS', ...range(i * per, Math.min(16383, (i + 1) * per - 1)))));
       for (const n of nodes.slice(1)) await clients[0]?.call('CLUSTER', 'MEET', n.host, 6379);
       const deadline = Date.now() + 30_000;
       for (;;) {
