@@ -55,6 +55,11 @@ const leases = new Map<string, Lease>();
 // in that window, never more.
 const MAX_LEASES = 100_000;
 
+/** The counter's base name in Redis; the {hash tag} keeps its per-window keys in one Cluster slot. */
+function counterName(key: string): string {
+  return `meridian:lc:{${key}}`;
+}
+
 function batchOf(cfg: LimitCountConfig): number {
   return cfg.batch_size > 0 ? cfg.batch_size : Math.max(1, Math.floor(cfg.count / 100));
 }
@@ -103,7 +108,7 @@ function strictRedis(h: RedisHandle, key: string, cfg: LimitCountConfig): Promis
   const id = `${cfg.algorithm}|${cfg.count}|${cfg.time_window}|${key}`;
   let q = s.queues.get(id);
   if (!q) {
-    q = { id, base: `meridian:lc:{${key}}`, cfg, waiting: [], inFlight: false, ready: false };
+    q = { id, base: counterName(key), cfg, waiting: [], inFlight: false, ready: false };
     s.queues.set(id, q);
   }
   const queue = q;
@@ -163,7 +168,7 @@ async function decideInRedis(h: RedisHandle, asks: Ask[]): Promise<Reply[]> {
   const one = (a: Ask) => (a.q.cfg.algorithm === 'sliding' ? SLIDING : FIXED);
   if (asks.length === 1) {
     const a = asks[0] as Ask;
-    const reply = (await h.scriptNow(one(a), [a.q.base], argsOf(a))) as Reply;
+    const reply = (await h.script(one(a), [a.q.base], argsOf(a), true)) as Reply;
     redisCalls.inc({ plugin: 'limit-count', result: 'ok' });
     return [reply];
   }
@@ -172,7 +177,7 @@ async function decideInRedis(h: RedisHandle, asks: Ask[]): Promise<Reply[]> {
     redisCalls.inc({ plugin: 'limit-count', result: 'ok' }, asks.length);
     return replies;
   }
-  const flat = (await h.scriptNow(MULTI, asks.map((a) => a.q.base), asks.flatMap((a) => [a.q.cfg.algorithm === 'sliding' ? 1 : 0, ...argsOf(a)]))) as number[];
+  const flat = (await h.script(MULTI, asks.map((a) => a.q.base), asks.flatMap((a) => [a.q.cfg.algorithm === 'sliding' ? 1 : 0, ...argsOf(a)]), true)) as number[];
   redisCalls.inc({ plugin: 'limit-count', result: 'ok' });
   return asks.map((_, i) => flat.slice(i * 4, i * 4 + 4) as Reply);
 }
@@ -186,7 +191,7 @@ async function refill(h: RedisHandle, key: string, cfg: LimitCountConfig, lease:
   // The deadline counts from when the call was sent, not when the reply came: Redis read its
   // clock in between, so the lease always ends before Redis' window does (never spent twice).
   const sentAt = Date.now();
-  const reply = (await h.script(FIXED, [`meridian:lc:{${key}}`], [cfg.count, cfg.time_window * 1000, batchOf(cfg)])) as [number, number, number];
+  const reply = (await h.script(FIXED, [counterName(key)], [cfg.count, cfg.time_window * 1000, batchOf(cfg)])) as [number, number, number];
   redisCalls.inc({ plugin: 'limit-count', result: 'ok' });
   const [grant, remaining, resetMs] = reply;
   const until = sentAt + resetMs;
@@ -266,10 +271,15 @@ function verdict(ctx: RequestContext, cfg: LimitCountConfig, d: Decision): Short
   return undefined;
 }
 
+/** This worker's own count: the local policy, and the fallback. */
+function localVerdict(ctx: RequestContext, cfg: LimitCountConfig, key: string): ShortCircuit | undefined {
+  return verdict(ctx, cfg, local.take(key, cfg.count, cfg.time_window * 1000, cfg.algorithm === 'sliding'));
+}
+
 /** Same request, no error to the client: this worker counts alone until Redis is back. */
 function fallback(ctx: RequestContext, cfg: LimitCountConfig, key: string): ShortCircuit | undefined {
   limitFallback.inc({ route: ctx.route.id });
-  return verdict(ctx, cfg, local.take(key, cfg.count, cfg.time_window * 1000, cfg.algorithm === 'sliding'));
+  return localVerdict(ctx, cfg, key);
 }
 
 function viaRedis(ctx: RequestContext, cfg: LimitCountConfig, h: RedisHandle, key: string): Verdict {
@@ -291,7 +301,7 @@ function viaRedis(ctx: RequestContext, cfg: LimitCountConfig, h: RedisHandle, ke
  */
 function access(ctx: RequestContext, cfg: LimitCountConfig): Verdict {
   const key = limitKey(ctx, cfg);
-  if (cfg.policy === 'local') return verdict(ctx, cfg, local.take(key, cfg.count, cfg.time_window * 1000, cfg.algorithm === 'sliding'));
+  if (cfg.policy === 'local') return localVerdict(ctx, cfg, key);
   const h = handleOf(cfg);
   if (h.usable()) return viaRedis(ctx, cfg, h, key);
   if (!h.firstConnecting()) return fallback(ctx, cfg, key);

@@ -122,26 +122,25 @@ class RedisHandle {
   }
 
   /**
-   * EVALSHA written at once, outside ioredis' auto-pipelining (which costs a pipeline per
-   * tick): for callers that gather their own calls. A Cluster goes through script().
+   * EVALSHA, loading the script on NOSCRIPT: one round trip in the steady state. `now`: written
+   * at once with sendCommand rather than through ioredis' auto-pipelining (which costs a
+   * pipeline object per tick), for callers that gather their own calls; a Cluster still
+   * pipelines per node.
    */
-  async scriptNow(lua: LuaScript, keys: string[], args: Array<string | number>): Promise<unknown> {
+  async script(lua: LuaScript, keys: string[], args: Array<string | number>, now = false): Promise<unknown> {
     const client = this.client;
-    if (!(client instanceof Redis)) return this.script(lua, keys, args);
+    const send = (command: 'evalsha' | 'eval', body: string): Promise<unknown> => {
+      if (now && client instanceof Redis) {
+        const c = new Command(command, [body, keys.length, ...keys, ...args], { replyEncoding: 'utf8' });
+        client.sendCommand(c);
+        return c.promise;
+      }
+      return command === 'evalsha' ? client.evalsha(body, keys.length, ...keys, ...args) : client.eval(body, keys.length, ...keys, ...args);
+    };
     try {
-      return await client.sendCommand(new Command('evalsha', [lua.sha, keys.length, ...keys, ...args], { replyEncoding: 'utf8' }));
+      return await send('evalsha', lua.sha);
     } catch (err) {
-      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return client.sendCommand(new Command('eval', [lua.source, keys.length, ...keys, ...args], { replyEncoding: 'utf8' }));
-      throw err;
-    }
-  }
-
-  /** EVALSHA, loading the script on NOSCRIPT: one round trip in the steady state. */
-  async script(lua: LuaScript, keys: string[], args: Array<string | number>): Promise<unknown> {
-    try {
-      return await this.client.evalsha(lua.sha, keys.length, ...keys, ...args);
-    } catch (err) {
-      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return this.client.eval(lua.source, keys.length, ...keys, ...args);
+      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return send('eval', lua.source);
       throw err;
     }
   }
