@@ -97,7 +97,11 @@ export class CompiledChain {
     for (let i = 0; i < steps.length; i++) {
       const step = steps[i] as Step;
       const out = step.handler(ctx, step.config);
-      if (isThenable<ShortCircuit | undefined | void>(out)) return this.finishPhase(steps, i, out, ctx);
+      if (isThenable<ShortCircuit | undefined | void>(out)) {
+        // The phase's last step: its promise is the phase's answer, no async wrapper around it.
+        if (i === steps.length - 1) return out as PromiseLike<ShortCircuit | undefined>;
+        return this.finishPhase(steps, i, out, ctx);
+      }
       if (out) return out;
     }
     return undefined;

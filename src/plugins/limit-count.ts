@@ -73,8 +73,11 @@ function batchOf(cfg: LimitCountConfig): number {
  * that of one call per request, for far fewer round trips under load.
  */
 interface Waiter {
-  resolve(d: Decision): void;
-  reject(err: unknown): void;
+  ctx: RequestContext;
+  cfg: LimitCountConfig;
+  key: string;
+  /** the request's verdict, straight to the chain: one promise per waiting request */
+  resolve(v: ShortCircuit | undefined): void;
 }
 interface KeyQueue {
   readonly id: string;
@@ -99,7 +102,7 @@ const MAX_BATCH = 256;
 /** keys per call */
 const MAX_KEYS = 128;
 
-function strictRedis(h: RedisHandle, key: string, cfg: LimitCountConfig): Promise<Decision> {
+function strictVerdict(ctx: RequestContext, cfg: LimitCountConfig, h: RedisHandle, key: string): Promise<ShortCircuit | undefined> {
   let s = senders.get(h);
   if (!s) {
     s = { h, queues: new Map(), ready: [], scheduled: false };
@@ -112,9 +115,9 @@ function strictRedis(h: RedisHandle, key: string, cfg: LimitCountConfig): Promis
     s.queues.set(id, q);
   }
   const queue = q;
-  const decision = new Promise<Decision>((resolve, reject) => queue.waiting.push({ resolve, reject }));
+  const v = new Promise<ShortCircuit | undefined>((resolve) => queue.waiting.push({ ctx, cfg, key, resolve }));
   markReady(s, q);
-  return decision;
+  return v;
 }
 
 function markReady(s: Sender, q: KeyQueue): void {
@@ -141,13 +144,15 @@ function sendReady(s: Sender): void {
       q.inFlight = true;
       return { q, batch: q.waiting.splice(0, MAX_BATCH) };
     });
-    decideInRedis(s.h, asks)
-      .then(
-        (replies) => asks.forEach((a, i) => settleBatch(a.batch, replies[i] as Reply)),
-        (err: unknown) => {
-          for (const a of asks) for (const w of a.batch) w.reject(err);
-        },
-      )
+    const h = s.h;
+    decideInRedis(h, asks)
+      .then((replies) => asks.forEach((a, i) => settleBatch(a.batch, replies[i] as Reply)))
+      .catch((err: unknown) => {
+        h.noteDown(err);
+        redisCalls.inc({ plugin: 'limit-count', result: 'error' });
+        // A waiter already answered ignores the second resolve.
+        for (const a of asks) for (const w of a.batch) w.resolve(fallback(w.ctx, w.cfg, w.key));
+      })
       .finally(() => {
         for (const { q } of asks) {
           q.inFlight = false;
@@ -184,7 +189,7 @@ async function decideInRedis(h: RedisHandle, asks: Ask[]): Promise<Reply[]> {
 
 /** Hands a call's admissions to its waiters in arrival order; the rest are refused. */
 function settleBatch(batch: Waiter[], [grant, remaining, resetMs, retryMs]: Reply): void {
-  batch.forEach((w, i) => w.resolve(i < grant ? { allowed: true, remaining: remaining + (grant - 1 - i), resetMs } : { allowed: false, remaining: 0, resetMs: retryMs }));
+  batch.forEach((w, i) => w.resolve(verdict(w.ctx, w.cfg, i < grant ? { allowed: true, remaining: remaining + (grant - 1 - i), resetMs } : { allowed: false, remaining: 0, resetMs: retryMs })));
 }
 
 async function refill(h: RedisHandle, key: string, cfg: LimitCountConfig, lease: Lease): Promise<void> {
@@ -283,7 +288,8 @@ function fallback(ctx: RequestContext, cfg: LimitCountConfig, key: string): Shor
 }
 
 function viaRedis(ctx: RequestContext, cfg: LimitCountConfig, h: RedisHandle, key: string): Verdict {
-  const d = cfg.mode === 'batched' && cfg.algorithm !== 'sliding' ? batchedRedis(h, key, cfg) : strictRedis(h, key, cfg);
+  if (cfg.mode !== 'batched' || cfg.algorithm === 'sliding') return strictVerdict(ctx, cfg, h, key);
+  const d = batchedRedis(h, key, cfg);
   if (!(d instanceof Promise)) return verdict(ctx, cfg, d);
   return d.then(
     (decision) => verdict(ctx, cfg, decision),
