@@ -1,6 +1,6 @@
-import { AggregatorRegistry, Gauge, Registry, type Metric } from 'prom-client';
+import { AggregatorRegistry, Gauge, Registry } from 'prom-client';
 import { METRICS } from '../core/metric-names.js';
-import { LocalCounter, LocalHistogram, type CounterSeries, type HistogramSeries } from './local-metrics.js';
+import { LocalCounter, LocalHistogram, registerLocal, type CounterSeries, type HistogramSeries } from '../core/local-metrics.js';
 
 /** Label for requests that matched no route / reached no upstream (bounded cardinality). */
 export const NONE = 'none';
@@ -55,7 +55,7 @@ export class GatewayMetrics {
 
   constructor() {
     const registers = [this.registry];
-    for (const m of [this.httpRequests, this.httpDuration, this.upstreamDuration]) this.registry.registerMetric(m as unknown as Metric);
+    registerLocal(this.registry, this.httpRequests, this.httpDuration, this.upstreamDuration);
     this.upstreamNodes = new Gauge({ name: METRICS.upstreamNodes, help: 'upstream nodes by passive health state (summed over workers)', labelNames: ['upstream', 'node', 'state'], registers });
     this.configRevision = new Gauge({ name: METRICS.configRevision, help: 'central revision of the config served (min over workers)', registers, aggregator: 'min' });
     this.noRoute = new RouteMetrics(this, NONE);

@@ -1,7 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Strict } from '../core/model/index.js';
 import type { Plugin, RequestContext } from './contract.js';
-import { Counter, Histogram, pluginMetrics } from './shared/metrics.js';
+import { LocalCounter, LocalHistogram, registerLocal, type CounterSeries, type HistogramSeries } from '../core/local-metrics.js';
+import { pluginMetrics } from './shared/metrics.js';
 
 export const PrometheusConfig = Strict({
   consumer_label: Type.Boolean({ default: true, description: 'label requests with the consumer name (default true)' }),
@@ -9,25 +10,16 @@ export const PrometheusConfig = Strict({
 });
 export type PrometheusConfig = Static<typeof PrometheusConfig>;
 
-const requests = new Counter({
-  name: 'meridian_plugin_requests_total',
-  help: 'requests by route, upstream, consumer and status (labels are config ids, bounded)',
-  labelNames: ['route', 'upstream', 'consumer', 'code'] as const,
-  registers: [pluginMetrics],
-});
-
-const latency = new Histogram({
-  name: 'meridian_plugin_request_duration_seconds',
-  help: 'time from the request to the end of the response, by route',
-  labelNames: ['route', 'upstream'] as const,
-  buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-  registers: [pluginMetrics],
-});
+// Plain numbers turned into metrics on scrape, like the gateway's own request metrics:
+// prom-client's children hash their label set again on every inc() and observe().
+const requests = new LocalCounter('meridian_plugin_requests_total', 'requests by route, upstream, consumer and status (labels are config ids, bounded)');
+const latency = new LocalHistogram('meridian_plugin_request_duration_seconds', 'time from the request to the end of the response, by route', [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
+registerLocal(pluginMetrics, requests, latency);
 
 const consumersSeen = new Set<string>();
 // Bounded like the label values themselves: routes x upstreams x (max_consumers + 2) x codes.
-const counters = new Map<string, { inc(): void }>();
-const histograms = new Map<string, { observe(v: number): void }>();
+const counters = new Map<string, CounterSeries>();
+const histograms = new Map<string, HistogramSeries>();
 
 /** The label value: a config id, or "other" past the cap so a consumer list never explodes a series set. */
 function consumerLabel(ctx: RequestContext, cfg: PrometheusConfig): string {
@@ -51,18 +43,18 @@ function log(ctx: RequestContext, cfg: PrometheusConfig): void {
   const status = ctx.status ?? 0;
   const code = status >= 100 && status <= 599 ? String(status) : 'other';
   const consumer = consumerLabel(ctx, cfg);
-  // prom-client hashes a label object on every call; the children are looked up once per label set.
+  // One series per label set, found by a string key built without an object.
   const ck = `${route}\0${upstream}\0${consumer}\0${code}`;
   let c = counters.get(ck);
   if (!c) {
-    c = requests.labels({ route, upstream, consumer, code });
+    c = requests.series_({ route, upstream, consumer, code });
     counters.set(ck, c);
   }
-  c.inc();
+  c.value++;
   const hk = `${route}\0${upstream}`;
   let h = histograms.get(hk);
   if (!h) {
-    h = latency.labels({ route, upstream });
+    h = latency.series_({ route, upstream });
     histograms.set(hk, h);
   }
   h.observe(elapsedSeconds(ctx.startedAt));

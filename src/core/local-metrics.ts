@@ -6,6 +6,8 @@
  * aggregator, get()), so /metrics and the cluster AggregatorRegistry see no difference.
  */
 
+import type { Metric, Registry } from 'prom-client';
+
 type Labels = Readonly<Record<string, string>>;
 
 interface MetricValue {
@@ -113,4 +115,9 @@ export class LocalHistogram {
     }
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
+}
+
+/** Adds local metrics to a prom-client registry: they have the shape its collection reads. */
+export function registerLocal(registry: Registry, ...metrics: Array<LocalCounter | LocalHistogram>): void {
+  for (const m of metrics) registry.registerMetric(m as unknown as Metric);
 }
