@@ -148,8 +148,7 @@ function sendReady(s: Sender): void {
     decideInRedis(h, asks)
       .then((replies) => asks.forEach((a, i) => settleBatch(a.batch, replies[i] as Reply)))
       .catch((err: unknown) => {
-        h.noteDown(err);
-        redisCalls.inc({ plugin: 'limit-count', result: 'error' });
+        callFailed(h, err);
         // A waiter already answered ignores the second resolve.
         for (const a of asks) for (const w of a.batch) w.resolve(fallback(w.ctx, w.cfg, w.key));
       })
@@ -196,7 +195,13 @@ async function refill(h: RedisHandle, key: string, cfg: LimitCountConfig, lease:
   // The deadline counts from when the call was sent, not when the reply came: Redis read its
   // clock in between, so the lease always ends before Redis' window does (never spent twice).
   const sentAt = Date.now();
-  const reply = (await h.script(FIXED, [counterName(key)], [cfg.count, cfg.time_window * 1000, batchOf(cfg)])) as [number, number, number];
+  let reply: [number, number, number];
+  try {
+    reply = (await h.script(FIXED, [counterName(key)], [cfg.count, cfg.time_window * 1000, batchOf(cfg)])) as [number, number, number];
+  } catch (err) {
+    callFailed(h, err);
+    throw err;
+  }
   redisCalls.inc({ plugin: 'limit-count', result: 'ok' });
   const [grant, remaining, resetMs] = reply;
   const until = sentAt + resetMs;
@@ -293,12 +298,14 @@ function viaRedis(ctx: RequestContext, cfg: LimitCountConfig, h: RedisHandle, ke
   if (!(d instanceof Promise)) return verdict(ctx, cfg, d);
   return d.then(
     (decision) => verdict(ctx, cfg, decision),
-    (err: unknown) => {
-      h.noteDown(err);
-      redisCalls.inc({ plugin: 'limit-count', result: 'error' });
-      return fallback(ctx, cfg, key);
-    },
+    () => fallback(ctx, cfg, key),
   );
+}
+
+/** A call failed: Redis counts as down for retry_after_ms (fallback meanwhile); one error per call, whatever the requests sharing it. */
+function callFailed(h: RedisHandle, err: unknown): void {
+  h.noteDown(err);
+  redisCalls.inc({ plugin: 'limit-count', result: 'error' });
 }
 
 /**

@@ -265,21 +265,24 @@ describe('limit-count', () => {
     }
   });
 
-  it('strict: a call that fails answers every request waiting on it from the local count, one error per call', async () => {
-    const chain = registry.compile({ route: { 'limit-count': { count: 4, time_window: 60, key_type: 'route', redis: { command_timeout_ms: 60, retry_after_ms: 5_000 } } } }, 'route lc-shared-fail');
-    expect((await chain.request(ctxFor(route('lc-shared-fail')))).stop).toBeUndefined(); // connected, counted in Redis
-    const errors = await metric('meridian_plugin_redis_calls_total', { plugin: 'limit-count', result: 'error' });
-    const fallbacks = await fallbackCount('lc-shared-fail');
-    await redis.freeze();
-    try {
-      // Six requests in one turn wait on one call; it times out and each is decided locally
-      // (a fresh local window of 4: four admitted, two refused), none left hanging.
-      const outs = await Promise.all(Array.from({ length: 6 }, () => Promise.resolve(chain.request(ctxFor(route('lc-shared-fail'))))));
-      expect(outs.map((o) => o.stop?.status ?? 200)).toEqual([200, 200, 200, 200, 429, 429]);
-      expect((await fallbackCount('lc-shared-fail')) - fallbacks).toBe(6);
-      expect((await metric('meridian_plugin_redis_calls_total', { plugin: 'limit-count', result: 'error' })) - errors).toBe(1);
-    } finally {
-      await redis.thaw();
+  it('a call that fails answers every request waiting on it from the local count, one error per call (strict and batched)', async () => {
+    for (const mode of ['strict', 'batched'] as const) {
+      const id = `lc-shared-fail-${mode}`;
+      const chain = registry.compile({ route: { 'limit-count': { count: 4, time_window: 60, key_type: 'route', mode, batch_size: 1, redis: { command_timeout_ms: mode === 'strict' ? 60 : 61, retry_after_ms: 5_000 } } } }, `route ${id}`); // a connection each: the first leaves its own marked down
+      expect((await chain.request(ctxFor(route(id)))).stop).toBeUndefined(); // connected, counted in Redis
+      const errors = await metric('meridian_plugin_redis_calls_total', { plugin: 'limit-count', result: 'error' });
+      const fallbacks = await fallbackCount(id);
+      await redis.freeze();
+      try {
+        // Six requests in one turn wait on one call; it times out and each is decided locally
+        // (a fresh local window of 4: four admitted, two refused), none left hanging.
+        const outs = await Promise.all(Array.from({ length: 6 }, () => Promise.resolve(chain.request(ctxFor(route(id))))));
+        expect(outs.map((o) => o.stop?.status ?? 200)).toEqual([200, 200, 200, 200, 429, 429]);
+        expect((await fallbackCount(id)) - fallbacks).toBe(6);
+        expect((await metric('meridian_plugin_redis_calls_total', { plugin: 'limit-count', result: 'error' })) - errors).toBe(1);
+      } finally {
+        await redis.thaw();
+      }
     }
   });
 });
