@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -39,4 +39,16 @@ describe('chaos (CI subset)', () => {
       expect(r.analysis?.pass, summary).toBe(true);
     }, 120_000);
   }
+
+  it('stop() ends every process; each gateway finishes its drain (deregistered), none is killed', async () => {
+    await cluster.stop();
+    expect(cluster.members.filter((m) => m.proc.running).map((m) => m.name)).toEqual([]);
+    const gateways = cluster.members.filter((m) => m.kind === 'gateway');
+    expect(gateways.length).toBeGreaterThan(0);
+    for (const g of gateways) {
+      // This stop's drain: what the log says after its last "draining" (scenarios restart nodes).
+      const log = readFileSync(join(cluster.logDir, `${g.name}.log`), 'utf8');
+      expect(log.slice(log.lastIndexOf('"msg":"draining"')), g.name).toContain('drained; exiting');
+    }
+  }, 60_000);
 });

@@ -10,6 +10,13 @@ import { addressesOf, type LocalTopology } from './topology.js';
 
 export type ProcessKind = 'etcd' | 'consul' | 'redis' | 'controller' | 'gateway' | 'dns' | 'prober' | 'demo';
 
+const STOP_TIERS: ReadonlyArray<readonly ProcessKind[]> = [['dns', 'prober', 'gateway'], ['controller', 'demo'], ['consul', 'redis', 'etcd']];
+/**
+ * SIGTERM to SIGKILL. A gateway first keeps serving for its drain grace (5 s by default) so DNS
+ * can move traffic away, then deregisters; 5 s killed it before it had deregistered.
+ */
+const STOP_GRACE_MS: Partial<Record<ProcessKind, number>> = { gateway: 15_000 };
+
 export interface ClusterMember {
   name: string;
   kind: ProcessKind;
@@ -229,8 +236,19 @@ export class LocalCluster {
     })));
   }
 
+  /**
+   * Clients first, servers last (the reverse of the start order), each tier in parallel: the
+   * gateways, probers and DNS servers still talk to Consul and etcd while they stop; one by
+   * one, every gateway waited out its drain grace (5 s) after the one before.
+   */
   async stop(): Promise<void> {
-    // Reverse start order: clients first, servers last.
-    for (const m of [...this.members].reverse()) await m.proc.stop(5_000).catch(() => undefined);
+    for (const tier of STOP_TIERS) {
+      await Promise.all(this.members.filter((m) => tier.includes(m.kind)).map((m) => m.proc.stop(STOP_GRACE_MS[m.kind] ?? 5_000).catch(() => undefined)));
+    }
+  }
+
+  /** Every process at once with SIGKILL: for an operator who will not wait for stop(). */
+  async kill(): Promise<void> {
+    await Promise.all(this.members.map((m) => m.proc.kill().catch(() => undefined)));
   }
 }

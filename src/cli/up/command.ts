@@ -83,7 +83,13 @@ async function runForeground(topology: LocalTopology, detachedChild: boolean): P
   const cluster = new LocalCluster(topology, { workDir: WORK_DIR, progress: (m) => process.stdout.write(`[up] ${m}\n`) });
   let stopping = false;
   const stop = async (why: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // A second Ctrl-C: do not leave the processes behind by exiting mid-stop.
+      process.stdout.write(`\n[up] ${why} again: killing every process now\n`);
+      await cluster.kill();
+      rmSync(STATE_FILE, { force: true });
+      process.exit(130);
+    }
     stopping = true;
     process.stdout.write(`\n[up] ${why}: stopping every process...\n`);
     await cluster.stop();
@@ -91,7 +97,7 @@ async function runForeground(topology: LocalTopology, detachedChild: boolean): P
     process.stdout.write('[up] stopped\n');
   };
   const done = new Promise<void>((resolve) => {
-    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void stop(sig).then(resolve));
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => void stop(sig).then(resolve));
   });
   const started = Date.now();
   try {

@@ -117,7 +117,11 @@ export class ManagedProcess {
       this.frozen = false;
     }
     child.kill(sig);
-    const timedOut = await Promise.race([this.exited.then(() => false), sleep(waitMs).then(() => true)]);
+    // A timer of its own, cleared once the child is gone: a pending one kept `meridian up`
+    // alive for the whole grace after every process had exited.
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([this.exited.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), waitMs)))]);
+    clearTimeout(timer);
     if (timedOut) {
       child.kill('SIGKILL');
       await this.exited;
