@@ -3,7 +3,7 @@ import { Strict } from '../core/model/index.js';
 import type { Plugin, RequestContext, ShortCircuit } from './contract.js';
 import { KeyType, keyCheck, limitKey } from './shared/limit-key.js';
 import { LocalWindows, type Decision } from './shared/local-window.js';
-import { pruneMap } from './shared/prune.js';
+import { Lru } from './shared/lru.js';
 import { limitFallback, limitRejected, redisCalls } from './shared/metrics.js';
 import { DEFAULT_REDIS, RedisSettings, closeRedis, redisFor, type RedisHandle } from './shared/redis.js';
 import { deny } from './shared/respond.js';
@@ -49,11 +49,10 @@ interface Lease {
   /** Redis said the window's budget is spent: reject locally until `until` */
   exhausted: boolean;
 }
-const leases = new Map<string, Lease>();
-// Keys can come from clients (IP, header), so the leases are bounded: ended ones go first, then
-// the oldest. A lease pushed out loses its unspent tokens, which can only admit fewer requests
-// in that window, never more.
-const MAX_LEASES = 100_000;
+// Keys can come from clients (IP, header), so the leases are bounded (those not used lately go
+// first). A lease pushed out loses its unspent tokens, which can only admit fewer requests in
+// that window, never more.
+const leases = new Lru<string, Lease>(100_000);
 
 /** The counter's base name in Redis; the {hash tag} keeps its per-window keys in one Cluster slot. */
 function counterName(key: string): string {
@@ -219,10 +218,6 @@ async function refill(h: RedisHandle, key: string, cfg: LimitCountConfig, lease:
 function batchedRedis(h: RedisHandle, key: string, cfg: LimitCountConfig): Decision | Promise<Decision> {
   let lease = leases.get(key);
   if (!lease) {
-    if (leases.size >= MAX_LEASES) {
-      const now = Date.now();
-      pruneMap(leases, MAX_LEASES, (l) => now >= l.until && !l.fetching);
-    }
     lease = { tokens: 0, until: 0, remaining: cfg.count, fetching: undefined, exhausted: false };
     leases.set(key, lease);
   }
