@@ -7,7 +7,7 @@
 import type { Socket } from 'node:net';
 import { MeridianError } from '../core/errors/index.js';
 import { RequestParser, type ParserHandler, type RequestHead, type ParseError } from './parser.js';
-import { EngineRequest, type BodySource } from './request.js';
+import { EngineRequest, type BodySource, type RequestBody } from './request.js';
 import { EngineResponse, type ResponseOwner } from './response.js';
 import type { EngineConfig } from './engine-config.js';
 
@@ -216,7 +216,7 @@ export class Connection implements ParserHandler, ResponseOwner, BodySource {
     if (res) res.abort();
     this.res = null;
     const stream = this.req?.stream;
-    if (stream && !stream.destroyed) stream.destroy(new MeridianError(err.code));
+    abortBody(stream, new MeridianError(err.code));
     const params: Record<string, string | number> = {};
     const p = this.config.parser;
     if (err.code === 'MERIDIAN_ERR_HTTP_HEADERS_TOO_LARGE') params.limit = p.maxHeaderBytes;
@@ -258,7 +258,7 @@ export class Connection implements ParserHandler, ResponseOwner, BodySource {
     if (res) res.abort();
     this.res = null;
     const stream = this.req?.stream;
-    if (stream && !stream.destroyed) stream.destroy(new MeridianError(code, { ms }));
+    abortBody(stream, new MeridianError(code, { ms }));
     this.sendError(new MeridianError(code, { ms }));
   }
 
@@ -266,7 +266,7 @@ export class Connection implements ParserHandler, ResponseOwner, BodySource {
     // The client half-closed. Mid-request: what is missing will not come.
     if (this.req && !this.req.complete && !this.detached) {
       const stream = this.req.stream;
-      if (stream && !stream.destroyed) stream.destroy(new MeridianError('MERIDIAN_ERR_HTTP_BODY_INCOMPLETE'));
+      abortBody(stream, new MeridianError('MERIDIAN_ERR_HTTP_BODY_INCOMPLETE'));
       this.destroy();
       return;
     }
@@ -281,7 +281,7 @@ export class Connection implements ParserHandler, ResponseOwner, BodySource {
     const req = this.req;
     if (req && !req.complete) {
       const stream = req.stream;
-      if (stream && !stream.destroyed) stream.destroy(new MeridianError('MERIDIAN_ERR_HTTP_BODY_INCOMPLETE'));
+      abortBody(stream, new MeridianError('MERIDIAN_ERR_HTTP_BODY_INCOMPLETE'));
     }
     this.res?.abort();
     this.res = null;
@@ -324,6 +324,12 @@ export class Connection implements ParserHandler, ResponseOwner, BodySource {
     this.deadlineKind = kind;
     this.deadline = at;
   }
+}
+
+/** Ends a body stream with an error, or quietly when nobody listens for one (an unheard 'error' would crash the process). */
+function abortBody(stream: RequestBody | null | undefined, err: Error): void {
+  if (!stream || stream.destroyed) return;
+  stream.destroy(stream.listenerCount('error') > 0 ? err : undefined);
 }
 
 function statusText(status: number): string {

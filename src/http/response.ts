@@ -122,8 +122,9 @@ export class EngineResponse {
     const data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     const socket = this.socket;
     if (!this.headersSent) {
+      const head = this.serialize(-1);
       socket.cork();
-      socket.write(this.serialize(-1), 'latin1');
+      socket.write(head, 'latin1');
       const ok = this.writeBody(data);
       socket.uncork();
       return ok && !socket.writableNeedDrain;
@@ -134,12 +135,13 @@ export class EngineResponse {
   /** Ends the response, with an optional last body chunk written in the same syscall as the head. */
   end(chunk?: Buffer | string): void {
     if (this.finished) return;
-    this.finished = true;
-    if (this.aborted) return;
+    if (this.aborted) { this.finished = true; return; }
     const data = chunk === undefined ? EMPTY : typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     const socket = this.socket;
+    const head = this.headersSent ? null : this.serialize(data.length); // throws on an invalid header: nothing written
+    this.finished = true;
     socket.cork();
-    if (!this.headersSent) socket.write(this.serialize(data.length), 'latin1');
+    if (head !== null) socket.write(head, 'latin1');
     if (data.length > 0) this.writeBody(data);
     if (this.framing === Framing.Chunked && !this.aborted) socket.write(LAST_CHUNK);
     socket.uncork();
@@ -208,7 +210,6 @@ export class EngineResponse {
    * Content-Length can be added; -1: a body of unknown length follows.
    */
   private serialize(bodyLength: number): string {
-    this.headersSent = true;
     const status = this.statusCode;
     const h = this.headers;
     let out = `HTTP/1.1 ${status} ${this.reason ?? STATUS_CODES[status] ?? 'Unknown'}\r\n`;
@@ -273,6 +274,7 @@ export class EngineResponse {
       else if (this.versionMinor === 0) out += 'Connection: keep-alive\r\n';
     }
     if (this.settings.date && !dateSet) out += `Date: ${httpDate()}\r\n`;
+    this.headersSent = true;
     return `${out}\r\n`;
   }
 }

@@ -14,6 +14,9 @@ export async function startEngine(opts: HttpEngineOptions): Promise<Running> {
   const engine = createHttpEngine(opts);
   const server = createServer({ allowHalfOpen: true });
   engine.attach(server);
+  // Sockets handed over on an upgrade are no longer the engine's: closed here at the end.
+  const sockets = new Set<Socket>();
+  server.on('connection', (s: Socket) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const port = (server.address() as { port: number }).port;
@@ -21,6 +24,7 @@ export async function startEngine(opts: HttpEngineOptions): Promise<Running> {
     engine, server, port,
     async close() {
       engine.close();
+      for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
