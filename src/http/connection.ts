@@ -30,6 +30,8 @@ export class Connection implements ParserHandler, ResponseOwner, BodySource {
   private discarding = false;
   private discarded = 0;
   private closing = false;
+  /** The client half-closed: what the parser holds is all there will be. */
+  private peerEnded = false;
   /** A head was refused after parsing (CONNECT without an upgrade handler): nothing more is done. */
   private refused = false;
   private detached = false;
@@ -78,6 +80,25 @@ export class Connection implements ParserHandler, ResponseOwner, BodySource {
     const err = this.parser.error;
     if (err) { this.refuse(err); return; }
     if (this.parser.isPaused) this.socket.pause();
+    else if (this.peerEnded) this.afterPeerEnded();
+  }
+
+  /**
+   * The client half-closed and the parser has consumed every byte it will ever get: close once
+   * nothing is left to answer; a request cut short will not be completed.
+   */
+  private afterPeerEnded(): void {
+    const req = this.req;
+    if (req === null) {
+      if (this.parser.idle) this.socket.end();
+      else this.destroy(); // inside a head
+      return;
+    }
+    if (!req.complete) {
+      abortBody(req.stream, new MeridianError('MERIDIAN_ERR_HTTP_BODY_INCOMPLETE'));
+      this.destroy();
+    }
+    // else: a response is in progress; the next afterParse() (after it) decides.
   }
 
   // ---- parser events --------------------------------------------------------------------
@@ -263,15 +284,8 @@ export class Connection implements ParserHandler, ResponseOwner, BodySource {
   }
 
   private ended(): void {
-    // The client half-closed. Mid-request: what is missing will not come.
-    if (this.req && !this.req.complete && !this.detached) {
-      const stream = this.req.stream;
-      abortBody(stream, new MeridianError('MERIDIAN_ERR_HTTP_BODY_INCOMPLETE'));
-      this.destroy();
-      return;
-    }
-    if (this.idle) this.socket.end();
-    else this.closing = true;
+    this.peerEnded = true;
+    if (!this.detached && !this.parser.isPaused) this.afterPeerEnded();
   }
 
   private closed(): void {
