@@ -54,11 +54,10 @@ class Fuzzer {
     const version = this.chance(0.9) ? '1.1' : '1.0';
     const headers: [string, string][] = [['Host', `${this.word(1, 8)}.example`]];
     for (let i = this.int(4); i > 0; i--) headers.push([`X-${this.word(1, 6)}`, this.word(0, 20, 'abc xyz,;=/"0123')]);
-    let body = '';
     const withBody = method !== 'GET' && method !== 'OPTIONS' && this.chance(0.7);
     let framed = '';
     if (withBody) {
-      body = this.word(0, 40, 'abcdefghij\r\n0123456789 ');
+      const body = this.word(0, 40, 'abcdefghij\r\n0123456789 ');
       if (this.chance(0.5)) {
         headers.push(['Content-Length', String(body.length)]);
         framed = body;
@@ -201,7 +200,7 @@ describe('differential fuzz against node:http', () => {
       const parts: Buffer[] = [];
       req.on('data', (c: Buffer) => parts.push(c));
       req.on('end', () => {
-        seen.requests.push({ method: req.method as string, url: req.url as string, body: Buffer.concat(parts).toString('latin1') });
+        seen.requests.push({ method: req.method as string, url: req.url as string, body: Buffer.concat(parts).toString('latin1'), closes: false });
         res.end();
       });
       req.on('error', () => { /* aborted */ });
