@@ -21,6 +21,8 @@ const CRLF = '\r\n';
 const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
 const EMPTY = Buffer.alloc(0);
+/** Up to this many body bytes, head and body are copied into one buffer for one write. */
+const SINGLE_WRITE_MAX = 16 * 1024;
 
 let dateSecond = 0;
 let dateValue = '';
@@ -140,11 +142,27 @@ export class EngineResponse {
     const socket = this.socket;
     const head = this.headersSent ? null : this.serialize(data.length); // throws on an invalid header: nothing written
     this.finished = true;
+    if (head !== null && data.length <= SINGLE_WRITE_MAX
+      && (this.framing === Framing.None || (this.framing === Framing.Length && data.length <= this.remaining))) {
+      // The whole small answer in one buffer and one write(): cheaper than a writev of two.
+      const body = this.framing === Framing.None ? EMPTY : data;
+      if (this.framing === Framing.Length) this.remaining -= body.length;
+      const out = Buffer.allocUnsafe(Buffer.byteLength(head, 'latin1') + body.length);
+      const n = out.write(head, 0, 'latin1');
+      body.copy(out, n);
+      socket.write(out);
+      this.done();
+      return;
+    }
     socket.cork();
     if (head !== null) socket.write(head, 'latin1');
     if (data.length > 0) this.writeBody(data);
     if (this.framing === Framing.Chunked && !this.aborted) socket.write(LAST_CHUNK);
     socket.uncork();
+    this.done();
+  }
+
+  private done(): void {
     if (this.aborted) return;
     if (this.framing === Framing.Length && this.remaining !== 0) {
       this.fail(new Error(`response ended ${this.remaining} bytes short of its Content-Length`));
