@@ -131,7 +131,7 @@ export class Connection implements ParserHandler, ResponseOwner, BodySource {
   onBody(chunk: Buffer): void {
     if (this.discarding) {
       this.discarded += chunk.length;
-      if (this.discarded > this.config.limits.maxDiscardBytes) this.destroy();
+      if (this.discarded > this.config.limits.maxDiscardBytes) { this.parser.pause(); this.destroy(); }
       return;
     }
     const stream = (this.req as EngineRequest).stream;

@@ -118,6 +118,43 @@ describe('keep-alive and close', () => {
   });
 });
 
+describe('a response that ends before its request body', () => {
+  it('a small rest of the body is read and dropped, and the next request is served', async () => {
+    const { port } = await start({ onRequest(req, res) { res.end(`${req.method} ${req.url}`); } });
+    const client = await rawClient(port);
+    client.send(`POST /early HTTP/1.1\r\n${H}Content-Length: 10\r\n\r\nabc`);
+    await vi.waitFor(() => expect(parseResponses(client.text())).toHaveLength(1));
+    client.send(`defghijGET /next HTTP/1.1\r\n${H}\r\n`);
+    await vi.waitFor(() => expect(parseResponses(client.text())).toHaveLength(2));
+    expect(parseResponses(client.text()).map((r) => r.body)).toEqual(['POST /early', 'GET /next']);
+    client.socket.destroy();
+  });
+
+  it('a rest larger than maxDiscardBytes closes the connection after the answer', async () => {
+    const { port } = await start({ onRequest(_req, res) { res.end('no'); }, limits: { maxDiscardBytes: 100 } });
+    const text = await exchangeUntilClose(port, `POST / HTTP/1.1\r\n${H}Content-Length: 1000\r\n\r\nabc`);
+    expect(parseResponses(text).map((r) => r.body)).toEqual(['no']);
+  });
+
+  it('bodyBytes counts the decoded body for the caller\'s own limit (413 is the caller\'s)', async () => {
+    const { port } = await start({
+      onRequest(req, res) {
+        req.body.on('data', () => {
+          if (req.bodyBytes > 5 && !res.headersSent) res.writeHead(413, []).end();
+        }).on('end', () => { if (!res.finished) res.end(`ok ${req.bodyBytes}`); });
+      },
+    });
+    const small = await rawClient(port);
+    small.send(`POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n`);
+    await vi.waitFor(() => expect(parseResponses(small.text())[0]?.body).toBe('ok 3'));
+    small.socket.destroy();
+    const big = await rawClient(port);
+    big.send(`POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n9\r\nabcdefghi\r\n`);
+    await vi.waitFor(() => expect(parseResponses(big.text())[0]?.status).toBe(413));
+    big.socket.destroy();
+  });
+});
+
 describe('HEAD', () => {
   it('gets the headers GET would get and no body; the next pipelined request is framed right', async () => {
     const { port } = await start({ onRequest(req, res) { res.end(req.method === 'HEAD' ? 'hello' : 'world!'); } });
