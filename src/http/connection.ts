@@ -7,7 +7,7 @@
 import type { Socket } from 'node:net';
 import { MeridianError } from '../core/errors/index.js';
 import { RequestParser, type ParserHandler, type RequestHead, type ParseError } from './parser.js';
-import { EngineRequest, type BodySource, type RequestBody } from './request.js';
+import { EngineRequest, type BodySource } from './request.js';
 import { EngineResponse, type ResponseOwner } from './response.js';
 import type { EngineConfig } from './engine-config.js';
 
@@ -95,7 +95,7 @@ export class Connection implements ParserHandler, ResponseOwner, BodySource {
       return;
     }
     if (!req.complete) {
-      abortBody(req.stream, new MeridianError('MERIDIAN_ERR_HTTP_BODY_INCOMPLETE'));
+      req.fail(new MeridianError('MERIDIAN_ERR_HTTP_BODY_INCOMPLETE'));
       this.destroy();
     }
     // else: a response is in progress; the next afterParse() (after it) decides.
@@ -134,8 +134,7 @@ export class Connection implements ParserHandler, ResponseOwner, BodySource {
       if (this.discarded > this.config.limits.maxDiscardBytes) { this.parser.pause(); this.destroy(); }
       return;
     }
-    const stream = (this.req as EngineRequest).stream;
-    if (stream && !stream.destroyed && !stream.push(chunk)) {
+    if (!(this.req as EngineRequest).deliver(chunk)) {
       this.bodyPaused = true;
       this.parser.pause();
     }
@@ -147,8 +146,7 @@ export class Connection implements ParserHandler, ResponseOwner, BodySource {
     req.trailers = trailers;
     req.complete = true;
     if (this.deadlineKind === Deadline.Request) this.setDeadline(Deadline.None, 0);
-    const stream = req.stream;
-    if (stream && !this.discarding && !stream.destroyed) stream.push(null);
+    if (!this.discarding) req.finish();
     if (this.parser.upgraded) { this.handOver(req); return; }
     if (this.res === null || this.discarding) {
       // The response is already complete: on to the next request.
@@ -188,7 +186,7 @@ export class Connection implements ParserHandler, ResponseOwner, BodySource {
       if (declaredRest > this.config.limits.maxDiscardBytes) { this.finishAndClose(); return; }
       // Read the rest of the body and drop it (bounded by maxDiscardBytes), then the next request.
       this.discarding = true;
-      req.stream?.destroy();
+      req.drop();
       this.bodyPaused = false;
       this.parser.resume();
       this.afterParse();
@@ -236,8 +234,7 @@ export class Connection implements ParserHandler, ResponseOwner, BodySource {
     if ((res && res.headersSent) || this.discarding) { this.destroy(); return; }
     if (res) res.abort();
     this.res = null;
-    const stream = this.req?.stream;
-    abortBody(stream, new MeridianError(err.code));
+    this.req?.fail(new MeridianError(err.code));
     const params: Record<string, string | number> = {};
     const p = this.config.parser;
     if (err.code === 'MERIDIAN_ERR_HTTP_HEADERS_TOO_LARGE') params.limit = p.maxHeaderBytes;
@@ -278,8 +275,7 @@ export class Connection implements ParserHandler, ResponseOwner, BodySource {
     if (res && res.headersSent) { this.config.onClientError?.(new MeridianError(code, { ms }), this.socket); this.destroy(); return; }
     if (res) res.abort();
     this.res = null;
-    const stream = this.req?.stream;
-    abortBody(stream, new MeridianError(code, { ms }));
+    this.req?.fail(new MeridianError(code, { ms }));
     this.sendError(new MeridianError(code, { ms }));
   }
 
@@ -294,8 +290,7 @@ export class Connection implements ParserHandler, ResponseOwner, BodySource {
     this.setDeadline(Deadline.None, 0);
     const req = this.req;
     if (req && !req.complete) {
-      const stream = req.stream;
-      abortBody(stream, new MeridianError('MERIDIAN_ERR_HTTP_BODY_INCOMPLETE'));
+      req.fail(new MeridianError('MERIDIAN_ERR_HTTP_BODY_INCOMPLETE'));
     }
     this.res?.abort();
     this.res = null;
@@ -338,12 +333,6 @@ export class Connection implements ParserHandler, ResponseOwner, BodySource {
     this.deadlineKind = kind;
     this.deadline = at;
   }
-}
-
-/** Ends a body stream with an error, or quietly when nobody listens for one (an unheard 'error' would crash the process). */
-function abortBody(stream: RequestBody | null | undefined, err: Error): void {
-  if (!stream || stream.destroyed) return;
-  stream.destroy(stream.listenerCount('error') > 0 ? err : undefined);
 }
 
 function statusText(status: number): string {

@@ -155,6 +155,41 @@ describe('a response that ends before its request body', () => {
   });
 });
 
+describe('reading the body', () => {
+  it('a body read late (the reader comes after an await) is complete; the engine waited for it', async () => {
+    const { port } = await start({
+      onRequest(req, res) {
+        setTimeout(() => {
+          const parts: Buffer[] = [];
+          req.body.on('data', (c: Buffer) => parts.push(c)).on('end', () => res.end(Buffer.concat(parts)));
+        }, 50);
+      },
+    });
+    const client = await rawClient(port);
+    client.send(`POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n`);
+    await vi.waitFor(() => expect(parseResponses(client.text())[0]?.body).toBe('hello world'));
+    client.socket.destroy();
+  });
+
+  it('readBody: chunks, then onEnd with the trailers set; onEnd at once without a body', async () => {
+    const { port } = await start({
+      onRequest(req, res) {
+        const seen: string[] = [];
+        req.readBody({
+          onData(c) { seen.push(c.toString()); },
+          onEnd() { res.end(`${seen.join('|')} trailers=${req.trailers.join(',')}`); },
+          onError() { /* not here */ },
+        });
+      },
+    });
+    const client = await rawClient(port);
+    client.send(`POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\nX-T: 1\r\n\r\nGET / HTTP/1.1\r\n${H}\r\n`);
+    await vi.waitFor(() => expect(parseResponses(client.text())).toHaveLength(2));
+    expect(parseResponses(client.text()).map((r) => r.body)).toEqual(['abc|de trailers=X-T,1', ' trailers=']);
+    client.socket.destroy();
+  });
+});
+
 describe('HEAD', () => {
   it('gets the headers GET would get and no body; the next pipelined request is framed right', async () => {
     const { port } = await start({ onRequest(req, res) { res.end(req.method === 'HEAD' ? 'hello' : 'world!'); } });

@@ -51,6 +51,35 @@ describe('streaming with bounded memory', () => {
     client.socket.destroy();
   }, 60_000);
 
+  it('the same 20 MB read through a sink (readBody) that stops the flow after each chunk: less than 1 MB buffered', async () => {
+    let maxBuffered = 0;
+    run = await startEngine({
+      onRequest(req, res) {
+        req.readBody({
+          onData() {
+            maxBuffered = Math.max(maxBuffered, (run as Running).engine.bufferedBytes());
+            void tick().then(() => req.resumeBody());
+            return false;
+          },
+          onEnd() { res.end(`received ${req.bodyBytes}`); },
+          onError() { /* the client went away */ },
+        });
+      },
+    });
+    const client = await rawClient(run.port);
+    client.send(`POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: ${TOTAL}\r\n\r\n`);
+    const piece = Buffer.alloc(PIECE, 0x61);
+    for (let sent = 0; sent < TOTAL; sent += PIECE) {
+      if (!client.socket.write(piece)) await once(client.socket, 'drain');
+    }
+    const deadline = Date.now() + 50_000;
+    while (!client.text().includes(`received ${TOTAL}`) && Date.now() < deadline) await once(client.socket, 'data');
+    expect(client.text()).toContain(`received ${TOTAL}`);
+    console.log(`request body through a sink: engine buffered at most ${maxBuffered} bytes`);
+    expect(maxBuffered).toBeLessThan(BOUND);
+    client.socket.destroy();
+  }, 60_000);
+
   it('a 20 MB chunked response written with backpressure to a slow reader: the write queue stays under 1 MB', async () => {
     let maxQueued = 0;
     run = await startEngine({
