@@ -136,8 +136,8 @@ describe('hmac-auth (Kong scheme)', () => {
       expect(r.status).toBe(200);
       expect((r.json.headers as Record<string, string>)['x-consumer-username']).toBe('carol');
     }
-    const s512 = pythonSign(HMAC_SECRET, `date: ${d}`, 'sha512');
-    expect((await get('hmac', '/', { date: d, authorization: `hmac username="carol-key", algorithm="hmac-sha512", headers="date", signature="${s512}"` })).status).toBe(200);
+    const s512 = pythonSign(HMAC_SECRET, `date: ${d}\nGET / HTTP/1.1`, 'sha512');
+    expect((await get('hmac', '/', { date: d, authorization: `hmac username="carol-key", algorithm="hmac-sha512", headers="date request-line", signature="${s512}"` })).status).toBe(200);
   });
 
   it('refuses tampered requests, signatures, old dates, unsigned dates and sha1 by default', async () => {
@@ -164,8 +164,8 @@ describe('hmac-auth (Kong scheme)', () => {
     const d = date();
     const body = '{"amount":100}';
     const digest = `SHA-256=${execFileSync('openssl', ['dgst', '-sha256', '-binary'], { input: body }).toString('base64')}`;
-    const sig = pythonSign(HMAC_SECRET, `x-date: ${d}\ndigest: ${digest}`);
-    const headers = { 'x-date': d, digest, 'content-type': 'application/json', authorization: `hmac username="carol-key", algorithm="hmac-sha256", headers="x-date digest", signature="${sig}"` };
+    const sig = pythonSign(HMAC_SECRET, `x-date: ${d}\ndigest: ${digest}\nPOST /pay HTTP/1.1`);
+    const headers = { 'x-date': d, digest, 'content-type': 'application/json', authorization: `hmac username="carol-key", algorithm="hmac-sha256", headers="x-date digest request-line", signature="${sig}"` };
     const ok = await get('hmacbody', '/pay', headers, 'POST', body);
     expect(ok.status).toBe(200);
     expect(ok.json.body).toBe(body);
