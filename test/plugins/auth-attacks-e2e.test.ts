@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { builtinRegistry } from '../../src/plugins/index.js';
 import { hashPassword } from '../../src/plugins/basic-auth.js';
 import { isMeridianError } from '../../src/core/errors/index.js';
-import { eventually, freePort, useServers } from '../harness/index.js';
-import { spawnMeridian } from '../harness/cli.js';
+import { eventually, useServers } from '../harness/index.js';
 import { echoUpstream } from './helpers/gateway.js';
+import { startPluginGateway, type PluginGateway } from './helpers/meridian-gateway.js';
 
 /**
  * Issue 16, items 8 and 11, tried as an attacker would against `meridian gateway` (standalone
@@ -23,7 +23,7 @@ const REDIS_SLOW_OK = { command_timeout_ms: 10_000 }; // a loaded CI machine is 
 describe('auth plugins under attack, in meridian gateway', () => {
   const dir = mkdtempSync(join(tmpdir(), 'meridian-auth-attacks-'));
   let upstream: Awaited<ReturnType<typeof echoUpstream>>;
-  let gw: ReturnType<typeof spawnMeridian> | undefined;
+  let gw: PluginGateway | undefined;
   let url = '';
   let admin = '';
   let revision = 0;
@@ -66,36 +66,14 @@ describe('auth plugins under attack, in meridian gateway', () => {
     const redis = await servers.redis();
     upstream = await echoUpstream();
     aliceHash = await hashPassword('wonderland'); // the documented cost: scrypt N=16384, r=8, p=1
-    const port = await freePort();
-    const adminPort = await freePort();
-    url = `http://127.0.0.1:${port}`;
-    admin = `http://127.0.0.1:${adminPort}`;
     writeRoutes();
-    writeFileSync(join(dir, 'gateway.yaml'), JSON.stringify({
-      node: { name: 'gw-auth-attacks', region: 'r1' },
-      listen: { http: `127.0.0.1:${port}` },
-      admin: { listen: `127.0.0.1:${adminPort}` },
-      workers: 1,
-      redis: redis.url,
-      config: { source: 'file', file: join(dir, 'routes.yaml'), snapshot_file: join(dir, 'snap.json') },
-      drain: { grace_ms: 0, timeout_ms: 1_000 },
-    }));
-    gw = spawnMeridian(['gateway', '-c', join(dir, 'gateway.yaml')], { MERIDIAN_LOG_LEVEL: 'warn' });
-    await eventually(async () => {
-      try {
-        return (await fetch(`${url}/other`)).status === 200;
-      } catch {
-        return false;
-      }
-    }, 40_000, 250);
+    gw = await startPluginGateway({ dir, name: 'gw-auth-attacks', redisUrl: redis.url, ready: async (u) => (await fetch(`${u}/other`)).status === 200 });
+    url = gw.url;
+    admin = gw.admin;
   }, 90_000);
 
   afterAll(async () => {
-    if (gw && gw.exitCode === null) {
-      const exited = new Promise((r) => gw?.once('exit', r));
-      gw.kill('SIGTERM');
-      await exited;
-    }
+    await gw?.stop();
     await upstream?.close();
     rmSync(dir, { recursive: true, force: true });
   });
