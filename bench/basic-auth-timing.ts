@@ -72,7 +72,7 @@ const gw = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'src',
 const base = `http://127.0.0.1:${port}`;
 try {
   for (let i = 0; ; i++) {
-    if (i > 200) throw new Error('gateway did not start');
+    if (i > 600) throw new Error('gateway did not start within 60 s');
     try {
       if ((await fetch(`${base}/other`)).status === 200) break;
     } catch {
