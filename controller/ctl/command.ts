@@ -1,6 +1,6 @@
 import { stringify as toYaml } from 'yaml';
-import type { Command } from '../../src/cli/command.js';
-import { parseCommandArgs } from '../../src/cli/command.js';
+import type { Command } from '../../src/core/command.js';
+import { parseCommandArgs } from '../../src/core/command.js';
 import { MeridianError, isMeridianError } from '../../src/core/errors/index.js';
 import type { ResourceKind } from '../../src/core/model/index.js';
 import { ApiFailure, CtlClient, EXIT } from './client.js';
