@@ -74,7 +74,18 @@ export class DnsServer implements Lifecycle {
     const handler = (raw: Buffer, transport: 'udp' | 'tcp', peer: string) => handleQuery(raw, transport, peer, this.env);
     const { host } = splitHostPort(config.listen);
     this.udp = new UdpTransport(isIPv6(host) ? 'udp6' : 'udp4', handler);
-    this.tcp = new TcpTransport(handler, config.tcp_idle_ms);
+    this.tcp = new TcpTransport(handler, {
+      maxConnections: config.tcp_max_connections,
+      maxPerAddress: config.tcp_max_per_address,
+      messageMs: config.tcp_message_ms,
+      idleMs: config.tcp_idle_ms,
+      writeBufferBytes: config.tcp_write_buffer_bytes,
+      writeStallMs: config.tcp_write_stall_ms,
+    }, {
+      onClose: (reason) => this.metrics.tcpClosed.inc({ reason }),
+      onPause: () => this.metrics.tcpPaused.inc(),
+    });
+    this.metrics.tcpStats = () => this.tcp.stats();
     this.admin = new AdminServer(config.admin, {
       registry: this.metrics.registry,
       health: () => {
