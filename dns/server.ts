@@ -14,7 +14,7 @@ import { DnsMetrics } from './metrics.js';
 import { handleQuery, type PipelineEnv } from './pipeline.js';
 import { StateSource } from './state-source.js';
 import type { Topology } from './topology.js';
-import { UdpTransport, TcpTransport } from './transports.js';
+import { UdpTransport, TcpTransport, type TcpStats } from './transports.js';
 import { AdminServer, splitHostPort } from '../src/core/admin-server.js';
 import { zoneSettings } from './zone-data.js';
 
@@ -120,6 +120,11 @@ export class DnsServer implements Lifecycle {
       vdomains: t.vdomains.size,
       bindings: t.bindings.size,
     };
+  }
+
+  /** TCP connections open and the answers buffered for them. */
+  tcpStats(): TcpStats {
+    return this.tcp.stats();
   }
 
   /** Bound addresses (tests listen on port 0 for admin). */

@@ -45,6 +45,14 @@ interface Connection extends ConnectionClock {
   paused: boolean;
 }
 
+export interface TcpStats {
+  connections: number;
+  /** Answer bytes buffered in user space, all connections. */
+  writeBuffered: number;
+  /** Most answer bytes one connection has held in user space since start: the bound plus one answer at most. */
+  peakWriteBuffered: number;
+}
+
 export interface TcpEvents {
   /** A connection closed or refused by a limit (not by its client). */
   onClose(reason: CloseReason): void;
@@ -64,8 +72,7 @@ export class TcpTransport extends dns2.TCPServer {
   private onQuery: QueryHandler = () => undefined;
   private readonly table: ConnectionTable<Connection>;
   private sweeper: NodeJS.Timeout | undefined;
-  /** Largest user-space answer buffer seen on one connection (tests read it; bounded by the limits). */
-  peakWriteBuffered = 0;
+  private peakWriteBuffered = 0;
 
   constructor(onQuery: QueryHandler, private readonly limits: TcpLimits, private readonly events: TcpEvents) {
     super();
@@ -73,11 +80,11 @@ export class TcpTransport extends dns2.TCPServer {
     this.table = new ConnectionTable(limits);
   }
 
-  /** Open connections and the answer bytes they hold in user space (read at scrape time). */
-  stats(): { connections: number; writeBuffered: number } {
+  /** Open connections, the answer bytes they hold in user space now, and the most one held. */
+  stats(): TcpStats {
     let writeBuffered = 0;
     for (const c of this.table.entries()) writeBuffered += c.socket.writableLength;
-    return { connections: this.table.size, writeBuffered };
+    return { connections: this.table.size, writeBuffered, peakWriteBuffered: this.peakWriteBuffered };
   }
 
   /** Ends every open connection (net.Server.close() waits for them otherwise). */
