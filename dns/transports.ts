@@ -162,6 +162,8 @@ export class TcpTransport extends dns2.TCPServer {
       if (buffered > this.peakWriteBuffered) this.peakWriteBuffered = buffered;
       if (buffered > this.limits.writeBufferBytes) {
         // The client is not reading: stop reading it too, so the kernel's window closes on it.
+        // 'drain' follows because the bound is at least the socket's high-water mark (16 KiB,
+        // the schema's minimum): above it write() has returned false.
         c.paused = true;
         c.stalledAt = now;
         socket.pause();
