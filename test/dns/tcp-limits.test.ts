@@ -194,12 +194,15 @@ describe('item 5: connection exhaustion', () => {
     const tricklers: Client[] = [];
     for (let i = 0; i < 1_000; i += 50) {
       const batch = await Promise.all(Array.from({ length: 50 }, (_, k) => open(host, source(400 + Math.floor((i + k) / 16)))));
-      for (const c of batch) c.socket.write(Buffer.from([0]));
+      // Each starts a 65,535-byte message it will never finish.
+      for (const c of batch) c.socket.write(Buffer.from([0xff, 0xff]));
       tricklers.push(...batch);
     }
     clients.push(...tricklers);
+    let ticks = 0;
     const trickle = setInterval(() => {
       for (const c of tricklers) if (!c.closed) c.socket.write(Buffer.from([0]));
+      ticks++;
     }, 500);
     try {
       await vi.waitFor(() => expect(server.tcpStats().connections).toBe(1_000), wait);
@@ -207,6 +210,11 @@ describe('item 5: connection exhaustion', () => {
       expect(await closedBy(server, 'evicted')).toBe(1);
       await vi.waitFor(() => expect(tricklers.filter((c) => c.closed)).toHaveLength(1), wait);
       expect(tricklers.slice(0, 50).some((c) => c.closed)).toBe(true);
+      // The other 999 keep trickling and stay open: only the one evicted was closed.
+      const seen = ticks;
+      await vi.waitFor(() => expect(ticks).toBeGreaterThanOrEqual(seen + 2), wait);
+      expect(tricklers.filter((c) => c.closed)).toHaveLength(1);
+      expect(server.tcpStats().connections).toBe(999);
     } finally {
       clearInterval(trickle);
     }
