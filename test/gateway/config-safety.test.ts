@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -294,7 +294,9 @@ describe('default snapshot path', () => {
   const gws: Gateway[] = [];
   afterAll(async () => {
     await Promise.all(gws.map((g) => g.stop()));
-    for (const r of regions) rmSync(join(PROJECT_ROOT, '.meridian', 'gateway', r), { recursive: true, force: true });
+    const root = join(PROJECT_ROOT, '.meridian', 'gateway');
+    for (const r of regions) rmSync(join(root, r), { recursive: true, force: true });
+    if (existsSync(root) && readdirSync(root).length === 0) rmdirSync(root);
   });
 
   it('differs for two regions\' gw1 (no node boots on another region\'s routes)', async () => {
