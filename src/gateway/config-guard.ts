@@ -1,10 +1,10 @@
 import { MeridianError } from '../core/errors/index.js';
 
-/** What a config means for the guard: its revision, the routes this node would serve, its explicit marker. */
+/** What a config means for the guard: its revision, the routes this node would serve, its explicit mark. */
 export interface GuardView {
   revision: number;
   routes: number;
-  allowEmpty: boolean;
+  allowEmpty?: boolean;
 }
 
 /**
@@ -20,7 +20,7 @@ export function guardReplacement(served: GuardView | undefined, next: GuardView 
   if (next.revision < served.revision) {
     throw unsafe(`revision ${next.revision} is lower than the served revision ${served.revision}; write a revision of at least ${served.revision}`);
   }
-  if (next.routes === 0 && served.routes > 0 && !(next.allowEmpty && next.revision > served.revision)) {
+  if (next.routes === 0 && served.routes > 0 && !(next.allowEmpty === true && next.revision > served.revision)) {
     throw unsafe(`no routes while ${served.routes} are served; to remove every route set allow_empty: true and a revision higher than ${served.revision}`);
   }
 }

@@ -173,9 +173,8 @@ export class GatewayPrimary implements AdminBackend {
 
   /** What the node serves, or while it boots the snapshot it would fall back to. */
   private served(): GuardView | undefined {
-    if (this.current) return { revision: this.current.revision, routes: this.currentRoutes, allowEmpty: this.current.allow_empty === true };
-    const b = this.baseline;
-    return b && { revision: b.config.revision, routes: b.routes, allowEmpty: b.config.allow_empty === true };
+    if (this.current) return { revision: this.current.revision, routes: this.currentRoutes };
+    return this.baseline && { revision: this.baseline.config.revision, routes: this.baseline.routes };
   }
 
   /**
@@ -187,10 +186,11 @@ export class GatewayPrimary implements AdminBackend {
     let checked: CheckedConfig;
     try {
       const fromSource = origin === 'etcd' || origin === 'file';
-      if (fromSource && raw === undefined) guardReplacement(this.served(), undefined, this.source?.description ?? 'the config source');
+      const what = this.source?.description ?? 'the config source';
+      if (fromSource && raw === undefined) guardReplacement(this.served(), undefined, what);
       checked = RuntimeBuilder.dryRun(raw, this.registry, this.config.node.region);
       const { config } = checked;
-      if (fromSource) guardReplacement(this.served(), { revision: config.revision, routes: checked.routes.length, allowEmpty: config.allow_empty === true }, this.source?.description ?? 'the config source');
+      if (fromSource) guardReplacement(this.served(), { revision: config.revision, routes: checked.routes.length, allowEmpty: config.allow_empty }, what);
     } catch (err) {
       const revision = typeof raw === 'object' && raw !== null ? Number((raw as { revision?: unknown }).revision ?? NaN) : NaN;
       const code = isMeridianError(err) ? err.code : 'MERIDIAN_ERR_GATEWAY_CONFIG_REJECTED';

@@ -76,8 +76,16 @@ export class EtcdConfigSource implements ConfigSource {
     } catch (err) {
       this.connected = false;
       this.errorFn((err as Error).message);
-      this.retry = setTimeout(() => void this.connect(), this.retryMs);
+      this.reconnectLater();
     }
+  }
+
+  private reconnectLater(): void {
+    if (this.retry || this.stopped) return;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      void this.connect();
+    }, this.retryMs);
   }
 
   /** An undecodable value is skipped (reported); any other watch error means the watch is gone. */
@@ -88,10 +96,7 @@ export class EtcdConfigSource implements ConfigSource {
     const old = this.watch;
     this.watch = undefined;
     void old?.stop().catch(() => undefined);
-    if (!this.retry && !this.stopped) this.retry = setTimeout(() => {
-      this.retry = undefined;
-      void this.connect();
-    }, this.retryMs);
+    this.reconnectLater();
   }
 
   /** While a watch exists: does etcd answer? (A read-and-watch in progress sets `connected` itself.) */
