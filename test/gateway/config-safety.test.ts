@@ -53,7 +53,7 @@ async function gateway(dir: string, name: string, program: Record<string, unknow
     output: (): string => child?.output() ?? '',
     start: async (): Promise<void> => {
       child = spawnMeridian(['gateway', '-c', file], { MERIDIAN_LOG_LEVEL: 'warn' });
-      await vi.waitFor(async () => expect((await send(`http://127.0.0.1:${adminPort}/healthz`)).status).toBe(200), { timeout: 30_000, interval: 200 });
+      await vi.waitFor(async () => expect((await send(`http://127.0.0.1:${adminPort}/healthz`)).status).toBe(200), { timeout: 45_000, interval: 200 });
     },
     stop: async (): Promise<void> => {
       const c = child;
@@ -133,7 +133,7 @@ describe('standalone route file', () => {
     expect(s.config).toMatchObject({ origin: 'snapshot', revision: 5, routes: 2 });
     expect(s.config.last_rejection?.reason).toMatch(/is empty/);
     expect(snapshotOf(snapshot).revision).toBe(5);
-  });
+  }, 90_000);
 
   it('refuses a revision lower than the one served', async () => {
     writeFileSync(routes, config(4, ['/a', '/b', '/c']));
@@ -303,10 +303,9 @@ describe('default snapshot path', () => {
     for (const [i, region] of regions.entries()) {
       const file = join(dir, `default-${i}.yaml`);
       writeFileSync(file, JSON.stringify({ revision: 1, routes: [{ id: `only-${i}`, paths: [`/r${i}`], upstream: { nodes: [{ host: '127.0.0.1', port: up.port }] } }] }));
-      const g = await gateway(dir, `default-gw-${i}`, { node: { name: 'gw1', region }, config: { source: 'file', file } });
-      gws.push(g);
-      await g.start();
+      gws.push(await gateway(dir, `default-gw-${i}`, { node: { name: 'gw1', region }, config: { source: 'file', file } }));
     }
+    await Promise.all(gws.map((g) => g.start()));
     const files = await Promise.all(gws.map(async (g) => (await g.status()).config.snapshot_file));
     expect(new Set(files).size).toBe(2);
     for (const [i, f] of files.entries()) {
@@ -314,5 +313,5 @@ describe('default snapshot path', () => {
       await vi.waitFor(() => expect(existsSync(f) && snapshotOf(f).routes).toEqual([expect.objectContaining({ id: `only-${i}` })]), WAIT);
       expect(mode(f).toString(8)).toBe('600');
     }
-  });
+  }, 90_000);
 });
