@@ -8,6 +8,7 @@ import { regionalKeys } from '../../src/core/keys.js';
 import { PROJECT_ROOT } from '../../src/core/servers/binaries.js';
 import { freePort, useServers, type EtcdServer } from '../harness/index.js';
 import { spawnMeridian } from '../harness/cli.js';
+import { defaultSnapshotFile } from '../../src/gateway/snapshot.js';
 import { call, startController } from '../controller/helpers.js';
 import type { Controller } from '../../controller/controller.js';
 import { send, startUpstream, type Upstream } from './helpers.js';
@@ -277,13 +278,14 @@ describe('the controller removing the last route of a region', () => {
   });
 
   it('is applied: the reconciler\'s higher config/_revision is the explicit mark', async () => {
-    const before = (await gw.status()).config.revision;
+    const before = (await gw.status()).config;
     expect((await call(ctl.url, 'DELETE', '/v1/routes/only')).status).toBeLessThan(300);
     await vi.waitFor(async () => expect(await gw.get('/only')).toBe(404), WAIT);
     const s = await gw.status();
-    expect(s.config.routes).toBe(0);
-    expect(s.config.revision).toBeGreaterThan(before);
-    expect(s.config.last_rejection).toBeUndefined();
+    expect(s.config).toMatchObject({ routes: 0, origin: 'etcd' });
+    expect(s.config.revision).toBeGreaterThan(before.revision);
+    // Nothing refused on the way (a node that booted before the first reconcile saw an empty prefix then).
+    expect(s.config.last_rejection).toEqual(before.last_rejection);
   });
 });
 
@@ -297,6 +299,10 @@ describe('default snapshot path', () => {
     const root = join(PROJECT_ROOT, '.meridian', 'gateway');
     for (const r of regions) rmSync(join(root, r), { recursive: true, force: true });
     if (existsSync(root) && readdirSync(root).length === 0) rmdirSync(root);
+  });
+
+  it('keeps every name one path segment under .meridian/gateway', () => {
+    expect(defaultSnapshotFile({ region: '..', cluster: 'a/b', name: '../x' })).toBe(join('.meridian', 'gateway', '%2E%2E', 'a%2Fb', '%2E%2E%2Fx.snapshot.json'));
   });
 
   it('differs for two regions\' gw1 (no node boots on another region\'s routes)', async () => {
