@@ -1,4 +1,5 @@
-import { RESOURCES, type ResourceKind, type Ssl, type VDomain, type Binding } from '../../src/core/model/index.js';
+import { RESOURCES, type ResourceKind, type VDomain, type Binding } from '../../src/core/model/index.js';
+import { redactSecrets } from '../../src/core/secrets.js';
 import { MeridianError } from '../../src/core/errors/index.js';
 import type { Role } from '../config.js';
 import { TokenAuth, type Principal } from './auth.js';
@@ -30,15 +31,15 @@ export function ifMatch(req: Request): number | undefined {
   return Number(v);
 }
 
-/** A private key is shown to admins only. */
-function redact(kind: ResourceKind, value: unknown, p: Principal): unknown {
-  if (kind !== 'ssl' || p.role === 'admin') return value;
-  return { ...(value as Ssl), key: '<redacted: admin only>' };
+/** Secrets (private keys, consumer credentials: src/core/secrets.ts) are shown to admins only. */
+export function redact(kind: ResourceKind, value: unknown, p: Principal): unknown {
+  return p.role === 'admin' ? value : redactSecrets(kind, value);
 }
 
-export function writeReply(w: WriteResult, extra: Record<string, unknown> = {}): Reply {
+export function writeReply(w: WriteResult, p: Principal, extra: Record<string, unknown> = {}): Reply {
   const status = w.result === 'created' ? 201 : 200;
-  return { status, headers: { etag: etag(w.revision) }, body: { ...w, ...extra } };
+  const value = w.value === undefined ? {} : { value: redact(w.kind, w.value, p) };
+  return { status, headers: { etag: etag(w.revision) }, body: { ...w, ...value, ...extra } };
 }
 
 /** GET/PUT/POST/DELETE /v1/<kind>[/<id>] for every kind in RESOURCES. */
@@ -69,7 +70,7 @@ export function registerResourceApi(api: ApiServer, svc: ResourceService): void 
     const expected = ifMatch(req);
     if (req.headers['if-match'] === '*') await svc.require(kind, req.params.id ?? '');
     const w = await svc.put(kind, req.params.id ?? '', req.body, req.principal, { ...(expected !== undefined ? { ifMatch: expected } : {}), createOnly });
-    return writeReply(w, await withCname(w));
+    return writeReply(w, req.principal, await withCname(w));
   });
 
   api.on('POST', '/v1/:kind', 'write', 'create', async (req) => {
@@ -80,7 +81,7 @@ export function registerResourceApi(api: ApiServer, svc: ResourceService): void 
     const id = body && typeof body === 'object' ? body[keyField] : undefined;
     if (typeof id !== 'string') throw new MeridianError('MERIDIAN_ERR_CONTROLLER_INVALID', { kind: SINGULAR[kind], field: keyField, reason: 'is required' });
     const w = await svc.put(kind, id, req.body, req.principal, { createOnly: true });
-    return writeReply(w, await withCname(w));
+    return writeReply(w, req.principal, await withCname(w));
   });
 
   api.on('DELETE', '/v1/:kind/:id', 'write', 'delete', async (req) => {
