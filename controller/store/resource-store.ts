@@ -31,6 +31,12 @@ export interface AuditRecord {
   /** Mod revision before the change (0 when created). */
   from_revision?: number;
   detail?: string;
+  /** The value before the change, secrets redacted, bounded in size (controller/store/audit.ts). */
+  before?: unknown;
+  /** The value after the change, the same way. */
+  after?: unknown;
+  /** The fields an update changed (secrets named, never shown). */
+  changed?: string[];
 }
 
 export type CommitFailure =
