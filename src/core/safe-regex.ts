@@ -41,7 +41,7 @@ export function regexError(pattern: string): string | undefined {
     walkAlternatives(ast.alts, EMPTY);
     return undefined;
   } catch (err) {
-    if (err instanceof Unsafe) return `${err.message} (can backtrack super-linearly; see the safe-regex rules in docs/config.md)`;
+    if (err instanceof Unsafe) return `${err.message}: refused, the pattern can backtrack super-linearly (rules: route vars op in docs/config.md)`;
     throw err;
   }
 }
