@@ -1,7 +1,7 @@
 import type { Consumer, ResourceKind } from '../../src/core/model/index.js';
-import { MeridianError } from '../../src/core/errors/index.js';
+import { MeridianError, isMeridianError } from '../../src/core/errors/index.js';
 import { hashKey, hashPassword, parseScryptHash, restoreRedacted, verifyScrypt } from '../../src/core/secrets.js';
-import { SINGULAR } from './resource-service.js';
+import { SINGULAR, type ResourceService } from './resource-service.js';
 
 /** key-auth's own schema asks for this much (src/plugins/key-auth.ts); checked here because the clear key is not kept. */
 const KEY_MIN_LENGTH = 8;
@@ -49,4 +49,30 @@ function credential(v: unknown): Credential | undefined {
 
 function invalid(plugin: string, field: string, reason: string): MeridianError {
   return new MeridianError('MERIDIAN_ERR_CONTROLLER_INVALID', { kind: 'consumer', field: `plugins.${plugin}.${field}`, reason });
+}
+
+/** Whether a stored consumer still holds a clear key-auth key or basic-auth password. */
+function holdsClearSecret(c: Consumer): boolean {
+  return typeof credential(c.plugins?.['key-auth'])?.key === 'string' || typeof credential(c.plugins?.['basic-auth'])?.password === 'string';
+}
+
+/**
+ * Consumers written before the controller hashed on write keep a clear key or password until
+ * rewritten: the leader rewrites them hashed (guarded by their revision, so a concurrent change
+ * wins and is hashed by its own write). Returns how many were rewritten.
+ */
+export async function hashClearSecrets(svc: ResourceService, stopped: () => boolean): Promise<number> {
+  const { items } = await svc.list<Consumer>('consumers');
+  let done = 0;
+  for (const item of items) {
+    if (stopped()) break;
+    if (!holdsClearSecret(item.value)) continue;
+    try {
+      await svc.put('consumers', item.id, item.value, { name: 'controller', role: 'admin' }, { ifMatch: item.revision });
+      done++;
+    } catch (err) {
+      if (!isMeridianError(err, 'MERIDIAN_ERR_CONTROLLER_CONFLICT')) throw err;
+    }
+  }
+  return done;
 }

@@ -11,6 +11,7 @@ const servers = await useServers();
 let ctl: Controller;
 let base: string;
 let etcd: EtcdStore;
+let centralEndpoint: string;
 
 const KEY = 'alice-key-0123456789';
 const PASSWORD = 'wonderland-password';
@@ -38,6 +39,7 @@ async function rawCentral(): Promise<Map<string, string>> {
 
 beforeAll(async () => {
   const central = await servers.etcd();
+  centralEndpoint = central.endpoint;
   ctl = await startController(central.endpoint);
   base = ctl.url;
   etcd = new EtcdStore({ endpoints: [central.endpoint] });
@@ -127,4 +129,28 @@ describe('consumer secrets', () => {
     });
     expect(JSON.stringify(log.body)).not.toContain('carol-rotated');
   });
+
+  it('consumers stored in clear before hashing on write are rewritten hashed by the next leader', async () => {
+    const legacy = { username: 'legacy', plugins: { 'key-auth': { key: 'legacy-key-0123456789' }, 'basic-auth': { username: 'legacy', password: 'legacy-password' } } };
+    await etcd.client.put('/meridian/consumers/legacy').value(JSON.stringify(legacy));
+    await ctl.stop();
+    ctl = await startController(centralEndpoint);
+    base = ctl.url;
+    const stored = await waitForHashed('legacy');
+    expect(stored.plugins['key-auth']).toEqual({ key_hash: `sha256:${createHash('sha256').update('legacy-key-0123456789').digest('hex')}` });
+    expect(await verifyScrypt(stored.plugins['basic-auth']?.password_hash as string, 'legacy-password')).toBe(true);
+    const raw = [...(await rawCentral()).values()].join('\n');
+    expect(raw).not.toContain('legacy-key-0123456789');
+    expect(raw).not.toContain('legacy-password');
+  }, 30_000);
 });
+
+async function waitForHashed(id: string): Promise<ConsumerBody> {
+  let value: ConsumerBody | undefined;
+  await expect.poll(async () => {
+    const raw = await etcd.client.get(`/meridian/consumers/${id}`).string();
+    value = raw ? (JSON.parse(raw) as ConsumerBody) : undefined;
+    return value?.plugins['basic-auth']?.password_hash !== undefined && value.plugins['key-auth']?.key === undefined;
+  }, { timeout: 20_000, interval: 100 }).toBe(true);
+  return value as ConsumerBody;
+}
