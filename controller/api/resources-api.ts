@@ -20,6 +20,9 @@ export function kindParam(req: Request): ResourceKind {
   return kind;
 }
 
+/** Most audit records one GET answers: each carries up to 16 KiB of values. */
+const AUDIT_LIMIT_MAX = 1_000;
+
 export const etag = (revision: number): string => `"${revision}"`;
 
 /** If-Match: a revision ("12" or 12); "*" means "must exist", answered by the lookup itself. */
@@ -32,7 +35,7 @@ export function ifMatch(req: Request): number | undefined {
 }
 
 /** Secrets (private keys, consumer credentials: src/core/secrets.ts) are shown to admins only. */
-export function redact(kind: ResourceKind, value: unknown, p: Principal): unknown {
+function redact(kind: ResourceKind, value: unknown, p: Principal): unknown {
   return p.role === 'admin' ? value : redactSecrets(kind, value);
 }
 
@@ -93,7 +96,7 @@ export function registerResourceApi(api: ApiServer, svc: ResourceService): void 
   });
 
   api.on('GET', '/v1/audit', 'admin', 'read the audit log', async (req) => {
-    const limit = Math.min(Math.max(Number(req.query.get('limit') ?? 100) || 100, 1), 10_000);
+    const limit = Math.min(Math.max(Number(req.query.get('limit') ?? 100) || 100, 1), AUDIT_LIMIT_MAX);
     return { status: 200, body: { items: await svc.audit(limit) } };
   });
 }
