@@ -2,6 +2,7 @@ import { createHmac, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'no
 import { promisify } from 'node:util';
 import { Type, type Static } from '@sinclair/typebox';
 import { Strict } from '../core/model/index.js';
+import { hashPassword } from '../core/secrets.js';
 import type { Consumer } from '../core/model/index.js';
 import type { Plugin, RequestContext, ShortCircuit } from './contract.js';
 import { authenticate, credentials, safeEqual, sha256hex } from './shared/auth.js';
@@ -29,12 +30,8 @@ export const BasicAuthCredential = Strict({
   password_hash: Type.Optional(Type.String({ pattern: '^(scrypt\\$[0-9]+\\$[0-9]+\\$[0-9]+\\$[A-Za-z0-9+/=]+\\$[A-Za-z0-9+/=]+|sha256\\$[0-9a-f]{64})$' })),
 });
 
-/** How an operator makes a password_hash (docs, tests). N=16384, r=8, p=1: about 50 ms. */
-export async function hashPassword(password: string, N = 16_384): Promise<string> {
-  const salt = randomBytes(16);
-  const hash = await scrypt(password, salt, 32, { N, r: 8, p: 1 });
-  return `scrypt$${N}$8$1$${salt.toString('base64')}$${hash.toString('base64')}`;
-}
+/** How an operator makes a password_hash (docs, tests); the controller hashes with the same function. */
+export { hashPassword };
 
 type Verifier = { kind: 'scrypt'; N: number; r: number; p: number; salt: Buffer; hash: Buffer } | { kind: 'sha256'; hex: string };
 

@@ -26,6 +26,19 @@ export const RESOURCES = {
 } as const satisfies Record<string, { schema: TSchema; key: string }>;
 
 export type ResourceKind = keyof typeof RESOURCES;
+
+/**
+ * The longest key any kind's schema allows (Id 128, a binding's domain 253). The controller's
+ * API takes it as its URL parameter limit, so whatever can be created can be read, replaced
+ * and deleted: one limit, stated once, in the schemas.
+ */
+export const RESOURCE_KEY_MAX_LENGTH: number = Math.max(
+  ...Object.entries(RESOURCES).map(([kind, r]) => {
+    const max = (r.schema.properties as Record<string, { maxLength?: number }>)[r.key]?.maxLength;
+    if (max === undefined) throw new Error(`model: ${kind}.${r.key} needs a maxLength`);
+    return max;
+  }),
+);
 export type ResourceOf<K extends ResourceKind> = Static<(typeof RESOURCES)[K]['schema']>;
 
 /** The data-plane config a gateway runs on: what the reconciler writes for its region. */
