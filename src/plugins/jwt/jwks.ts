@@ -51,6 +51,8 @@ export async function fetchJwks(url: string, opts: JwksOptions): Promise<JSONWeb
     headersTimeout: opts.timeout_ms,
     bodyTimeout: opts.timeout_ms,
   });
+  // Destroying an unread body emits an AbortError; unheard, it would take the worker down.
+  res.body.on('error', () => undefined);
   try {
     if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}`);
     const declared = Number(res.headers['content-length']);
