@@ -9,6 +9,7 @@ import { authFailures } from './shared/metrics.js';
 import { deny, unauthorized } from './shared/respond.js';
 import { perSnapshot, setServices, getServices } from './shared/services.js';
 import { JwksOptions, JwksUnavailable, clearKeySets, keySetFor } from './jwt/jwks.js';
+import { forgetVerified, recall, remember, tokenId } from './jwt/verified.js';
 import { AsymmetricAlgorithmSchema, JwtAuthCredential, keySource, type Algorithm, type KeySource } from './jwt/keys.js';
 
 export { JwtAuthCredential, JWT_SECRET_FIELDS } from './jwt/keys.js';
@@ -39,6 +40,10 @@ export const JwtAuthConfig = Strict({
     description: 'algorithms accepted with the route jwks_url (default ["RS256"]); HS* never (a JWKS is public)',
   }),
   jwks: JwksOptions,
+  cache_verified: Type.Boolean({
+    default: true,
+    description: 'remember verified tokens (SHA-256 of the token; 10,000 per worker) so a token sent again skips the signature check until its exp, a config change or a JWKS refresh (default true)',
+  }),
   max_token_bytes: Type.Integer({ minimum: 256, maximum: 65_536, default: 8192, description: 'longer tokens are refused unread (default 8192)' }),
   hide_credentials: Type.Boolean({ default: false, description: 'remove the token header before proxying (default false)' }),
 });
@@ -101,22 +106,37 @@ function checksOf(cfg: JwtAuthConfig): JWTVerifyOptions {
  */
 export async function verifyJwt(jwt: string, cfg: JwtAuthConfig, currentDate?: Date): Promise<Consumer | undefined> {
   if (jwt.length > cfg.max_token_bytes) return undefined;
+  const snapshot = index();
+  const id = cfg.cache_verified ? tokenId(jwt) : undefined;
+  if (id !== undefined) {
+    const nowS = Math.floor((currentDate?.getTime() ?? Date.now()) / 1000);
+    const known = recall(id, cfg, snapshot, nowS, cfg.leeway_s);
+    if (known) return known;
+  }
   const base = currentDate ? { ...checksOf(cfg), currentDate } : checksOf(cfg);
   try {
     if (cfg.jwks_url !== undefined) {
       // An identity provider's keys: verify first, then the verified claim names the consumer.
-      const { payload } = await jwtVerify(jwt, keySetFor(cfg.jwks_url, cfg.jwks).getKey, { ...base, algorithms: cfg.algorithms });
+      const keys = keySetFor(cfg.jwks_url, cfg.jwks);
+      const generation = keys.generation;
+      const { payload } = await jwtVerify(jwt, keys.getKey, { ...base, algorithms: cfg.algorithms });
       const key = payload[cfg.key_claim];
-      return typeof key === 'string' ? index().get(key)?.consumer : undefined;
+      const consumer = typeof key === 'string' ? snapshot.get(key)?.consumer : undefined;
+      if (consumer && id !== undefined) remember(id, { cfg, snapshot, keys, generation, consumer, exp: payload.exp, nbf: payload.nbf });
+      return consumer;
     }
     // Keys per consumer: the (unverified) claim picks the credential, whose key and pinned
     // algorithm then judge the token; a token cannot choose `none` or another algorithm.
     const key = decodeJwt(jwt)[cfg.key_claim];
-    const entry = typeof key === 'string' ? index().get(key) : undefined;
+    const entry = typeof key === 'string' ? snapshot.get(key) : undefined;
     if (entry === undefined || entry.source.kind === 'none') return undefined;
-    const verifyKey = entry.source.kind === 'static' ? await entry.source.key : keySetFor(entry.source.url, cfg.jwks).getKey;
-    await jwtVerify(jwt, verifyKey, { ...base, algorithms: [entry.algorithm] });
-    return entry.consumer;
+    const { source, consumer } = entry;
+    const keys = source.kind === 'jwks' ? keySetFor(source.url, cfg.jwks) : undefined;
+    const generation = keys?.generation ?? 0;
+    const verifyKey = source.kind === 'static' ? await source.key : keySetFor(source.url, cfg.jwks).getKey;
+    const { payload } = await jwtVerify(jwt, verifyKey, { ...base, algorithms: [entry.algorithm] });
+    if (id !== undefined) remember(id, { cfg, snapshot, keys, generation, consumer, exp: payload.exp, nbf: payload.nbf });
+    return consumer;
   } catch (err) {
     if (err instanceof JwksUnavailable) throw err;
     return undefined; // malformed, bad signature, wrong alg/aud/iss, expired, unknown crit...
@@ -153,5 +173,8 @@ export const jwtAuth: Plugin<JwtAuthConfig> = {
   credentialSchema: JwtAuthCredential,
   phases: { rewrite },
   init: (services) => setServices(services),
-  close: () => clearKeySets(),
+  close: () => {
+    clearKeySets();
+    forgetVerified();
+  },
 };

@@ -274,6 +274,20 @@ describe('jwt-auth', () => {
     expect((await get('jwt', '/', bearer(withCrit({ alg: 'HS256', crit: ['x-bind'], 'x-bind': 'tls' })))).status).toBe(401);
   });
 
+  it('a verified token is remembered only while its consumer and its exp hold', async () => {
+    const zoe: Consumer = { username: 'zoe', plugins: { 'jwt-auth': { key: 'zoe', algorithm: 'HS384', secret: 'zoe-secret-0123456789-0123456789' } } };
+    holder.list = [...holder.list, zoe];
+    const t = await new SignJWT({ key: 'zoe' }).setProtectedHeader({ alg: 'HS384' }).setExpirationTime(now() + 2).sign(Buffer.from('zoe-secret-0123456789-0123456789'));
+    expect((await get('jwt', '/', bearer(t))).status).toBe(200);
+    expect((await get('jwt', '/', bearer(t))).status).toBe(200);
+    // leeway_s 0 on this route: refused once exp is reached, although it was verified before.
+    await expect.poll(async () => (await get('jwt', '/', bearer(t))).status, { timeout: 10_000, interval: 200 }).toBe(401);
+    const t2 = await new SignJWT({ key: 'zoe' }).setProtectedHeader({ alg: 'HS384' }).sign(Buffer.from('zoe-secret-0123456789-0123456789'));
+    expect((await get('jwt', '/', bearer(t2))).status).toBe(200);
+    holder.list = holder.list.filter((c) => c !== zoe); // a new consumers snapshot without zoe
+    expect((await get('jwt', '/', bearer(t2))).status).toBe(401);
+  });
+
   it('leaves out credentials that cannot verify, saying why', async () => {
     expect((await get('jwt', '/', bearer(await new SignJWT({ key: 'mixed' }).setProtectedHeader({ alg: 'RS256' }).sign(rsaPs.privateKey))))).toMatchObject({ status: 401 });
     expect((await get('jwt', '/', bearer(await new SignJWT({ key: 'wrongtype' }).setProtectedHeader({ alg: 'ES256' }).sign(ec.privateKey))))).toMatchObject({ status: 401 });

@@ -226,6 +226,11 @@ describe('jwt-auth in meridian gateway', () => {
     }, { timeout: 15_000, interval: 100 }).toBeGreaterThan(fetched);
     seen.push(await status('/idp-c', t));
     expect(new Set(seen)).toEqual(new Set([200]));
+    // Back up without k1 (revoked): once refreshed, its token is refused, cached or not.
+    paths.c!.keys = [jwk(k2.publicKey, 'k2')];
+    paths.c!.mode = 'ok';
+    await expect.poll(() => status('/idp-c', t), { timeout: 15_000, interval: 100 }).toBe(401);
+    expect(await status('/idp-c', await idpToken('k2', k2.privateKey))).toBe(200);
   });
 
   it('a JWKS unreachable at first use answers 503 with a code, quickly, and is not asked per request', async () => {

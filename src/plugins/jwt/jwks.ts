@@ -90,6 +90,8 @@ export class RemoteKeySet {
   private fetchedAt = Number.NEGATIVE_INFINITY;
   private attemptedAt = Number.NEGATIVE_INFINITY;
   private inflight: Promise<void> | undefined;
+  /** Bumped by every successful fetch: what was verified with older keys is judged again. */
+  generation = 0;
 
   constructor(
     readonly url: string,
@@ -104,8 +106,8 @@ export class RemoteKeySet {
     if (this.local === undefined) {
       await this.fetchIfAllowed();
       if (this.local === undefined) throw new JwksUnavailable(this.retryAfterS());
-    } else if (this.now() - this.fetchedAt >= this.opts.cache_max_age_s * 1000) {
-      void this.fetchIfAllowed(); // background: the cached keys answer this request
+    } else {
+      this.refreshIfStale();
     }
     const local: LocalSet = this.local;
     try {
@@ -117,6 +119,14 @@ export class RemoteKeySet {
       return this.local(header, token);
     }
   };
+
+  /**
+   * Starts a background refresh when the keys are older than cache_max_age_s (the cached keys
+   * answer meanwhile). Also called for a token remembered as verified, which skips getKey.
+   */
+  refreshIfStale(): void {
+    if (this.local !== undefined && this.now() - this.fetchedAt >= this.opts.cache_max_age_s * 1000) void this.fetchIfAllowed();
+  }
 
   /** Whether keys were ever fetched (for /status-like views and tests). */
   get loaded(): boolean {
@@ -137,6 +147,7 @@ export class RemoteKeySet {
       .then((jwks) => {
         this.local = createLocalJWKSet(jwks);
         this.fetchedAt = this.now();
+        this.generation++;
         jwksFetches.inc({ result: 'ok' });
       })
       .catch((err: unknown) => {
