@@ -197,7 +197,7 @@ describe('jwt-auth in meridian gateway', () => {
     expect(await status('/hs', await hsToken({ nbf: now() + 120 }))).toBe(401);
   });
 
-  it('refuses alg none, key confusion and an unknown crit', async () => {
+  it('refuses alg none, key confusion, a key the token brings and an unknown crit', async () => {
     const none = (payload: object) => `${b64u({ alg: 'none', typ: 'JWT' })}.${b64u(payload)}.`;
     expect(await status('/hs', none({ key: 'dave-hs' }))).toBe(401);
     expect(await status('/idp-a', none({ sub: 'app-1', aud: AUD, iss: ISS }))).toBe(401);
@@ -207,6 +207,10 @@ describe('jwt-auth in meridian gateway', () => {
     // The same against the route JWKS (the public key of k1 as the secret, its kid).
     const idpClaims = { sub: 'app-1', aud: AUD, iss: ISS };
     expect(await status('/idp-a', raw({ alg: 'HS256', kid: 'k1' }, idpClaims, hs256(pem(k1.publicKey))))).toBe(401);
+    // A key the token brings itself (embedded jwk, or a jku to fetch) is never used.
+    const attacker = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const own = { alg: 'RS256', kid: 'k1', jwk: jwk(attacker.publicKey, 'k1'), jku: `${url}/evil.json` };
+    expect(await status('/idp-a', raw(own, idpClaims, rs256(attacker.privateKey)))).toBe(401);
     // A critical header the verifier does not implement must be refused, however well signed.
     expect(await status('/hs', raw({ alg: 'HS256', crit: ['x-must-know'], 'x-must-know': true }, { key: 'dave-hs' }, hs256(SECRET)))).toBe(401);
     expect(await status('/hs', raw({ alg: 'HS256', 'x-must-know': true }, { key: 'dave-hs' }, hs256(SECRET)))).toBe(200); // control
