@@ -5,9 +5,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
-import { eventually, freePort } from '../harness/index.js';
-import { spawnMeridian } from '../harness/cli.js';
+import { freePort } from '../harness/index.js';
 import { echoUpstream } from './helpers/gateway.js';
+import { startPluginGateway, type PluginGateway } from './helpers/meridian-gateway.js';
 
 /**
  * jwt-auth in the real gateway (`meridian gateway`, file config, one worker): tokens signed
@@ -59,7 +59,7 @@ describe('jwt-auth in meridian gateway', () => {
   const dir = mkdtempSync(join(tmpdir(), 'meridian-jwt-e2e-'));
   let jwks: Server;
   let upstream: Awaited<ReturnType<typeof echoUpstream>>;
-  let gw: ReturnType<typeof spawnMeridian> | undefined;
+  let gw: PluginGateway | undefined;
   let url = '';
 
   async function call(path: string, token?: string): Promise<{ status: number; ms: number; body: Record<string, unknown>; headers: Headers }> {
@@ -83,13 +83,10 @@ describe('jwt-auth in meridian gateway', () => {
     const jwksBase = `http://127.0.0.1:${(jwks.address() as { port: number }).port}`;
     const nothing = await freePort(); // nothing listens there: connection refused
     upstream = await echoUpstream();
-    const port = await freePort();
-    const adminPort = await freePort();
-    url = `http://127.0.0.1:${port}`;
     const up = { nodes: [{ host: '127.0.0.1', port: Number(new URL(upstream.url).port) }] };
-    const idp = (id: string, jwksUrl: string, jwksOpts: object, extra: object = {}) => ({
+    const idp = (id: string, jwksUrl: string, jwksOpts: object) => ({
       id, paths: [`/${id}`], upstream: up,
-      plugins: { 'jwt-auth': { jwks_url: jwksUrl, key_claim: 'sub', audience: AUD, issuer: ISS, jwks: jwksOpts, ...extra } },
+      plugins: { 'jwt-auth': { jwks_url: jwksUrl, key_claim: 'sub', audience: AUD, issuer: ISS, jwks: jwksOpts } },
     });
     writeFileSync(join(dir, 'routes.yaml'), JSON.stringify({
       revision: 1,
@@ -111,24 +108,12 @@ describe('jwt-auth in meridian gateway', () => {
         { id: 'cj', paths: ['/cj'], upstream: up, plugins: { 'jwt-auth': {} } },
       ],
     }));
-    writeFileSync(join(dir, 'gateway.yaml'), JSON.stringify({
-      node: { name: 'gw-jwt', region: 'r1' },
-      listen: { http: `127.0.0.1:${port}` },
-      admin: { listen: `127.0.0.1:${adminPort}` },
-      workers: 1,
-      config: { source: 'file', file: join(dir, 'routes.yaml'), snapshot_file: join(dir, 'snap.json') },
-      drain: { grace_ms: 0, timeout_ms: 1_000 },
-    }));
-    gw = spawnMeridian(['gateway', '-c', join(dir, 'gateway.yaml')], { MERIDIAN_LOG_LEVEL: 'warn' });
-    await eventually(async () => (await fetch(`${url}/hs`)).status === 401, 40_000, 250);
+    gw = await startPluginGateway({ dir, name: 'gw-jwt', ready: async (u) => (await fetch(`${u}/hs`)).status === 401 });
+    url = gw.url;
   }, 90_000);
 
   afterAll(async () => {
-    if (gw && gw.exitCode === null) {
-      const exited = new Promise((r) => gw?.once('exit', r));
-      gw.kill('SIGTERM');
-      await exited;
-    }
+    await gw?.stop();
     jwks.closeAllConnections();
     await new Promise((r) => jwks.close(r));
     await upstream.close();
