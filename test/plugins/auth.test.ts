@@ -12,6 +12,7 @@ import { testServices } from './helpers/services.js';
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const rsaPs = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const rsa1024 = generateKeyPairSync('rsa', { modulusLength: 1024 });
 const ec384 = generateKeyPairSync('ec', { namedCurve: 'P-384' });
 const ec521 = generateKeyPairSync('ec', { namedCurve: 'P-521' });
 const ed = generateKeyPairSync('ed25519');
@@ -40,6 +41,7 @@ beforeAll(async () => {
     // Unusable credentials: left out with a warning, their tokens refused.
     { username: 'mixed', plugins: { 'jwt-auth': { key: 'mixed', algorithm: 'RS256', secret: 'a-secret-0123456789', public_key: spki(rsaPs) } } },
     { username: 'wrongtype', plugins: { 'jwt-auth': { key: 'wrongtype', algorithm: 'ES256', public_key: spki(rsaPs) } } },
+    { username: 'short', plugins: { 'jwt-auth': { key: 'short', algorithm: 'RS256', public_key: spki(rsa1024) } } },
   ];
   await registry.init(services);
   upstream = await echoUpstream();
@@ -294,6 +296,7 @@ describe('jwt-auth', () => {
     const why = services.logs.filter((l) => (l.obj as { plugin?: string }).plugin === 'jwt-auth').map((l) => (l.obj as { err?: string }).err);
     expect(why).toContain('give one of secret, public_key, jwks_url');
     expect(why).toContain('public_key is a rsa key, not one for ES256');
+    expect(why).toContain('public_key is an RSA key of 1024 bits; RS256 needs at least 2048');
   });
 
   it('rejects bad config with its exact message', () => {

@@ -61,6 +61,8 @@ function checkPem(pem: string, alg: AsymmetricAlgorithm): void {
     : alg.startsWith('ES') ? type === 'ec' && k.asymmetricKeyDetails?.namedCurve === CURVE[alg]
     : type === 'ed25519';
   if (!ok) throw new Error(`public_key is a ${type ?? 'unknown'} key, not one for ${alg}`);
+  const bits = k.asymmetricKeyDetails?.modulusLength;
+  if (bits !== undefined && bits < 2048) throw new Error(`public_key is an RSA key of ${bits} bits; ${alg} needs at least 2048`);
 }
 
 /**
