@@ -2,6 +2,7 @@ import { createHmac, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'no
 import { promisify } from 'node:util';
 import { Type, type Static } from '@sinclair/typebox';
 import { Strict } from '../core/model/index.js';
+import { SCRYPT_N, hashPassword, parseScryptHash } from '../core/secrets.js';
 import type { Consumer } from '../core/model/index.js';
 import type { Plugin, RequestContext, ShortCircuit } from './contract.js';
 import { authenticate, credentials, safeEqual, sha256hex } from './shared/auth.js';
@@ -34,12 +35,8 @@ export const BasicAuthCredential = Strict({
   password_hash: Type.Optional(Type.String({ pattern: '^(scrypt\\$[0-9]+\\$[0-9]+\\$[0-9]+\\$[A-Za-z0-9+/=]+\\$[A-Za-z0-9+/=]+|sha256\\$[0-9a-f]{64})$' })),
 });
 
-/** How an operator makes a password_hash (docs, tests). N=16384, r=8, p=1: about 50 ms. */
-export async function hashPassword(password: string, N = 16_384): Promise<string> {
-  const salt = randomBytes(16);
-  const hash = await scrypt(password, salt, 32, { N, r: 8, p: 1 });
-  return `scrypt$${N}$8$1$${salt.toString('base64')}$${hash.toString('base64')}`;
-}
+/** How an operator makes a password_hash (docs, tests); the controller hashes with the same function. */
+export { hashPassword };
 
 interface ScryptParams {
   N: number;
@@ -57,8 +54,8 @@ interface Entry {
 
 function verifierOf(cred: Static<typeof BasicAuthCredential>): Entry['verifier'] | undefined {
   if (cred.password_hash?.startsWith('scrypt$')) {
-    const [, n, r, p, salt, hash] = cred.password_hash.split('$') as [string, string, string, string, string, string];
-    return { kind: 'scrypt', N: Number(n), r: Number(r), p: Number(p), salt: Buffer.from(salt, 'base64'), hash: Buffer.from(hash, 'base64') };
+    const parts = parseScryptHash(cred.password_hash);
+    return parts && { kind: 'scrypt', ...parts };
   }
   if (cred.password_hash?.startsWith('sha256$')) return { kind: 'sha256', hex: cred.password_hash.slice(7) };
   if (cred.password !== undefined) return { kind: 'sha256', hex: sha256hex(cred.password) };
@@ -66,7 +63,7 @@ function verifierOf(cred: Static<typeof BasicAuthCredential>): Entry['verifier']
 }
 
 /** What hashPassword() makes: the dummy's cost when no scrypt hash is configured. */
-const DEFAULT_PARAMS: ScryptParams = { N: 16_384, r: 8, p: 1 };
+const DEFAULT_PARAMS: ScryptParams = { N: SCRYPT_N, r: 8, p: 1 };
 
 /**
  * The parameters most configured scrypt hashes use (ties: the costlier), for the dummy hash
