@@ -213,6 +213,11 @@ export class Http1Connection implements ResponseSink {
       return;
     }
     call.responded = true;
+    if (this.parser.paused) {
+      // Read before the pause took effect: keep it behind what is already held.
+      this.parser.hold(chunk);
+      return;
+    }
     try {
       this.parser.execute(chunk);
     } catch (err) {

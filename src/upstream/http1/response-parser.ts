@@ -165,6 +165,11 @@ export class ResponseParser {
     }
   }
 
+  /** Keeps bytes that came while paused, after those already kept. */
+  hold(chunk: Buffer): void {
+    this.rest = this.rest === null ? chunk : Buffer.concat([this.rest, chunk]);
+  }
+
   /** The peer closed the connection: true when that ends the response (close-delimited body). */
   endOfInput(): boolean {
     if (this.state !== BODY_CLOSE) return false;
