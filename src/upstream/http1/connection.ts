@@ -86,6 +86,10 @@ export class Http1Connection implements ResponseSink {
     } else if (Buffer.isBuffer(body)) {
       this.writeBuffer(call, head, body);
       this.requestSent(call);
+    } else if (body.readableEnded) {
+      // Ended before it was handed over: an empty body ('end' will not come again).
+      this.writeBuffer(call, head, EMPTY);
+      this.requestSent(call);
     } else {
       this.arm(call.req.sendTimeout ?? this.pool.timeouts.send);
       this.socket.write(head, 'latin1');

@@ -5,7 +5,7 @@ import { createServer as createNetServer, Socket, type AddressInfo } from 'node:
 import { PassThrough, Readable } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { freePort } from '../../harness/index.js';
-import { gatewayErrorOf, Http1Error, Http1Pool, requestStream, type Http1Exchange, type Http1Handler, type Http1PoolOptions, type Http1Request } from '../../../src/upstream/http1/index.js';
+import { gatewayErrorOf, Http1Error, Http1Pool, http1PoolOptions, requestStream, type Http1Exchange, type Http1Handler, type Http1PoolOptions, type Http1Request } from '../../../src/upstream/http1/index.js';
 
 export interface Running {
   readonly port: number;
@@ -389,17 +389,18 @@ describe('Http1Pool streaming with bounded memory', () => {
   it('streams a 20 MB chunked request body with backpressure', async () => {
     let received = 0;
     let maxHeld = 0;
-    let pool: Http1Pool | undefined;
+    const client: { pool?: Http1Pool } = {};
     const s = await up(httpUpstream((req, res) => {
       const hash = createHash('sha256');
       req.on('data', (c: Buffer) => {
         hash.update(c);
         received += c.length;
-        maxHeld = Math.max(maxHeld, pool?.stats().bufferedBytes ?? 0);
+        maxHeld = Math.max(maxHeld, client.pool?.stats().bufferedBytes ?? 0);
       });
       req.on('end', () => res.end(`${req.headers['transfer-encoding']} ${hash.digest('hex')}`));
     }));
-    pool = poolTo(s);
+    const pool = poolTo(s);
+    client.pool = pool;
     let produced = 0;
     let maxAhead = 0;
     const body = new Readable({
@@ -617,5 +618,13 @@ describe('Http1Pool upgrade', () => {
     const refused = await fetch1(pool, { path: '/ws', headers: ['connection', 'upgrade', 'upgrade', 'other'], upgrade: true });
     expect(refused.status).toBe(426);
     expect(refused.body.toString()).toBe('nope');
+  });
+});
+
+describe('http1PoolOptions', () => {
+  it('maps the gateway pool settings and upstream timeouts, and refuses https nodes', () => {
+    const settings = { scheme: 'http' as const, host: '127.0.0.1', port: 8080, connections: 16, idleTimeoutMs: 30_000, connectTimeoutMs: 2_000, servername: undefined };
+    expect(http1PoolOptions(settings, { connect: 2_000, send: 10_000, read: 20_000 })).toEqual({ host: '127.0.0.1', port: 8080, connections: 16, keepAliveTimeout: 30_000, timeouts: { connect: 2_000, send: 10_000, read: 20_000 } });
+    expect(() => http1PoolOptions({ ...settings, scheme: 'https' }, { connect: 1, send: 1, read: 1 })).toThrow(/plain-HTTP/);
   });
 });
