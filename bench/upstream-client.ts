@@ -38,24 +38,19 @@ interface Client {
   close(): Promise<void>;
 }
 
-/** One request through undici's dispatch path with a raw handler, as src/proxy/exchange.ts does. */
-class UndiciCall implements Dispatcher.DispatchHandler {
-  private status = 0;
-  private chunks: Buffer[] = [];
+/** Gathers one response's status and body, then calls back. */
+class Gather {
+  protected status = 0;
+  protected chunks: Buffer[] = [];
   constructor(
     private readonly done: (status: number, body: Buffer) => void,
     private readonly failed: (err: Error) => void,
   ) {}
-  onConnect(): void {}
-  onHeaders(status: number): boolean {
-    this.status = status;
-    return true;
-  }
   onData(chunk: Buffer): boolean {
     this.chunks.push(chunk);
     return true;
   }
-  onComplete(): void {
+  protected finish(): void {
     this.done(this.status, this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks));
   }
   onError(err: Error): void {
@@ -63,25 +58,24 @@ class UndiciCall implements Dispatcher.DispatchHandler {
   }
 }
 
-class Http1Call implements Http1Handler {
-  private status = 0;
-  private chunks: Buffer[] = [];
-  constructor(
-    private readonly done: (status: number, body: Buffer) => void,
-    private readonly failed: (err: Error) => void,
-  ) {}
+/** One request through undici's dispatch path with a raw handler, as src/proxy/exchange.ts does. */
+class UndiciCall extends Gather implements Dispatcher.DispatchHandler {
+  onConnect(): void {}
+  onHeaders(status: number): boolean {
+    this.status = status;
+    return true;
+  }
+  onComplete(): void {
+    this.finish();
+  }
+}
+
+class Http1Call extends Gather implements Http1Handler {
   onResponse(status: number, _headers: string[], _call: Http1Exchange): void {
     this.status = status;
   }
-  onData(chunk: Buffer): boolean {
-    this.chunks.push(chunk);
-    return true;
-  }
   onEnd(): void {
-    this.done(this.status, this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks));
-  }
-  onError(err: Error): void {
-    this.failed(err);
+    this.finish();
   }
 }
 

@@ -280,6 +280,11 @@ export class Http1Connection implements ResponseSink {
     this.call = null;
     if (p.keepAlive && call.sent && !call.close && p.rest === null && call.req.upgrade !== true && !this.pool.closing && !this.peerEnded) {
       this.keepAliveHintMs = p.keepAliveHintMs;
+      if (this.socketPaused) {
+        // Paused for a slow consumer and then finished from held bytes: the next exchange reads.
+        this.socketPaused = false;
+        this.socket.resume();
+      }
       this.socket.unref();
       this.pool.release(this);
     } else this.destroy();
