@@ -262,6 +262,30 @@ describe('Http1Pool keep-alive', () => {
     await fetch1(short, { path: '/2' });
     expect(short.stats().opened).toBe(2);
   });
+  it('closes gracefully: running requests finish, new ones fail, idle sockets go', async () => {
+    const s = await up(httpUpstream((req, res) => setTimeout(() => res.end(req.url), req.url === '/slow' ? 50 : 0)));
+    const pool = poolTo(s);
+    await fetch1(pool, { path: '/warm' });
+    const slow = fetch1(pool, { path: '/slow' });
+    const closed = pool.close();
+    expect(await failure(fetch1(pool, { path: '/late' }))).toMatchObject({ code: 'MERIDIAN_ERR_UPSTREAM_POOL_CLOSED' });
+    expect((await slow).body.toString()).toBe('/slow');
+    await closed;
+    expect(pool.stats().connections).toBe(0);
+  });
+
+  it('destroy fails queued and running requests with the reason', async () => {
+    const s = await up(httpUpstream(() => undefined));
+    const pool = poolTo(s, { connections: 1 });
+    const running = failure(fetch1(pool, { path: '/1' }));
+    const queued = failure(fetch1(pool, { path: '/2' }));
+    await vi.waitFor(() => expect(pool.stats().queued).toBe(1));
+    const reason = new Error('shutting down');
+    pool.destroy(reason);
+    expect(await running).toBe(reason);
+    expect(await queued).toBe(reason);
+    expect(pool.stats().connections).toBe(0);
+  });
 });
 
 describe('Http1Pool response framing', () => {
