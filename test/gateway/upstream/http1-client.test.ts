@@ -1,9 +1,13 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { once } from 'node:events';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, Socket, type AddressInfo } from 'node:net';
 import { PassThrough, Readable } from 'node:stream';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { freePort } from '../../harness/index.js';
 import { gatewayErrorOf, Http1Error, Http1Pool, http1PoolOptions, requestStream, type Http1Exchange, type Http1Handler, type Http1PoolOptions, type Http1Request } from '../../../src/upstream/http1/index.js';
 
@@ -654,5 +658,64 @@ describe('http1PoolOptions', () => {
     const settings = { scheme: 'http' as const, host: '127.0.0.1', port: 8080, connections: 16, idleTimeoutMs: 30_000, connectTimeoutMs: 2_000, servername: undefined };
     expect(http1PoolOptions(settings, { connect: 2_000, send: 10_000, read: 20_000 })).toEqual({ host: '127.0.0.1', port: 8080, connections: 16, keepAliveTimeout: 30_000, timeouts: { connect: 2_000, send: 10_000, read: 20_000 } });
     expect(() => http1PoolOptions({ ...settings, scheme: 'https' }, { connect: 1, send: 1, read: 1 })).toThrow(/plain-HTTP/);
+  });
+});
+
+const NGINX = '/usr/sbin/nginx';
+
+describe.skipIf(!existsSync(NGINX))('Http1Pool against nginx', () => {
+  let proc: ChildProcess;
+  let dir: string;
+  let port: number;
+  beforeAll(async () => {
+    port = await freePort();
+    dir = mkdtempSync(join(tmpdir(), 'meridian-http1-nginx-'));
+    // keepalive_timeout 1s: nginx closes idle connections without announcing when.
+    writeFileSync(join(dir, 'nginx.conf'), `worker_processes 1;
+daemon off;
+master_process off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+  keepalive_timeout 1s;
+  server {
+    listen 127.0.0.1:${port};
+    location / { default_type text/plain; return 200 "hello from nginx"; }
+    location /empty { return 204; }
+  }
+}
+`);
+    proc = spawn(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], { stdio: 'ignore' });
+    const probe = new Http1Pool({ host: '127.0.0.1', port });
+    await vi.waitFor(() => fetch1(probe, { path: '/' }), { timeout: 10_000, interval: 100 });
+    probe.destroy();
+  });
+  afterAll(() => {
+    proc.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reuses one socket, reads HEAD and 204 without a body', async () => {
+    const pool = new Http1Pool({ host: '127.0.0.1', port });
+    pools.push(pool);
+    for (let i = 0; i < 10; i++) expect((await fetch1(pool, { path: `/${i}` })).body.toString()).toBe('hello from nginx');
+    const head = await fetch1(pool, { method: 'HEAD', path: '/' });
+    expect(header(head.headers, 'content-length')).toBe('16');
+    expect(head.body.length).toBe(0);
+    expect((await fetch1(pool, { path: '/empty' })).status).toBe(204);
+    expect((await fetch1(pool, { path: '/' })).body.toString()).toBe('hello from nginx');
+    expect(pool.stats().opened).toBe(1);
+  });
+
+  it('drops the socket nginx closes at its keep-alive timeout, and carries on', async () => {
+    const pool = new Http1Pool({ host: '127.0.0.1', port });
+    pools.push(pool);
+    await fetch1(pool, { path: '/' });
+    await vi.waitFor(() => expect(pool.stats().connections).toBe(0), { timeout: 5_000 });
+    expect((await fetch1(pool, { path: '/' })).body.toString()).toBe('hello from nginx');
+    expect(pool.stats().opened).toBe(2);
   });
 });
