@@ -64,7 +64,7 @@ export class Http1Connection implements ResponseSink {
     if (this.connected) this.send(call);
   }
 
-  /** Response bytes held here (unparsed remainder, socket buffers both ways). */
+  /** Bytes held here: the unparsed response remainder and the socket's buffers both ways. */
   get bufferedBytes(): number {
     return (this.parser.rest?.length ?? 0) + this.socket.readableLength + this.socket.writableLength;
   }

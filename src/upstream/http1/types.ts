@@ -93,6 +93,6 @@ export interface Http1PoolStats {
   readonly queued: number;
   /** Connections ever opened. */
   readonly opened: number;
-  /** Response bytes held by this pool: unparsed remainders and socket read buffers. */
+  /** Bytes held in user space by this pool's connections: unparsed response remainders and the sockets' read and write buffers. */
   readonly bufferedBytes: number;
 }
