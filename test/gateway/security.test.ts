@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket, WebSocketServer } from 'ws';
 import { eventually, freePort } from '../harness/index.js';
-import { spawnMeridian } from '../harness/cli.js';
+import { spawnMeridian, stopMeridian } from '../harness/cli.js';
 import { send } from './helpers.js';
 
 /**
@@ -225,11 +225,7 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
-  if (gw && gw.exitCode === null) {
-    const exited = new Promise((r) => gw?.once('exit', r));
-    gw.kill('SIGTERM');
-    await exited;
-  }
+  await stopMeridian(gw);
   for (const s of [rec.server, wsA.server, wsB.server, odd.server]) {
     s.closeAllConnections();
     s.close();
