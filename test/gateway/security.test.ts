@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect as http2Connect } from 'node:http2';
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
 import { connect, createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -177,6 +179,7 @@ let wsB: Awaited<ReturnType<typeof wsUpstream>>;
 let odd: Awaited<ReturnType<typeof oddUpstream>>;
 let raw: Awaited<ReturnType<typeof rawUpstream>>;
 let url = '';
+let tlsPort = 0;
 
 beforeAll(async () => {
   rec = await recordingUpstream();
@@ -185,6 +188,8 @@ beforeAll(async () => {
   odd = await oddUpstream();
   raw = await rawUpstream();
   port = await freePort();
+  tlsPort = await freePort();
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-days', '2', '-subj', '/CN=victim.test'], { stdio: 'ignore' });
   const adminPort = await freePort();
   url = `http://127.0.0.1:${port}`;
   adminUrl = `http://127.0.0.1:${adminPort}`;
@@ -211,10 +216,11 @@ beforeAll(async () => {
       { id: 'odd', paths: ['/odd/*'], upstream_id: 'odd' },
       { id: 'raw', paths: ['/raw/*'], upstream_id: 'raw' },
     ],
+    ssl: [{ id: 'victim', snis: ['victim.test'], cert: readFileSync(join(dir, 'c.pem'), 'utf8'), key: readFileSync(join(dir, 'k.pem'), 'utf8'), default_for_ports: [tlsPort] }],
   }));
   writeFileSync(join(dir, 'gateway.yaml'), JSON.stringify({
     node: { name: 'gw-security', region: 'r1' },
-    listen: { http: `127.0.0.1:${port}` },
+    listen: { http: `127.0.0.1:${port}`, https: `127.0.0.1:${tlsPort}` },
     admin: { listen: `127.0.0.1:${adminPort}`, token_hash: createHash('sha256').update(ADMIN_TOKEN).digest('hex') },
     workers: 1,
     config: { source: 'file', file: join(dir, 'routes.yaml'), snapshot_file: join(dir, 'snap.json') },
@@ -324,6 +330,31 @@ describe('defect 2: two Host headers poison proxy-cache (high)', () => {
     expect(r.status).toBe(200);
     expect(r.json()).toMatchObject({ host: 'victim.test' });
     expect(r.headers['x-cache-status']).toBe('MISS');
+  });
+
+  it('on HTTP/2, refuses a Host that differs from :authority', async () => {
+    const session = http2Connect(`https://127.0.0.1:${tlsPort}`, { rejectUnauthorized: false });
+    try {
+      const answer = (headers: Record<string, string>) => new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const r = session.request({ ':path': '/cached', ':authority': 'victim.test', ...headers });
+        let status = 0;
+        let body = '';
+        r.on('response', (h) => (status = Number(h[':status'])));
+        r.on('data', (c: Buffer) => (body += c.toString()));
+        r.on('end', () => resolve({ status, body }));
+        r.on('error', reject);
+        r.end();
+      });
+      const evil = await answer({ host: 'evil.test' });
+      expect(evil.status).toBe(400);
+      expect(JSON.parse(evil.body)).toMatchObject({ code: 'MERIDIAN_ERR_GATEWAY_BAD_REQUEST', message: 'bad request: Host differs from :authority' });
+      // Plugins read the same Host as routing: proxy-cache keys this on victim.test.
+      const same = await answer({ host: 'victim.test' });
+      expect(same.status).toBe(200);
+      expect(JSON.parse(same.body)).toMatchObject({ host: 'victim.test' });
+    } finally {
+      session.close();
+    }
   });
 
   it('refuses two Content-Lengths with a reason that says so', async () => {
