@@ -43,7 +43,7 @@ export interface ClientHeaders {
   upgrade: string | undefined;
   /** Set when the request must be refused with 400 (ambiguous Host or framing): the reason. */
   invalid: string | undefined;
-  /** The client sent an identity header (dropped from `out`; req.headers still has it). */
+  /** The client sent an identity header: dropped from `out` here, from req.headers by alignPluginView. */
   identity: boolean;
 }
 
