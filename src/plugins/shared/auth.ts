@@ -4,8 +4,10 @@ import type { RequestContext } from '../contract.js';
 import { check } from '../../core/validate.js';
 import type { TSchema, Static } from '@sinclair/typebox';
 import { getServices } from './services.js';
+import { CONSUMER_HEADER } from '../../core/identity-headers.js';
 
-export const CONSUMER_HEADER = 'X-Consumer-Username';
+// Defined with the other identity headers, which the gateway strips from client requests.
+export { CONSUMER_HEADER };
 
 /**
  * Marks the request as the consumer's: the chain merges the consumer's plugins for access and
