@@ -13,6 +13,7 @@ import { PoolManager } from '../src/upstream/pools.js';
 import { builtinRegistry } from '../src/plugins/index.js';
 import { BinaryServers } from '../test/harness/servers.js';
 import { freePort } from '../test/harness/loopback.js';
+import { treeCpuMs } from './lib/proc-cpu.js';
 import { ensureWrk, wrk, type LoadResult } from './lib/wrk.js';
 import { absoluteFigure, ratioFigure, type Benchmark } from './lib/types.js';
 
@@ -69,6 +70,40 @@ async function ensureNginx(): Promise<string> {
   }
   await run('bash', ['-c', 'apt-get install -y -qq nginx-light >/dev/null 2>&1 || (apt-get update -qq >/dev/null && apt-get install -y -qq nginx-light >/dev/null)'], { timeout: 300_000 });
   return '/usr/sbin/nginx';
+}
+
+async function ensureHaproxy(): Promise<string> {
+  try {
+    await run('haproxy', ['-v']);
+    return 'haproxy';
+  } catch {
+    // Debian's haproxy 2.6; RUNLEVEL=1 keeps its postinst from starting a system service.
+    await run('bash', ['-c', 'export RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq --no-install-recommends haproxy >/dev/null 2>&1 || (apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends haproxy >/dev/null)'], { timeout: 300_000 });
+    return '/usr/sbin/haproxy';
+  }
+}
+
+/** HAProxy in the setup the issue compares with: one thread, upstream connections reused by every client. */
+function startHaproxy(procs: Processes, bin: string, port: number, upstreamPort: number): ChildProcess {
+  const dir = join(WORK, 'haproxy');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'haproxy.cfg'), `global
+  nbthread 1
+  maxconn 4096
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  http-reuse always
+frontend fe
+  bind ${HOST}:${port}
+  default_backend be
+backend be
+  http-request replace-path /api(/.*) \\1
+  server s1 ${HOST}:${upstreamPort}
+`);
+  return procs.start(bin, ['-db', '-f', join(dir, 'haproxy.cfg')]);
 }
 
 function nginxConf(dir: string, server: string): string {
@@ -181,10 +216,11 @@ function median(xs: number[]): number {
 
 export const gatewayBench: Benchmark = {
   name: 'gateway',
-  description: 'meridian gateway (1 worker) vs nginx, fast-gateway, @fastify/http-proxy and the upstream; 10k routes; router build; p99 under route churn; RSS',
+  description: 'meridian gateway (1 worker) vs nginx, HAProxy, a bare undici proxy, fast-gateway, @fastify/http-proxy and the upstream: CPU per request, req/s, p99; 10k routes; router build; p99 under route churn; RSS',
   async run(log) {
     await ensureWrk();
     const nginx = await ensureNginx();
+    const haproxy = await ensureHaproxy();
     rmSync(WORK, { recursive: true, force: true });
     mkdirSync(WORK, { recursive: true });
     const procs = new Processes();
@@ -192,9 +228,9 @@ export const gatewayBench: Benchmark = {
     try {
       // ---- side by side: one route, static upstream, keep-alive ----
       const up = await freePort(HOST);
-      startNginx(procs, nginx, 'upstream', `  server { listen ${HOST}:${up}; location / { default_type text/plain; return 200 "${BODY.trim()}\\n"; } }`);
+      const upstreamProc = startNginx(procs, nginx, 'upstream', `  server { listen ${HOST}:${up}; location / { default_type text/plain; return 200 "${BODY.trim()}\\n"; } }`);
       const nx = await freePort(HOST);
-      startNginx(procs, nginx, 'nginx-proxy', `  upstream up { server ${HOST}:${up}; keepalive 64; }
+      const nginxProc = startNginx(procs, nginx, 'nginx-proxy', `  upstream up { server ${HOST}:${up}; keepalive 64; }
   server { listen ${HOST}:${nx}; location /api/ { proxy_pass http://up/; proxy_http_version 1.1; proxy_set_header Connection ""; } }`);
       const fg = await freePort(HOST);
       const fh = await freePort(HOST);
@@ -225,9 +261,11 @@ class Handler {
 http.createServer((req, res) => {
   pool.dispatch({ method: req.method, path: req.url.slice(4), headers: req.rawHeaders, body: null }, new Handler(res));
 }).listen(${bare}, '${HOST}');\n`);
-      procs.start(process.execPath, [join(WORK, 'bare-undici.cjs')]);
-      procs.start(process.execPath, [join(WORK, 'fast-gateway.cjs')]);
-      procs.start(process.execPath, [join(WORK, 'fastify-proxy.cjs')]);
+      const bareProc = procs.start(process.execPath, [join(WORK, 'bare-undici.cjs')]);
+      const fastGatewayProc = procs.start(process.execPath, [join(WORK, 'fast-gateway.cjs')]);
+      const fastifyProc = procs.start(process.execPath, [join(WORK, 'fastify-proxy.cjs')]);
+      const hx = await freePort(HOST);
+      const haproxyProc = startHaproxy(procs, haproxy, hx, up);
       const dataFile = join(WORK, 'data.json');
       const one = { revision: 1, upstreams: [{ id: 'up', nodes: [{ host: HOST, port: up }] }], routes: [{ id: 'api', paths: ['/api/*'], upstream_id: 'up', strip_prefix: '/api' }] };
       writeFileSync(dataFile, JSON.stringify(one));
@@ -239,28 +277,40 @@ http.createServer((req, res) => {
       writeFileSync(file10k, JSON.stringify(routes(10_000, up)));
       const gw10 = await startMeridian(procs, 'meridian-10', { config: { source: 'file', file: file10 } });
       const gw10k = await startMeridian(procs, 'meridian-10k', { config: { source: 'file', file: file10k } });
-      const targets: Record<string, string> = {
-        upstream: `http://${HOST}:${up}/hello`,
-        nginx: `http://${HOST}:${nx}/api/hello`,
-        meridian: `http://${HOST}:${gw.port}/api/hello`,
-        'fast-gateway': `http://${HOST}:${fg}/api/hello`,
-        'fastify-http-proxy': `http://${HOST}:${fh}/api/hello`,
-        'bare-undici': `http://${HOST}:${bare}/api/hello`,
-        'meridian-10-routes': `http://${HOST}:${gw10.port}/svc7/hello`,
-        'meridian-10k-routes': `http://${HOST}:${gw10k.port}/svc9007/hello`,
+      // Each contender with the process whose CPU it costs (with its children: a gateway's workers).
+      const targets: Record<string, { url: string; pid: number }> = {
+        upstream: { url: `http://${HOST}:${up}/hello`, pid: upstreamProc.pid as number },
+        nginx: { url: `http://${HOST}:${nx}/api/hello`, pid: nginxProc.pid as number },
+        haproxy: { url: `http://${HOST}:${hx}/api/hello`, pid: haproxyProc.pid as number },
+        meridian: { url: `http://${HOST}:${gw.port}/api/hello`, pid: gw.proc.pid as number },
+        'fast-gateway': { url: `http://${HOST}:${fg}/api/hello`, pid: fastGatewayProc.pid as number },
+        'fastify-http-proxy': { url: `http://${HOST}:${fh}/api/hello`, pid: fastifyProc.pid as number },
+        'bare-undici': { url: `http://${HOST}:${bare}/api/hello`, pid: bareProc.pid as number },
+        'meridian-10-routes': { url: `http://${HOST}:${gw10.port}/svc7/hello`, pid: gw10.proc.pid as number },
+        'meridian-10k-routes': { url: `http://${HOST}:${gw10k.port}/svc9007/hello`, pid: gw10k.proc.pid as number },
       };
-      for (const url of Object.values(targets)) await waitFor(url, (st) => st === 200, 60_000);
-      for (const url of Object.values(targets)) await wrk(url, { durationS: 1 }); // warm-up (JIT, pools)
+      for (const { url } of Object.values(targets)) await waitFor(url, (st) => st === 200, 60_000);
+      for (const { url } of Object.values(targets)) await wrk(url, { durationS: 1 }); // warm-up (JIT, pools)
       const results: Record<string, LoadResult[]> = {};
+      const cpu: Record<string, { ms: number; requests: number }> = {};
       // Rounds interleave the contenders so machine noise spreads over all of them.
       const ROUNDS = 3;
       for (let round = 0; round < ROUNDS; round++) {
-        for (const [name, url] of Object.entries(targets)) {
-          (results[name] ??= []).push(await best(url, 1, 5));
-          const r = results[name]?.[round] as LoadResult;
-          log(`round ${round + 1} ${name}: ${r.requestsPerSec.toFixed(0)} req/s, p99 ${r.latencyMs.p99.toFixed(2)} ms`);
+        for (const [name, { url, pid }] of Object.entries(targets)) {
+          const before = treeCpuMs(pid);
+          const r = await best(url, 1, 5);
+          const used = treeCpuMs(pid) - before;
+          (results[name] ??= []).push(r);
+          const c = (cpu[name] ??= { ms: 0, requests: 0 });
+          c.ms += used;
+          c.requests += r.requests;
+          log(`round ${round + 1} ${name}: ${r.requestsPerSec.toFixed(0)} req/s, p99 ${r.latencyMs.p99.toFixed(2)} ms, CPU ${((used * 1000) / r.requests).toFixed(1)} us/request`);
         }
       }
+      // CPU per request over all rounds (total CPU / total requests), in microseconds.
+      const cpuUs = (name: string): number => ((cpu[name]?.ms ?? 0) * 1000) / Math.max(1, cpu[name]?.requests ?? 0);
+      const median99 = (name: string): number => median((results[name] ?? []).map((r) => r.latencyMs.p99));
+      log(`CPU per request: ${Object.keys(targets).map((k) => `${k} ${cpuUs(k).toFixed(1)} us`).join(', ')}`);
       const pick = (name: string): LoadResult => (results[name] ?? []).reduce((a, b) => (b.requestsPerSec > a.requestsPerSec ? b : a));
       const m = pick('meridian');
       const n = pick('nginx');
@@ -269,6 +319,7 @@ http.createServer((req, res) => {
       const f2 = pick('fastify-http-proxy');
       const nodeBest = f1.requestsPerSec >= f2.requestsPerSec ? f1 : f2;
       const b = pick('bare-undici');
+      const hp = pick('haproxy');
       log(`bare undici proxy ${(b.requestsPerSec / n.requestsPerSec).toFixed(2)}x nginx; meridian ${(m.requestsPerSec / b.requestsPerSec).toFixed(2)}x the bare undici proxy`);
 
       const rps10 = pick('meridian-10-routes').requestsPerSec;
@@ -337,10 +388,13 @@ http.createServer((req, res) => {
 
       return {
         figures: {
-          rps_vs_nginx: ratioFigure(m.requestsPerSec, n.requestsPerSec, 'req/s', { min: 0.55 }, 'nginx'),
-          p99_vs_nginx: ratioFigure(m.latencyMs.p99, n.latencyMs.p99, 'ms', { max: 2 }, 'nginx'),
+          cpu_per_request_vs_nginx: ratioFigure(cpuUs('meridian'), cpuUs('nginx'), 'us', { max: 2 }, 'nginx'),
+          cpu_per_request_vs_haproxy: ratioFigure(cpuUs('meridian'), cpuUs('haproxy'), 'us', { max: 2 }, 'haproxy'),
+          rps_vs_nginx: ratioFigure(m.requestsPerSec, n.requestsPerSec, 'req/s', { min: 0.5 }, 'nginx'),
+          p99_vs_nginx: ratioFigure(median99('meridian'), median99('nginx'), 'ms', { max: 2 }, 'nginx'),
           rps_vs_best_node_gateway: ratioFigure(m.requestsPerSec, nodeBest.requestsPerSec, 'req/s', { min: 1.2 }, 'max(fast-gateway, @fastify/http-proxy)'),
           rps_10k_vs_10_routes: ratioFigure(rps10k, rps10, 'req/s', { min: 0.95 }, '10 routes'),
+          cpu_10k_vs_10_routes: ratioFigure(cpuUs('meridian-10k-routes'), cpuUs('meridian-10-routes'), 'us', { max: 1.05 }, '10 routes'),
           router_build_10k: absoluteFigure(Math.round(median(builds10k)), 'ms', { max: 200 }),
           router_build_100k: absoluteFigure(Math.round(median(router100k)), 'ms', { max: 3_000 }),
           p99_during_route_churn: ratioFigure(churnP99, steadyP99, 'ms', { max: 1.5 }, 'steady p99'),
@@ -348,6 +402,8 @@ http.createServer((req, res) => {
         },
         details: {
           load: Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v.map((r) => ({ rps: Math.round(r.requestsPerSec), p50_ms: r.latencyMs.p50, p99_ms: r.latencyMs.p99 }))])),
+          cpu_us_per_request: Object.fromEntries(Object.keys(targets).map((k) => [k, Number(cpuUs(k).toFixed(2))])),
+          haproxy_vs_nginx_rps: hp.requestsPerSec / n.requestsPerSec,
           vs_upstream_direct: m.requestsPerSec / u.requestsPerSec,
           // Informative: how far any undici-based proxy gets here, and what Meridian's features cost over it.
           bare_undici_vs_nginx: b.requestsPerSec / n.requestsPerSec,

@@ -1,4 +1,4 @@
-import { programCommand } from '../src/cli/command.js';
+import { programCommand } from '../src/core/command.js';
 import { ControllerProgramConfig } from './config.js';
 import { Controller } from './controller.js';
 

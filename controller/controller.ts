@@ -25,6 +25,7 @@ import { DeploymentActions } from './deploy/actions.js';
 import { DeployScheduler } from './deploy/scheduler.js';
 import { ControllerMetrics } from './metrics.js';
 import { collectStatus } from './status.js';
+import { hashClearSecrets } from './store/secrets.js';
 
 const VERSION = '0.1.0';
 
@@ -52,6 +53,9 @@ export class Controller implements Lifecycle {
   watches: WatchManager | undefined;
   private leaderParts: Lifecycle[] = [];
   private leaderSwitch: Promise<void> = Promise.resolve();
+  /** The leader's one pass over consumers stored with clear secrets (store/secrets.ts). */
+  private migration: Promise<void> = Promise.resolve();
+  private leading = false;
   address = { host: '', port: 0 };
 
   constructor(private readonly config: ControllerProgramConfig, log?: Logger) {
@@ -120,10 +124,17 @@ export class Controller implements Lifecycle {
     const scheduler = new DeployScheduler(this.mirror, this.nodes, this.actions, c.gateway_admin_token, c.deploy.check_interval_ms, this.metrics, this.log);
     this.leaderParts = [this.reconciler, this.watches, scheduler];
     for (const p of this.leaderParts) await p.start();
+    // In the background: scrypt costs ~50 ms per clear password, and nothing waits for it.
+    this.leading = true;
+    this.migration = hashClearSecrets(this.service, () => !this.leading)
+      .then((n) => { if (n > 0) this.log.info({ consumers: n }, 'clear consumer keys and passwords stored as hashes'); })
+      .catch((err: unknown) => this.log.warn({ err }, 'hashing clear consumer secrets failed (retried at the next election)'));
   }
 
   private async follow(): Promise<void> {
     this.metrics.leader.set(0);
+    this.leading = false;
+    await this.migration;
     const parts = this.leaderParts;
     this.leaderParts = [];
     this.reconciler = undefined;

@@ -1,4 +1,4 @@
-import { programCommand, untilSignal } from '../src/cli/command.js';
+import { programCommand, untilSignal } from '../src/core/command.js';
 import { DnsProgramConfig } from './config.js';
 import { DnsServer } from './server.js';
 

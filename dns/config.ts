@@ -22,7 +22,12 @@ export const DnsProgramConfig = Strict({
   txt: Type.Array(Type.String({ maxLength: 255 }), { default: [], description: 'TXT strings at the zone apex (default none)' }),
   default_region: Type.Optional(Type.String({ minLength: 1, description: 'region for clients no CIDR table holds (default: the first region by name)' })),
   udp_size: Type.Integer({ minimum: 512, maximum: 4096, default: 1232, description: 'largest UDP answer, whatever the client advertises (default 1232, the DNS flag day size)' }),
-  tcp_idle_ms: Type.Integer({ minimum: 100, default: 10_000, description: 'idle TCP connections are closed after this (default 10000, RFC 7766)' }),
+  tcp_idle_ms: Type.Integer({ minimum: 100, default: 10_000, description: 'a TCP connection with no message in progress is closed after this (default 10000, RFC 7766)' }),
+  tcp_message_ms: Type.Integer({ minimum: 100, default: 5_000, description: 'a TCP message must be complete this long after its first byte, or the connection is closed; a trickle does not extend it (default 5000)' }),
+  tcp_max_connections: Type.Integer({ minimum: 1, default: 1_000, description: 'TCP connections open at once; when full, the least recently active one is closed for the new one (default 1000)' }),
+  tcp_max_per_address: Type.Integer({ minimum: 1, default: 16, description: 'TCP connections open at once from one IPv4 address or IPv6 /64; more are refused (default 16)' }),
+  tcp_write_buffer_bytes: Type.Integer({ minimum: 16_384, default: 65_536, description: 'answers buffered for a TCP client that does not read, above which its queries are no longer read (default 65536)' }),
+  tcp_write_stall_ms: Type.Integer({ minimum: 100, default: 5_000, description: 'a TCP connection whose answers stay above tcp_write_buffer_bytes this long is closed (default 5000)' }),
   etcd: EtcdSettings,
   snapshot_file: Type.Optional(Type.String({ minLength: 1, description: 'last state on disk: loaded at start, so DNS answers even when etcd is down (default none)' })),
 });

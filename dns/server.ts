@@ -14,7 +14,7 @@ import { DnsMetrics } from './metrics.js';
 import { handleQuery, type PipelineEnv } from './pipeline.js';
 import { StateSource } from './state-source.js';
 import type { Topology } from './topology.js';
-import { UdpTransport, TcpTransport } from './transports.js';
+import { UdpTransport, TcpTransport, type TcpStats } from './transports.js';
 import { AdminServer, splitHostPort } from '../src/core/admin-server.js';
 import { zoneSettings } from './zone-data.js';
 
@@ -74,7 +74,18 @@ export class DnsServer implements Lifecycle {
     const handler = (raw: Buffer, transport: 'udp' | 'tcp', peer: string) => handleQuery(raw, transport, peer, this.env);
     const { host } = splitHostPort(config.listen);
     this.udp = new UdpTransport(isIPv6(host) ? 'udp6' : 'udp4', handler);
-    this.tcp = new TcpTransport(handler, config.tcp_idle_ms);
+    this.tcp = new TcpTransport(handler, {
+      maxConnections: config.tcp_max_connections,
+      maxPerAddress: config.tcp_max_per_address,
+      messageMs: config.tcp_message_ms,
+      idleMs: config.tcp_idle_ms,
+      writeBufferBytes: config.tcp_write_buffer_bytes,
+      writeStallMs: config.tcp_write_stall_ms,
+    }, {
+      onClose: (reason) => this.metrics.tcpClosed.inc({ reason }),
+      onPause: () => this.metrics.tcpPaused.inc(),
+    });
+    this.metrics.tcpStats = () => this.tcp.stats();
     this.admin = new AdminServer(config.admin, {
       registry: this.metrics.registry,
       health: () => {
@@ -109,6 +120,11 @@ export class DnsServer implements Lifecycle {
       vdomains: t.vdomains.size,
       bindings: t.bindings.size,
     };
+  }
+
+  /** TCP connections open and the answers buffered for them. */
+  tcpStats(): TcpStats {
+    return this.tcp.stats();
   }
 
   /** Bound addresses (tests listen on port 0 for admin). */

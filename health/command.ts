@@ -1,4 +1,4 @@
-import { programCommand, untilSignal } from '../src/cli/command.js';
+import { programCommand, untilSignal } from '../src/core/command.js';
 import { ProberProgramConfig } from './config.js';
 import { Prober } from './prober.js';
 

@@ -1,4 +1,5 @@
-import { RESOURCES, type ResourceKind, type Ssl, type VDomain, type Binding } from '../../src/core/model/index.js';
+import { RESOURCES, type ResourceKind, type VDomain, type Binding } from '../../src/core/model/index.js';
+import { redactSecrets } from '../../src/core/secrets.js';
 import { MeridianError } from '../../src/core/errors/index.js';
 import type { Role } from '../config.js';
 import { TokenAuth, type Principal } from './auth.js';
@@ -19,6 +20,9 @@ export function kindParam(req: Request): ResourceKind {
   return kind;
 }
 
+/** Most audit records one GET answers: each carries up to 16 KiB of values. */
+const AUDIT_LIMIT_MAX = 1_000;
+
 export const etag = (revision: number): string => `"${revision}"`;
 
 /** If-Match: a revision ("12" or 12); "*" means "must exist", answered by the lookup itself. */
@@ -30,15 +34,15 @@ export function ifMatch(req: Request): number | undefined {
   return Number(v);
 }
 
-/** A private key is shown to admins only. */
+/** Secrets (private keys, consumer credentials: src/core/secrets.ts) are shown to admins only. */
 function redact(kind: ResourceKind, value: unknown, p: Principal): unknown {
-  if (kind !== 'ssl' || p.role === 'admin') return value;
-  return { ...(value as Ssl), key: '<redacted: admin only>' };
+  return p.role === 'admin' ? value : redactSecrets(kind, value);
 }
 
-export function writeReply(w: WriteResult, extra: Record<string, unknown> = {}): Reply {
+export function writeReply(w: WriteResult, p: Principal, extra: Record<string, unknown> = {}): Reply {
   const status = w.result === 'created' ? 201 : 200;
-  return { status, headers: { etag: etag(w.revision) }, body: { ...w, ...extra } };
+  const value = w.value === undefined ? {} : { value: redact(w.kind, w.value, p) };
+  return { status, headers: { etag: etag(w.revision) }, body: { ...w, ...value, ...extra } };
 }
 
 /** GET/PUT/POST/DELETE /v1/<kind>[/<id>] for every kind in RESOURCES. */
@@ -69,7 +73,7 @@ export function registerResourceApi(api: ApiServer, svc: ResourceService): void 
     const expected = ifMatch(req);
     if (req.headers['if-match'] === '*') await svc.require(kind, req.params.id ?? '');
     const w = await svc.put(kind, req.params.id ?? '', req.body, req.principal, { ...(expected !== undefined ? { ifMatch: expected } : {}), createOnly });
-    return writeReply(w, await withCname(w));
+    return writeReply(w, req.principal, await withCname(w));
   });
 
   api.on('POST', '/v1/:kind', 'write', 'create', async (req) => {
@@ -80,7 +84,7 @@ export function registerResourceApi(api: ApiServer, svc: ResourceService): void 
     const id = body && typeof body === 'object' ? body[keyField] : undefined;
     if (typeof id !== 'string') throw new MeridianError('MERIDIAN_ERR_CONTROLLER_INVALID', { kind: SINGULAR[kind], field: keyField, reason: 'is required' });
     const w = await svc.put(kind, id, req.body, req.principal, { createOnly: true });
-    return writeReply(w, await withCname(w));
+    return writeReply(w, req.principal, await withCname(w));
   });
 
   api.on('DELETE', '/v1/:kind/:id', 'write', 'delete', async (req) => {
@@ -92,7 +96,7 @@ export function registerResourceApi(api: ApiServer, svc: ResourceService): void 
   });
 
   api.on('GET', '/v1/audit', 'admin', 'read the audit log', async (req) => {
-    const limit = Math.min(Math.max(Number(req.query.get('limit') ?? 100) || 100, 1), 10_000);
+    const limit = Math.min(Math.max(Number(req.query.get('limit') ?? 100) || 100, 1), AUDIT_LIMIT_MAX);
     return { status: 200, body: { items: await svc.audit(limit) } };
   });
 }

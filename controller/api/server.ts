@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import Router from 'find-my-way';
 import { MeridianError, isMeridianError } from '../../src/core/errors/index.js';
 import type { Logger } from '../../src/core/logger.js';
+import { JSON_MAX_DEPTH, jsonTooDeep } from '../../src/core/json-depth.js';
+import { RESOURCE_KEY_MAX_LENGTH } from '../../src/core/model/index.js';
 import type { Role } from '../config.js';
 import { TokenAuth, type Principal } from './auth.js';
 
@@ -48,6 +50,8 @@ async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
   }
   const text = Buffer.concat(chunks).toString('utf8');
   if (text.trim() === '') return undefined;
+  // Before anything recursive (JSON.parse, schema checks, clones) sees it.
+  if (jsonTooDeep(text)) throw new MeridianError('MERIDIAN_ERR_CONTROLLER_JSON_TOO_DEEP', { limit: JSON_MAX_DEPTH });
   try {
     return JSON.parse(text);
   } catch (err) {
@@ -60,7 +64,8 @@ async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
  * runs, JSON in and out, every failure answered as {code, message} with the catalogue status.
  */
 export class ApiServer {
-  private readonly router = Router({ ignoreTrailingSlash: true });
+  // Resource ids are URL parameters: the longest the schemas allow must be reachable.
+  private readonly router = Router({ ignoreTrailingSlash: true, maxParamLength: RESOURCE_KEY_MAX_LENGTH });
   private server: Server | undefined;
 
   constructor(private readonly auth: TokenAuth, private readonly log: Logger, private readonly maxBody: number, private readonly onRequest: (method: string, route: string, status: number) => void = () => undefined) {}

@@ -7,6 +7,6 @@ import { writeReply } from './resources-api.js';
 export function registerVDomainApi(api: ApiServer, svc: ResourceService): void {
   api.on('POST', '/v1/vdomains', 'write', 'allocate a virtual domain', async (req) => {
     const w = await allocateVDomain(svc, req.body, req.principal);
-    return writeReply(w);
+    return writeReply(w, req.principal);
   });
 }

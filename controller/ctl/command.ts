@@ -1,6 +1,6 @@
 import { stringify as toYaml } from 'yaml';
-import type { Command } from '../../src/cli/command.js';
-import { parseCommandArgs } from '../../src/cli/command.js';
+import type { Command } from '../../src/core/command.js';
+import { parseCommandArgs } from '../../src/core/command.js';
 import { MeridianError, isMeridianError } from '../../src/core/errors/index.js';
 import type { ResourceKind } from '../../src/core/model/index.js';
 import { ApiFailure, CtlClient, EXIT } from './client.js';
@@ -170,8 +170,9 @@ async function run(argv: string[]): Promise<number> {
     }
     case 'audit': {
       const r = await api.call('GET', '/v1/audit?limit=50');
-      const items = r.body.items as Array<Record<string, string>>;
-      print(format, items, () => table(['AT', 'WHO', 'ACTION', 'KIND', 'ID'], items.map((a) => [a.at ?? '', a.who ?? '', a.action ?? '', a.kind ?? '', a.id ?? ''])));
+      const items = r.body.items as Array<Record<string, string> & { changed?: string[] }>;
+      // What changed is named here; the values before and after are in -o json / yaml.
+      print(format, items, () => table(['AT', 'WHO', 'ACTION', 'KIND', 'ID', 'CHANGED'], items.map((a) => [a.at ?? '', a.who ?? '', a.action ?? '', a.kind ?? '', a.id ?? '', a.changed ? a.changed.join(',') : '-'])));
       return EXIT.ok;
     }
     default:

@@ -1,6 +1,7 @@
 import type { Deployment, Route, RouteVar, VDomain, VDomainPolicy } from '../../src/core/model/index.js';
 import { MeridianError } from '../../src/core/errors/index.js';
-import { audit, type Actor, type ResourceService } from '../store/resource-service.js';
+import type { ResourceService } from '../store/resource-service.js';
+import { audit, type Actor } from '../store/audit.js';
 import type { WriteOp } from '../store/resource-store.js';
 
 export type DeployAction = 'start' | 'promote' | 'rollback';
@@ -113,7 +114,7 @@ export class DeploymentActions {
       { kind: 'deployments', id, value: d, expectRevision: stored.revision },
       { kind: target.kind, id: target.id, value: this.svc.validate(target.kind, target.id, next), expectRevision: target.revision },
     ];
-    const revision = await this.svc.commit(ops, [audit(actor, `deploy ${action}`, 'deployments', id, stored.revision, reason)]);
+    const revision = await this.svc.commit(ops, [audit(actor, { action: `deploy ${action}`, kind: 'deployments', id, fromRevision: stored.revision, detail: reason, before: stored.value, after: d })]);
     return { deployment: d, revision };
   }
 

@@ -5,12 +5,10 @@ import { MeridianError } from '../../src/core/errors/index.js';
 import type { ResourceStore, Stored, WriteOp, AuditRecord } from './resource-store.js';
 import { incoming, outgoing } from './references.js';
 import { checkSemantics } from './semantics.js';
+import { audit, type Actor } from './audit.js';
+import { protectSecrets } from './secrets.js';
 
-/** Who asks, for the audit log. */
-export interface Actor {
-  name: string;
-  role: string;
-}
+export type { Actor } from './audit.js';
 
 export interface WriteResult {
   kind: ResourceKind;
@@ -87,7 +85,7 @@ export class ResourceService {
   async put(kind: ResourceKind, id: string, body: unknown, actor: Actor, opts: { ifMatch?: number; createOnly?: boolean } = {}): Promise<WriteResult> {
     const existing = await this.store.get(kind, id);
     if (existing && opts.createOnly) throw new MeridianError('MERIDIAN_ERR_CONTROLLER_EXISTS', { kind: SINGULAR[kind], id });
-    const value = this.validate(kind, id, body, existing);
+    const value = await protectSecrets(kind, this.validate(kind, id, body, existing), existing?.value);
     if (existing && isDeepStrictEqual(existing.value, value)) return { kind, id, revision: existing.revision, result: 'unchanged', value };
     if (kind === 'deployments' && existing && (existing.value as Deployment).state !== 'pending') {
       throw new MeridianError('MERIDIAN_ERR_CONTROLLER_DEPLOY_STATE', { id, state: (existing.value as Deployment).state, action: 'change its spec' });
@@ -101,7 +99,7 @@ export class ResourceService {
       if (!(await this.store.get(r.kind, r.id))) throw missing(kind, id, r.field, r.kind, r.id);
     }
     const action = existing ? 'update' : 'create';
-    const revision = await this.commit([{ kind, id, value, expectRevision }], [audit(actor, action, kind, id, existing?.revision ?? 0)], refs);
+    const revision = await this.commit([{ kind, id, value, expectRevision }], [audit(actor, { action, kind, id, fromRevision: existing?.revision ?? 0, before: existing?.value, after: value })], refs);
     return { kind, id, revision, result: existing ? 'updated' : 'created', value };
   }
 
@@ -116,7 +114,7 @@ export class ResourceService {
     const markMod = await this.store.mod(mark);
     const by = await incoming(this.store, kind, id);
     if (by.length > 0) throw new MeridianError('MERIDIAN_ERR_CONTROLLER_IN_USE', { kind: SINGULAR[kind], id, by: by.join(', ') });
-    const revision = await this.commit([{ kind, id, expectRevision: existing.revision }], [audit(actor, 'delete', kind, id, existing.revision)], [], { unchanged: [{ key: mark, mod: markMod }], remove: [mark] });
+    const revision = await this.commit([{ kind, id, expectRevision: existing.revision }], [audit(actor, { action: 'delete', kind, id, fromRevision: existing.revision, before: existing.value })], [], { unchanged: [{ key: mark, mod: markMod }], remove: [mark] });
     return { kind, id, revision, result: 'deleted' };
   }
 
@@ -157,6 +155,3 @@ function missing(kind: ResourceKind, id: string, field: string, refKind: Resourc
   return new MeridianError('MERIDIAN_ERR_CONTROLLER_MISSING_REFERENCE', { kind: SINGULAR[kind], id, field, refKind: SINGULAR[refKind], ref });
 }
 
-export function audit(actor: Actor, action: string, kind: string, id: string, fromRevision: number, detail?: string): AuditRecord {
-  return { at: new Date().toISOString(), who: actor.name, role: actor.role, action, kind, id, from_revision: fromRevision, ...(detail ? { detail } : {}) };
-}

@@ -31,6 +31,12 @@ export interface AuditRecord {
   /** Mod revision before the change (0 when created). */
   from_revision?: number;
   detail?: string;
+  /** The value before the change, secrets redacted, bounded in size (controller/store/audit.ts). */
+  before?: unknown;
+  /** The value after the change, the same way. */
+  after?: unknown;
+  /** The fields an update changed (secrets named, never shown). */
+  changed?: string[];
 }
 
 export type CommitFailure =
@@ -111,10 +117,17 @@ export class ResourceStore {
     return (await this.etcd.get(key))?.modRevision ?? 0;
   }
 
-  /** The newest `limit` audit records, oldest first. */
+  /**
+   * The newest `limit` audit records, oldest first. Only those are read: records carry values
+   * now (up to 2 x 8 KiB each), and the log is never trimmed.
+   */
   async audit(limit: number): Promise<AuditRecord[]> {
-    const snap = await this.etcd.snapshot<AuditRecord>('audit/');
-    const keys = [...snap.entries.keys()].sort();
-    return keys.slice(-limit).map((k) => (snap.entries.get(k) as { value: AuditRecord }).value);
+    let res: Record<string, string>;
+    try {
+      res = await this.etcd.client.getAll().prefix(this.etcd.full(centralKeys.audit(''))).sort('Key', 'Descend').limit(limit).strings();
+    } catch (err) {
+      throw new MeridianError('MERIDIAN_ERR_STORE_UNAVAILABLE', { reason: (err as Error).message }, { cause: err });
+    }
+    return Object.keys(res).sort().map((k) => JSON.parse(res[k] as string) as AuditRecord);
   }
 }

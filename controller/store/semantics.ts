@@ -1,4 +1,5 @@
-import type { Deployment, ResourceKind, Route, VDomain } from '../../src/core/model/index.js';
+import type { Deployment, ResourceKind, Route, RouteVar, VDomain } from '../../src/core/model/index.js';
+import { varRegexError } from '../../src/core/safe-regex.js';
 import { MeridianError } from '../../src/core/errors/index.js';
 import { patternError } from '../../src/router/router.js';
 
@@ -6,7 +7,10 @@ import { patternError } from '../../src/router/router.js';
 export function checkSemantics(kind: ResourceKind, id: string, value: unknown): void {
   if (kind === 'vdomains') checkPolicy(id, value as VDomain);
   if (kind === 'deployments') checkDeployment(id, value as Deployment);
-  if (kind === 'routes') checkPaths(value as Route);
+  if (kind === 'routes') {
+    checkPaths(value as Route);
+    checkVars(value as Route);
+  }
 }
 
 /** The gateways' router would refuse these patterns (and with them the region's whole config). */
@@ -15,6 +19,17 @@ function checkPaths(r: Route): void {
     const error = patternError(p);
     if (error !== undefined) throw invalid('route', `paths[${i}]`, `${p}: ${error}`);
   });
+}
+
+/** Regexes run on client input: the patterns that can backtrack super-linearly are refused. */
+function checkVars(r: Route): void {
+  const lists: Array<[string, RouteVar[] | undefined]> = [['vars', r.vars], ['split.match', r.split?.match]];
+  for (const [name, vars] of lists) {
+    vars?.forEach((v, i) => {
+      const error = varRegexError(v);
+      if (error !== undefined) throw invalid('route', `${name}[${i}].value`, error);
+    });
+  }
 }
 
 function invalid(kind: string, field: string, reason: string): MeridianError {

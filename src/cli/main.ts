@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { isMeridianError } from '../core/errors/index.js';
-import type { Command } from './command.js';
+import type { Command } from '../core/command.js';
 
 /** Subcommands, loaded on demand so `meridian dns` never loads the gateway. */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { MeridianError } from '../core/errors/index.js';
+import { parseJsonBounded } from '../core/json.js';
 import { parsePurgeRequest } from '../discovery/index.js';
 import type { PurgeFilter } from './ipc.js';
 
@@ -21,6 +22,11 @@ export interface AdminBackend {
 }
 
 const MAX_BODY = 64 * 1024;
+/**
+ * An oversized body is still read and dropped up to this size before the 413: closing with
+ * unread bytes sends a RST, which can destroy the answer before the client reads it.
+ */
+const DRAIN_LIMIT = 1024 * 1024;
 
 /** sha256(token) compared in constant time with the configured hash; no hash = no access. */
 export function tokenMatches(header: string | undefined, tokenHash: string | undefined): boolean {
@@ -32,28 +38,36 @@ export function tokenMatches(header: string | undefined, tokenHash: string | und
   return want.length === got.length && timingSafeEqual(got, want);
 }
 
-function json(res: ServerResponse, status: number, body: unknown): void {
+function json(res: ServerResponse, status: number, body: unknown, close = false): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...(close ? { connection: 'close' } : {}) });
   res.end(text);
 }
 
 function error(res: ServerResponse, err: MeridianError): void {
-  json(res, err.status, err.toJSON());
+  // A refused body may be partly unread: the connection is not reused.
+  json(res, err.status, err.toJSON(), err.code === 'MERIDIAN_ERR_GATEWAY_BODY_TOO_LARGE');
 }
 
+/** The body up to MAX_BODY; past it a 413, answered once the body ended (or DRAIN_LIMIT was read). */
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
+    const tooLarge = (): MeridianError => new MeridianError('MERIDIAN_ERR_GATEWAY_BODY_TOO_LARGE', { limit: MAX_BODY });
+    if (Number(req.headers['content-length'] ?? 0) > DRAIN_LIMIT) {
+      reject(tooLarge());
+      return;
+    }
     let size = 0;
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY) {
-        reject(new MeridianError('MERIDIAN_ERR_GATEWAY_BODY_TOO_LARGE', { limit: MAX_BODY }));
-        req.destroy();
-      } else chunks.push(c);
+      if (size <= MAX_BODY) chunks.push(c);
+      else if (size > DRAIN_LIMIT) {
+        req.pause();
+        reject(tooLarge());
+      }
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => (size > MAX_BODY ? reject(tooLarge()) : resolve(Buffer.concat(chunks).toString('utf8'))));
     req.on('error', reject);
   });
 }
@@ -88,7 +102,7 @@ export function createAdminServer(backend: AdminBackend): Server {
           let body: unknown = {};
           if (text.trim() !== '') {
             try {
-              body = JSON.parse(text) as unknown;
+              body = parseJsonBounded(text);
             } catch (err) {
               error(res, new MeridianError('MERIDIAN_ERR_GATEWAY_BAD_REQUEST', { reason: `body is not JSON: ${(err as Error).message}` }));
               return;

@@ -7,6 +7,7 @@ import { MeridianError } from '../core/errors/index.js';
 import type { CompiledChain, PluginRegistry } from '../plugins/index.js';
 import { Router, patternConflict, patternError, type RouteSpec } from '../router/router.js';
 import { compileVars } from '../router/vars.js';
+import { varRegexError } from '../core/safe-regex.js';
 import { PassiveHealthTracker } from '../upstream/health.js';
 import { StaticNodeSource, type NodeSource } from '../upstream/node-source.js';
 import type { PoolManager } from '../upstream/pools.js';
@@ -143,13 +144,8 @@ export function resolveConfig(config: GatewayConfig, region: string | undefined)
       if (!split) reject(`route ${r.id}: split.upstream_id ${r.split.upstream_id} is unknown`);
     }
     for (const v of [...(r.vars ?? []), ...(r.split?.match ?? [])]) {
-      if (v.op === 'regex') {
-        try {
-          new RegExp(typeof v.value === 'string' ? v.value : '');
-        } catch (err) {
-          reject(`route ${r.id}: vars ${v.name}: ${(err as Error).message}`);
-        }
-      }
+      const error = varRegexError(v);
+      if (error !== undefined) reject(`route ${r.id}: vars ${v.name}: ${error}`);
     }
     if (r.enabled === false) continue;
     if (region !== undefined && r.regions && r.regions.length > 0 && !r.regions.includes(region)) continue;

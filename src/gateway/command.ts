@@ -1,5 +1,5 @@
 import cluster from 'node:cluster';
-import { programCommand } from '../cli/command.js';
+import { programCommand } from '../core/command.js';
 import { createLogger } from '../core/logger.js';
 import { GatewayProgramConfig } from './config.js';
 import { GatewayPrimary } from './primary.js';

@@ -4,15 +4,15 @@ import type { Logger } from '../core/logger.js';
 import { settle, type CompiledChain, type RequestContext, type ShortCircuit } from '../plugins/index.js';
 import { BodyLimit } from '../proxy/body-limit.js';
 import { Exchange, applyHeaderEdits, sendShortCircuit, type ExchangeEnv } from '../proxy/exchange.js';
-import { scanRequestHeaders, type ClientHeaders } from '../proxy/headers.js';
+import { alignPluginView, scanRequestHeaders, type ClientHeaders } from '../proxy/headers.js';
 import { sendError } from '../proxy/respond.js';
 import type { CompiledRoute } from '../proxy/types.js';
 import { normaliseTarget } from '../router/normalize.js';
-import { parseCookies, RequestFacts } from '../router/vars.js';
 import type { RuntimeUpstream } from '../upstream/runtime.js';
 import type { Runtime } from './build.js';
 import type { GatewayMetrics } from './metrics.js';
 import { NONE } from './metrics.js';
+import { chooseUpstream, hashKeyOf } from './upstream-choice.js';
 
 /** The worker state a request reads: the current generation (one reference, swapped whole). */
 export interface WorkerContext extends ExchangeEnv {
@@ -31,41 +31,12 @@ export function requestIdSource(): () => string {
   return () => prefix + (seq++).toString(36);
 }
 
-/** Picks the upstream for this request: split.match, then split.weight percent, else the route's. */
-function chooseUpstream(route: CompiledRoute, req: IncomingMessage, rawQuery: string): RuntimeUpstream | undefined {
-  const split = route.split;
-  if (split === undefined) return route.upstream;
-  if (split.match !== undefined) {
-    // Only split routes with matchers pay for the request facts.
-    if (split.match(new RequestFacts(req, rawQuery))) return split.upstream;
-  }
-  if (split.weight > 0 && Math.random() * 100 < split.weight) return split.upstream;
-  return route.upstream;
-}
-
-function hashKeyOf(upstream: RuntimeUpstream, req: IncomingMessage, clientIp: string, url: string): string | undefined {
-  const on = upstream.hashOn;
-  if (on === undefined) return undefined;
-  switch (on.type) {
-    case 'header': {
-      const v = req.headers[(on.key as string).toLowerCase()];
-      return Array.isArray(v) ? v[0] : v;
-    }
-    case 'cookie':
-      return parseCookies(req.headers.cookie).get(on.key as string);
-    case 'ip':
-      return clientIp;
-    default:
-      return url;
-  }
-}
-
 /** The public request handler of one listener (`proto` is what X-Forwarded-Proto says). */
 export function createRequestHandler(w: WorkerContext, proto: 'http' | 'https'): (req: IncomingMessage, res: ServerResponse) => void {
   return function onRequest(req, res) {
     const startedAt = performance.now();
     const raw = req.rawHeaders;
-    const h = scanRequestHeaders(raw);
+    const h = scanRequestHeaders(raw, req.httpVersionMinor === 1 && req.httpVersionMajor === 1);
     const requestId = h.requestId ?? w.nextRequestId();
     const rt = w.runtime;
     const method = req.method as string;
@@ -73,9 +44,9 @@ export function createRequestHandler(w: WorkerContext, proto: 'http' | 'https'):
       reply(w, res, w.metrics.noRoute.route, 'MERIDIAN_ERR_GATEWAY_HEADERS_TOO_LARGE', { reason: `more than ${w.maxHeaders} headers` }, requestId, startedAt, true);
       return;
     }
-    // Request smuggling guard: a message with both framings is refused (RFC 9112 6.1).
-    if (h.transferEncoding !== undefined && h.contentLength !== undefined) {
-      reply(w, res, NONE, 'MERIDIAN_ERR_GATEWAY_BAD_REQUEST', { reason: 'both Content-Length and Transfer-Encoding' }, requestId, startedAt, true);
+    // Two Hosts, two framings, no Host on HTTP/1.1: refused before anything reads them.
+    if (h.invalid !== undefined) {
+      reply(w, res, NONE, 'MERIDIAN_ERR_GATEWAY_BAD_REQUEST', { reason: h.invalid }, requestId, startedAt, true);
       return;
     }
     const target = normaliseTarget(req.url as string);
@@ -164,6 +135,7 @@ function withPlugins(
     startedAt: Date.now(),
   };
   const logError = (name: string, err: unknown): void => w.logPluginError(name, err);
+  alignPluginView(req, h);
   settle(
     () => route.chain.request(ctx),
     ({ chain, stop }) => {

@@ -26,13 +26,24 @@ const CLIENT_ERRORS: Record<string, [number, string, string]> = {
   ERR_HTTP_REQUEST_TIMEOUT: [408, 'MERIDIAN_ERR_GATEWAY_REQUEST_TIMEOUT', 'request not received in time'],
 };
 
+/**
+ * What llhttp refuses before a request exists, said plainly. It refuses any repeated
+ * Content-Length (equal values too) and Content-Length with Transfer-Encoding itself, so
+ * neither reaches the handler on HTTP/1.
+ */
+const PARSE_ERRORS: Record<string, string> = {
+  HPE_UNEXPECTED_CONTENT_LENGTH: 'duplicate Content-Length',
+  HPE_INVALID_TRANSFER_ENCODING: 'both Content-Length and Transfer-Encoding, or an invalid Transfer-Encoding',
+  HPE_INVALID_CONTENT_LENGTH: 'invalid Content-Length',
+};
+
 /** Protocol-level errors Node raises before a request exists: a coded JSON answer, then close. */
 function onClientError(err: Error & { code?: string }, socket: Duplex): void {
   if (!socket.writable || (socket as Socket).bytesWritten > 0) {
     socket.destroy();
     return;
   }
-  const [status, code, message] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'MERIDIAN_ERR_GATEWAY_BAD_REQUEST', `bad request: ${err.code === 'HPE_UNEXPECTED_CONTENT_LENGTH' ? 'both Content-Length and Transfer-Encoding' : 'malformed HTTP'}`];
+  const [status, code, message] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'MERIDIAN_ERR_GATEWAY_BAD_REQUEST', `bad request: ${PARSE_ERRORS[err.code ?? ''] ?? 'malformed HTTP'}`];
   const body = JSON.stringify({ code, message });
   const reason = status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
   socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
@@ -45,6 +56,8 @@ function httpOptions(limits: Limits): ServerOptions {
     requestTimeout: limits.request_timeout_ms,
     keepAliveTimeout: limits.keepalive_timeout_ms,
     connectionsCheckingInterval: limits.timeouts_check_ms,
+    // The handler refuses an HTTP/1.1 request without Host with the coded JSON 400 (Node's is plain text).
+    requireHostHeader: false,
   };
 }
 

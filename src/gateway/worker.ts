@@ -73,11 +73,11 @@ export class GatewayWorker implements WorkerContext {
     });
     const { listen: l, limits } = opts.config;
     for (const address of listenList(l.http)) {
-      this.listeners.push(httpListener(address, limits, createRequestHandler(this, 'http'), createUpgradeHandler(this, 'http')));
+      this.listeners.push(httpListener(address, limits, createRequestHandler(this, 'http'), createUpgradeHandler(this, 'http', { maxHeadBytes: limits.max_header_bytes })));
     }
     for (const address of listenList(l.https)) {
       const sni = (name: string) => this.runtime?.tls.lookup(name);
-      this.listeners.push(httpsListener(address, limits, l.http2, sni, createRequestHandler(this, 'https') as never, createUpgradeHandler(this, 'https'), this.sessions));
+      this.listeners.push(httpsListener(address, limits, l.http2, sni, createRequestHandler(this, 'https') as never, createUpgradeHandler(this, 'https', { maxHeadBytes: limits.max_header_bytes }), this.sessions));
     }
   }
 

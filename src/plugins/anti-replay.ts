@@ -1,6 +1,9 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Strict } from '../core/model/index.js';
 import type { Plugin, RequestContext, ShortCircuit } from './contract.js';
+import { MeridianError } from '../core/errors/index.js';
+import type { HmacAuthConfig } from './hmac-auth.js';
+import { coversHeader, signedHeaders } from './shared/auth.js';
 import { header } from './shared/headers.js';
 import { Lru } from './shared/lru.js';
 import { redisCalls } from './shared/metrics.js';
@@ -52,7 +55,28 @@ function firstUseLocal(key: string, windowS: number): boolean {
   return true;
 }
 
+/**
+ * A signature that does not cover the nonce and the timestamp can be replayed with fresh ones:
+ * beside hmac-auth, both headers must be among those it enforces (config time, in one chain).
+ */
+function checkChain(cfg: AntiReplayConfig, chain: ReadonlyMap<string, unknown>, where: string): MeridianError | undefined {
+  const hmac = chain.get('hmac-auth') as HmacAuthConfig | undefined;
+  if (!hmac) return undefined;
+  const enforced = hmac.enforce_headers.map((h) => h.toLowerCase());
+  for (const h of [cfg.nonce_header, cfg.timestamp_header]) {
+    if (!coversHeader(enforced, h)) return new MeridianError('MERIDIAN_ERR_PLUGIN_REPLAY_HEADER_NOT_SIGNED', { where, header: h.toLowerCase() });
+  }
+  return undefined;
+}
+
 async function access(ctx: RequestContext, cfg: AntiReplayConfig): Promise<ShortCircuit | undefined> {
+  // Request time, whatever layers the two plugins came from (a consumer's, global rules).
+  const signed = signedHeaders(ctx);
+  if (signed) {
+    for (const h of [cfg.nonce_header, cfg.timestamp_header]) {
+      if (!coversHeader(signed, h)) return deny('MERIDIAN_ERR_PLUGIN_REPLAY_UNSIGNED', { header: h });
+    }
+  }
   const nonce = header(ctx.req, cfg.nonce_header);
   const ts = Number(header(ctx.req, cfg.timestamp_header));
   const tsMs = ts > 1e12 ? ts : ts * 1000;
@@ -74,6 +98,7 @@ export const antiReplay: Plugin<AntiReplayConfig> = {
   priority: 2400,
   schema: AntiReplayConfig,
   phases: { access },
+  checkChain,
   init: (services) => setServices(services),
   close: async () => {
     localNonces.clear();

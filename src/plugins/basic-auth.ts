@@ -2,13 +2,14 @@ import { createHmac, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'no
 import { promisify } from 'node:util';
 import { Type, type Static } from '@sinclair/typebox';
 import { Strict } from '../core/model/index.js';
+import { SCRYPT_N, hashPassword, parseScryptHash } from '../core/secrets.js';
 import type { Consumer } from '../core/model/index.js';
 import type { Plugin, RequestContext, ShortCircuit } from './contract.js';
 import { authenticate, credentials, safeEqual, sha256hex } from './shared/auth.js';
 import { header } from './shared/headers.js';
 import { Lru } from './shared/lru.js';
-import { authFailures } from './shared/metrics.js';
-import { unauthorized } from './shared/respond.js';
+import { authFailures, limitRejected, passwordHashes, passwordHashesInFlight, passwordHashesPeak } from './shared/metrics.js';
+import { deny, unauthorized } from './shared/respond.js';
 import { perSnapshot, setServices } from './shared/services.js';
 
 const scrypt = promisify(scryptCb) as (password: string, salt: Buffer, keylen: number, options: { N: number; r: number; p: number }) => Promise<Buffer>;
@@ -16,6 +17,11 @@ const scrypt = promisify(scryptCb) as (password: string, salt: Buffer, keylen: n
 export const BasicAuthConfig = Strict({
   hide_credentials: Type.Boolean({ default: false, description: 'remove the Authorization header before proxying (default false)' }),
   realm: Type.String({ minLength: 1, default: 'meridian', description: 'realm named in WWW-Authenticate (default meridian)' }),
+  max_concurrent_checks: Type.Integer({
+    minimum: 1,
+    default: 2,
+    description: 'password checks (scrypt, ~50 ms of CPU each) running at once in a worker, counted across every basic-auth route; a check beyond it is answered 429 with Retry-After: 1 at once (default 2)',
+  }),
 });
 export type BasicAuthConfig = Static<typeof BasicAuthConfig>;
 
@@ -29,52 +35,110 @@ export const BasicAuthCredential = Strict({
   password_hash: Type.Optional(Type.String({ pattern: '^(scrypt\\$[0-9]+\\$[0-9]+\\$[0-9]+\\$[A-Za-z0-9+/=]+\\$[A-Za-z0-9+/=]+|sha256\\$[0-9a-f]{64})$' })),
 });
 
-/** How an operator makes a password_hash (docs, tests). N=16384, r=8, p=1: about 50 ms. */
-export async function hashPassword(password: string, N = 16_384): Promise<string> {
-  const salt = randomBytes(16);
-  const hash = await scrypt(password, salt, 32, { N, r: 8, p: 1 });
-  return `scrypt$${N}$8$1$${salt.toString('base64')}$${hash.toString('base64')}`;
-}
+/** How an operator makes a password_hash (docs, tests); the controller hashes with the same function. */
+export { hashPassword };
 
-type Verifier = { kind: 'scrypt'; N: number; r: number; p: number; salt: Buffer; hash: Buffer } | { kind: 'sha256'; hex: string };
+interface ScryptParams {
+  N: number;
+  r: number;
+  p: number;
+}
+type Verifier = ({ kind: 'scrypt'; salt: Buffer; hash: Buffer } & ScryptParams) | { kind: 'sha256'; hex: string };
 
 interface Entry {
   consumer: Consumer;
   verifier: Verifier;
+  /** The stored form of the password, part of the verified-pair cache key: a new hash invalidates it. */
+  stored: string;
 }
 
-function verifierOf(cred: Static<typeof BasicAuthCredential>): Verifier | undefined {
+function verifierOf(cred: Static<typeof BasicAuthCredential>): Entry['verifier'] | undefined {
   if (cred.password_hash?.startsWith('scrypt$')) {
-    const [, n, r, p, salt, hash] = cred.password_hash.split('$') as [string, string, string, string, string, string];
-    return { kind: 'scrypt', N: Number(n), r: Number(r), p: Number(p), salt: Buffer.from(salt, 'base64'), hash: Buffer.from(hash, 'base64') };
+    const parts = parseScryptHash(cred.password_hash);
+    return parts && { kind: 'scrypt', ...parts };
   }
   if (cred.password_hash?.startsWith('sha256$')) return { kind: 'sha256', hex: cred.password_hash.slice(7) };
   if (cred.password !== undefined) return { kind: 'sha256', hex: sha256hex(cred.password) };
   return undefined;
 }
 
+/** What hashPassword() makes: the dummy's cost when no scrypt hash is configured. */
+const DEFAULT_PARAMS: ScryptParams = { N: SCRYPT_N, r: 8, p: 1 };
+
+/**
+ * The parameters most configured scrypt hashes use (ties: the costlier), for the dummy hash
+ * that unknown users and sha256-stored passwords are checked against, so that every check
+ * costs one scrypt of the usual cost whether the user exists or not.
+ */
+function usualParams(entries: Iterable<Entry>): ScryptParams {
+  const counts = new Map<string, { params: ScryptParams; n: number }>();
+  for (const { verifier: v } of entries) {
+    if (v.kind !== 'scrypt') continue;
+    const key = `${v.N}/${v.r}/${v.p}`;
+    const c = counts.get(key) ?? { params: { N: v.N, r: v.r, p: v.p }, n: 0 };
+    c.n++;
+    counts.set(key, c);
+  }
+  let best: { params: ScryptParams; n: number } | undefined;
+  const cost = (q: ScryptParams): number => q.N * q.r * q.p;
+  for (const c of counts.values()) if (!best || c.n > best.n || (c.n === best.n && cost(c.params) > cost(best.params))) best = c;
+  return best?.params ?? DEFAULT_PARAMS;
+}
+
 const index = perSnapshot((consumers) => {
   const byUser = new Map<string, Entry>();
   for (const { consumer, cred } of credentials('basic-auth', BasicAuthCredential, consumers)) {
     const verifier = verifierOf(cred);
-    if (verifier) byUser.set(cred.username, { consumer, verifier });
+    if (verifier) byUser.set(cred.username, { consumer, verifier, stored: verifier.kind === 'scrypt' ? (cred.password_hash as string) : verifier.hex });
   }
-  verified.clear();
-  return byUser;
+  return { byUser, dummy: { ...usualParams(byUser.values()), salt: randomBytes(16) } };
 });
 
 /**
- * scrypt costs ~50 ms of CPU on purpose; a verified (user, password) pair is remembered as an
- * HMAC under a key that never leaves this process, so a keep-alive client pays it once.
+ * scrypt costs ~50 ms of CPU on purpose; a verified (user, stored hash, password) triple is
+ * remembered as an HMAC under a key that never leaves this process, so a keep-alive client
+ * pays it once. The stored hash is part of the key: a changed password invalidates the entry
+ * (also one verified against the old hash by a check still running when the config changed).
  */
 const pepper = randomBytes(32);
-const verified = new Lru<string, Consumer>(10_000);
+const verified = new Lru<string, true>(10_000);
 
-async function verify(entry: Entry, password: string): Promise<boolean> {
-  const v = entry.verifier;
-  if (v.kind === 'sha256') return safeEqual(sha256hex(password), v.hex);
-  const got = await scrypt(password, v.salt, v.hash.length, { N: v.N, r: v.r, p: v.p, maxmem: 256 * v.N * v.r } as { N: number; r: number; p: number });
-  return got.length === v.hash.length && timingSafeEqual(got, v.hash);
+/** scrypt checks running in this worker (libuv's pool), across every basic-auth route. */
+let inFlight = 0;
+let peak = 0;
+
+/** One scrypt, counted; a bad parameter set in a stored hash fails the check, never the request. */
+async function scryptCounted(password: string, salt: Buffer, keylen: number, q: ScryptParams): Promise<Buffer | undefined> {
+  passwordHashes.inc({ plugin: 'basic-auth', params: `${q.N}/${q.r}/${q.p}` });
+  inFlight++;
+  passwordHashesInFlight.set({ plugin: 'basic-auth' }, inFlight);
+  if (inFlight > peak) {
+    peak = inFlight;
+    passwordHashesPeak.set({ plugin: 'basic-auth' }, peak);
+  }
+  try {
+    return await scrypt(password, salt, keylen, { N: q.N, r: q.r, p: q.p, maxmem: 256 * q.N * q.r } as ScryptParams);
+  } catch {
+    return undefined;
+  } finally {
+    inFlight--;
+    passwordHashesInFlight.set({ plugin: 'basic-auth' }, inFlight);
+  }
+}
+
+/**
+ * Exactly one scrypt per check, whoever asks: the user's own hash; for a sha256-stored password
+ * or an unknown user, the dummy of the usual cost. The time of a refusal then does not tell
+ * whether the user name exists.
+ */
+async function verify(entry: Entry | undefined, password: string, dummy: ScryptParams & { salt: Buffer }): Promise<boolean> {
+  const v = entry?.verifier;
+  if (v?.kind === 'scrypt') {
+    const got = await scryptCounted(password, v.salt, v.hash.length, v);
+    return got !== undefined && got.length === v.hash.length && timingSafeEqual(got, v.hash);
+  }
+  await scryptCounted(password, dummy.salt, 32, dummy);
+  return v !== undefined && safeEqual(sha256hex(password), v.hex);
 }
 
 function parse(value: string | undefined): { user: string; password: string } | undefined {
@@ -85,25 +149,36 @@ function parse(value: string | undefined): { user: string; password: string } | 
   return { user: decoded.slice(0, i), password: decoded.slice(i + 1) };
 }
 
+function challenge(cfg: BasicAuthConfig): ShortCircuit {
+  return { ...unauthorized(), headers: { 'WWW-Authenticate': `Basic realm="${cfg.realm}"` } };
+}
+
 async function rewrite(ctx: RequestContext, cfg: BasicAuthConfig): Promise<ShortCircuit | undefined> {
   if (ctx.consumer) return undefined;
   const creds = parse(header(ctx.req, 'authorization'));
-  const entry = creds ? index().get(creds.user) : undefined;
-  let consumer: Consumer | undefined;
-  if (creds && entry) {
-    const memo = createHmac('sha256', pepper).update(`${creds.user}\0${creds.password}`).digest('base64');
-    consumer = verified.get(memo);
-    if (!consumer && (await verify(entry, creds.password))) {
-      consumer = entry.consumer;
-      verified.set(memo, consumer);
-    }
-  }
-  if (!consumer) {
+  if (!creds) {
     authFailures.inc({ plugin: 'basic-auth', route: ctx.route.id });
-    const r = unauthorized();
-    return { ...r, headers: { 'WWW-Authenticate': `Basic realm="${cfg.realm}"` } };
+    return challenge(cfg);
   }
-  authenticate(ctx, consumer, cfg.hide_credentials ? 'authorization' : undefined);
+  const { byUser, dummy } = index();
+  const entry = byUser.get(creds.user);
+  const memo = createHmac('sha256', pepper).update(JSON.stringify([creds.user, entry?.stored ?? '', creds.password])).digest('base64');
+  if (entry && verified.get(memo)) {
+    authenticate(ctx, entry.consumer, cfg.hide_credentials ? 'authorization' : undefined);
+    return undefined;
+  }
+  // Decided before any check and the same for known and unknown users: guessing cannot starve
+  // the worker's CPU (other routes keep answering), nor tell which names exist.
+  if (inFlight >= cfg.max_concurrent_checks) {
+    limitRejected.inc({ plugin: 'basic-auth', route: ctx.route.id });
+    return deny('MERIDIAN_ERR_PLUGIN_AUTH_BUSY', {}, { 'Retry-After': '1' });
+  }
+  if (!(await verify(entry, creds.password, dummy)) || !entry) {
+    authFailures.inc({ plugin: 'basic-auth', route: ctx.route.id });
+    return challenge(cfg);
+  }
+  verified.set(memo, true);
+  authenticate(ctx, entry.consumer, cfg.hide_credentials ? 'authorization' : undefined);
   return undefined;
 }
 

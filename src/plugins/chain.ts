@@ -245,6 +245,13 @@ export class PluginRegistry {
         }
       }
     }
+    if (!layers.consumer) {
+      const configs = new Map([...chosen].map(([name, b]) => [name, b.config]));
+      for (const { plugin, config } of chosen.values()) {
+        const err = plugin.checkChain?.(config, configs, where);
+        if (err) throw err;
+      }
+    }
     return new CompiledChain(this, layers, [...chosen.values()], where);
   }
 

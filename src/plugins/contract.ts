@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TSchema } from '@sinclair/typebox';
+import type { MeridianError } from '../core/errors/index.js';
 import type { Consumer, Route } from '../core/model/index.js';
 
 /**
@@ -111,6 +112,13 @@ export interface Plugin<C = unknown> {
    * schema error (MERIDIAN_ERR_PLUGIN_CONFIG with the field and the reason).
    */
   check?(config: C): { field: string; reason: string } | undefined;
+  /**
+   * Checks against the other plugins of the same chain (configs with defaults, by plugin name),
+   * for combinations that are unsafe together; a returned error rejects the chain's config.
+   * Run when a route's chain is compiled from its global, upstream and route layers (config
+   * time); a consumer's plugins join only at request time, where the plugin checks again.
+   */
+  checkChain?(config: C, chain: ReadonlyMap<string, unknown>, where: string): MeridianError | undefined;
   /**
    * Auth plugins: schema of the credential a consumer carries under this plugin's name
    * (consumer.plugins['key-auth'] = { key }). Set, the consumer entry is a credential, not a

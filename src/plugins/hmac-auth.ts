@@ -3,7 +3,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Strict } from '../core/model/index.js';
 import type { Consumer } from '../core/model/index.js';
 import type { Plugin, RequestContext, ShortCircuit } from './contract.js';
-import { authenticate, credentials, safeEqual } from './shared/auth.js';
+import { authenticate, coversHeader, credentials, safeEqual, setSignedHeaders } from './shared/auth.js';
 import { readBody } from './shared/body.js';
 import { header } from './shared/headers.js';
 import { authFailures } from './shared/metrics.js';
@@ -16,7 +16,11 @@ type Algorithm = Static<typeof Algorithm>;
 export const HmacAuthConfig = Strict({
   clock_skew: Type.Integer({ minimum: 0, default: 300, description: 'largest difference between X-Date/Date and now, seconds; 0 = no check (default 300)' }),
   algorithms: Type.Array(Algorithm, { minItems: 1, uniqueItems: true, default: ['hmac-sha256', 'hmac-sha384', 'hmac-sha512'], description: 'accepted algorithms (default sha256, sha384, sha512; sha1 only if listed)' }),
-  enforce_headers: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'headers that must be among the signed ones (default none)' }),
+  enforce_headers: Type.Array(Type.String({ minLength: 1 }), {
+    default: ['request-line', 'date'],
+    description:
+      'headers that must be among the signed ones; `request-line` is the method, path and query, `date` is met by X-Date or Date (default [request-line, date]: a signature fits one method and path, for clock_skew)',
+  }),
   validate_request_body: Type.Boolean({ default: false, description: 'require Digest: SHA-256=<base64 sha256 of the body> and check it (default false)' }),
   max_body_bytes: Type.Integer({ minimum: 0, default: 1_048_576, description: 'largest body read for the digest (default 1 MiB)' }),
   hide_credentials: Type.Boolean({ default: false, description: 'remove the Authorization header before proxying (default false)' }),
@@ -103,17 +107,18 @@ async function rewrite(ctx: RequestContext, cfg: HmacAuthConfig): Promise<ShortC
   const p = parseAuthorization(header(ctx.req, 'authorization'));
   const entry = p ? index().get(p.username) : undefined;
   let ok = false;
-  if (p && entry && (cfg.algorithms as string[]).includes(p.algorithm) && cfg.enforce_headers.every((h) => p.headers.includes(h.toLowerCase())) && dateOk(ctx, p, cfg.clock_skew)) {
+  if (p && entry && (cfg.algorithms as string[]).includes(p.algorithm) && cfg.enforce_headers.every((h) => coversHeader(p.headers, h)) && dateOk(ctx, p, cfg.clock_skew)) {
     const toSign = signingString(ctx, p.headers);
     if (toSign !== undefined) {
       const expected = createHmac(DIGEST[p.algorithm as Algorithm], entry.secret).update(toSign).digest('base64');
       ok = safeEqual(expected, p.signature) && (!cfg.validate_request_body || (await bodyOk(ctx, cfg, p)));
     }
   }
-  if (!ok || !entry) {
+  if (!ok || !entry || !p) {
     authFailures.inc({ plugin: 'hmac-auth', route: ctx.route.id });
     return unauthorized();
   }
+  setSignedHeaders(ctx, p.headers);
   authenticate(ctx, entry.consumer, cfg.hide_credentials ? 'authorization' : undefined);
   return undefined;
 }

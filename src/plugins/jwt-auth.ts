@@ -1,53 +1,70 @@
-import { createHmac, createPublicKey, verify as verifySig, type KeyObject } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
+import { decodeJwt, jwtVerify, type JWTVerifyOptions } from 'jose';
 import { Strict } from '../core/model/index.js';
 import type { Consumer } from '../core/model/index.js';
 import type { Plugin, RequestContext, ShortCircuit } from './contract.js';
-import { authenticate, credentials, safeEqual } from './shared/auth.js';
+import { authenticate, credentials } from './shared/auth.js';
 import { header, queryParam } from './shared/headers.js';
 import { authFailures } from './shared/metrics.js';
-import { unauthorized } from './shared/respond.js';
+import { deny, unauthorized } from './shared/respond.js';
 import { perSnapshot, setServices, getServices } from './shared/services.js';
+import { JwksOptions, JwksUnavailable, clearKeySets, keySetFor } from './jwt/jwks.js';
+import { forgetVerified, recall, remember, tokenId } from './jwt/verified.js';
+import { AsymmetricAlgorithmSchema, JwtAuthCredential, keySource, type Algorithm, type KeySource } from './jwt/keys.js';
+
+export { JwtAuthCredential, JWT_SECRET_FIELDS } from './jwt/keys.js';
+
+const OneOrMore = (description: string) =>
+  Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })], { description }));
 
 export const JwtAuthConfig = Strict({
   header: Type.String({ minLength: 1, default: 'authorization', description: 'header with "Bearer <token>" (default authorization)' }),
   query: Type.String({ minLength: 1, default: 'jwt', description: 'query parameter tried next (default jwt)' }),
   cookie: Type.String({ minLength: 1, default: 'jwt', description: 'cookie tried last (default jwt)' }),
-  key_claim: Type.String({ minLength: 1, default: 'key', description: 'payload claim naming the consumer credential (default key; Kong uses iss)' }),
-  leeway_s: Type.Integer({ minimum: 0, default: 0, description: 'clock tolerance for exp and nbf, seconds (default 0)' }),
+  key_claim: Type.String({
+    minLength: 1,
+    default: 'key',
+    description: 'claim whose value is the key of a consumer credential (default key; Kong uses iss; with jwks_url e.g. sub or azp, read after the signature is verified)',
+  }),
+  leeway_s: Type.Integer({ minimum: 0, maximum: 600, default: 60, description: 'clock skew tolerated on exp and nbf, seconds (default 60)' }),
   require_exp: Type.Boolean({ default: false, description: 'refuse tokens without exp (default false)' }),
+  audience: OneOrMore('token aud must contain one of these (default: aud not checked)'),
+  issuer: OneOrMore('token iss must be one of these (default: iss not checked)'),
+  jwks_url: Type.Optional(
+    Type.String({ pattern: '^https?://', description: "the route's JWKS (an identity provider's keys): tokens are verified with it, and key_claim then names the consumer" }),
+  ),
+  algorithms: Type.Array(AsymmetricAlgorithmSchema, {
+    minItems: 1,
+    uniqueItems: true,
+    default: ['RS256'],
+    description: 'algorithms accepted with the route jwks_url (default ["RS256"]); HS* never (a JWKS is public)',
+  }),
+  jwks: JwksOptions,
+  cache_verified: Type.Boolean({
+    default: true,
+    description: 'remember verified tokens (SHA-256 of the token; 10,000 per worker) so a token sent again skips the signature check until its exp, a config change or a JWKS refresh (default true)',
+  }),
+  max_token_bytes: Type.Integer({ minimum: 256, maximum: 65_536, default: 8192, description: 'longer tokens are refused unread (default 8192)' }),
   hide_credentials: Type.Boolean({ default: false, description: 'remove the token header before proxying (default false)' }),
 });
 export type JwtAuthConfig = Static<typeof JwtAuthConfig>;
 
-/**
- * A consumer's key: HS256 with a shared secret (cannot be stored hashed: it signs), RS256 and
- * ES256 with a PEM public key (nothing secret on the gateway).
- */
-export const JwtAuthCredential = Strict({
-  key: Type.String({ minLength: 1, description: 'value of the key claim that selects this credential' }),
-  algorithm: Type.Union([Type.Literal('HS256'), Type.Literal('RS256'), Type.Literal('ES256')], { default: 'HS256' }),
-  secret: Type.Optional(Type.String({ minLength: 16, description: 'HS256 secret' })),
-  base64_secret: Type.Boolean({ default: false, description: 'secret is base64 (default false)' }),
-  public_key: Type.Optional(Type.String({ minLength: 1, description: 'RS256/ES256 PEM public key' })),
-});
+interface Entry {
+  consumer: Consumer;
+  algorithm: Algorithm;
+  source: KeySource;
+}
 
-type Verifier = { alg: 'HS256'; secret: Buffer } | { alg: 'RS256' | 'ES256'; key: KeyObject };
-
+/** Credentials by key, keys imported once per config snapshot. */
 const index = perSnapshot((consumers) => {
-  const byKey = new Map<string, { consumer: Consumer; verifier: Verifier }>();
+  const byKey = new Map<string, Entry>();
   for (const { consumer, cred } of credentials('jwt-auth', JwtAuthCredential, consumers)) {
-    try {
-      if (cred.algorithm === 'HS256') {
-        if (!cred.secret) throw new Error('HS256 needs secret');
-        byKey.set(cred.key, { consumer, verifier: { alg: 'HS256', secret: Buffer.from(cred.secret, cred.base64_secret ? 'base64' : 'utf8') } });
-      } else {
-        if (!cred.public_key) throw new Error(`${cred.algorithm} needs public_key`);
-        byKey.set(cred.key, { consumer, verifier: { alg: cred.algorithm, key: createPublicKey(cred.public_key) } });
-      }
-    } catch (err) {
-      getServices().log.warn({ plugin: 'jwt-auth', consumer: consumer.username, err: (err as Error).message }, 'consumer credential ignored');
+    const source = keySource(cred);
+    if (source instanceof Error) {
+      getServices().log.warn({ plugin: 'jwt-auth', consumer: consumer.username, err: source.message }, 'consumer credential ignored');
+      continue;
     }
+    byKey.set(cred.key, { consumer, algorithm: cred.algorithm, source });
   }
   return byKey;
 });
@@ -66,50 +83,75 @@ function token(ctx: RequestContext, cfg: JwtAuthConfig): string | undefined {
   return undefined;
 }
 
-function json(seg: string): Record<string, unknown> | undefined {
+/**
+ * The claims checks of a route, built once per config object. `crit` is left to jose: any
+ * critical header it does not implement is refused (and `b64: false` is refused for JWTs).
+ */
+const claimChecks = new WeakMap<JwtAuthConfig, JWTVerifyOptions>();
+function checksOf(cfg: JwtAuthConfig): JWTVerifyOptions {
+  let o = claimChecks.get(cfg);
+  if (o === undefined) {
+    o = { clockTolerance: cfg.leeway_s };
+    if (cfg.audience !== undefined) o.audience = cfg.audience;
+    if (cfg.issuer !== undefined) o.issuer = cfg.issuer;
+    if (cfg.require_exp) o.requiredClaims = ['exp'];
+    claimChecks.set(cfg, o);
+  }
+  return o;
+}
+
+/**
+ * The consumer a token proves, or undefined (never says why: the client only sees 401).
+ * Throws JwksUnavailable when the keys to judge it were never fetched.
+ */
+export async function verifyJwt(jwt: string, cfg: JwtAuthConfig, currentDate?: Date): Promise<Consumer | undefined> {
+  if (jwt.length > cfg.max_token_bytes) return undefined;
+  const snapshot = index();
+  const id = cfg.cache_verified ? tokenId(jwt) : undefined;
+  if (id !== undefined) {
+    const nowS = Math.floor((currentDate?.getTime() ?? Date.now()) / 1000);
+    const known = recall(id, cfg, snapshot, nowS, cfg.leeway_s);
+    if (known) return known;
+  }
+  const base = currentDate ? { ...checksOf(cfg), currentDate } : checksOf(cfg);
   try {
-    const v: unknown = JSON.parse(Buffer.from(seg, 'base64url').toString('utf8'));
-    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
+    if (cfg.jwks_url !== undefined) {
+      // An identity provider's keys: verify first, then the verified claim names the consumer.
+      const keys = keySetFor(cfg.jwks_url, cfg.jwks);
+      const generation = keys.generation;
+      const { payload } = await jwtVerify(jwt, keys.getKey, { ...base, algorithms: cfg.algorithms });
+      const key = payload[cfg.key_claim];
+      const consumer = typeof key === 'string' ? snapshot.get(key)?.consumer : undefined;
+      if (consumer && id !== undefined) remember(id, { cfg, snapshot, keys, generation, consumer, exp: payload.exp, nbf: payload.nbf });
+      return consumer;
+    }
+    // Keys per consumer: the (unverified) claim picks the credential, whose key and pinned
+    // algorithm then judge the token; a token cannot choose `none` or another algorithm.
+    const key = decodeJwt(jwt)[cfg.key_claim];
+    const entry = typeof key === 'string' ? snapshot.get(key) : undefined;
+    if (entry === undefined || entry.source.kind === 'none') return undefined;
+    const { source, consumer } = entry;
+    const keys = source.kind === 'jwks' ? keySetFor(source.url, cfg.jwks) : undefined;
+    const generation = keys?.generation ?? 0;
+    const verifyKey = source.kind === 'static' ? await source.key : keySetFor(source.url, cfg.jwks).getKey;
+    const { payload } = await jwtVerify(jwt, verifyKey, { ...base, algorithms: [entry.algorithm] });
+    if (id !== undefined) remember(id, { cfg, snapshot, keys, generation, consumer, exp: payload.exp, nbf: payload.nbf });
+    return consumer;
+  } catch (err) {
+    if (err instanceof JwksUnavailable) throw err;
+    return undefined; // malformed, bad signature, wrong alg/aud/iss, expired, unknown crit...
   }
 }
 
-function signatureOk(v: Verifier, signed: string, sig: string): boolean {
-  const raw = Buffer.from(sig, 'base64url');
-  if (v.alg === 'HS256') return safeEqual(createHmac('sha256', v.secret).update(signed).digest(), raw);
-  // JWS ES256 signatures are r||s (IEEE P1363), not DER.
-  return verifySig('sha256', Buffer.from(signed), v.alg === 'ES256' ? { key: v.key, dsaEncoding: 'ieee-p1363' } : v.key, raw);
-}
-
-/** The consumer a token proves, or undefined (never says why: the client only sees 401). */
-export function verifyJwt(jwt: string, cfg: JwtAuthConfig, nowS = Date.now() / 1000): Consumer | undefined {
-  const parts = jwt.split('.');
-  if (parts.length !== 3) return undefined;
-  const [h, p, s] = parts as [string, string, string];
-  const head = json(h);
-  const payload = json(p);
-  if (!head || !payload) return undefined;
-  const key = payload[cfg.key_claim];
-  const entry = typeof key === 'string' ? index().get(key) : undefined;
-  // The credential fixes the algorithm: a token cannot pick a weaker one (alg confusion, "none").
-  if (!entry || head.alg !== entry.verifier.alg) return undefined;
-  if (!signatureOk(entry.verifier, `${h}.${p}`, s)) return undefined;
-  const { exp, nbf } = payload;
-  if (exp !== undefined && (typeof exp !== 'number' || nowS > exp + cfg.leeway_s)) return undefined;
-  if (exp === undefined && cfg.require_exp) return undefined;
-  if (nbf !== undefined && (typeof nbf !== 'number' || nowS + cfg.leeway_s < nbf)) return undefined;
-  return entry.consumer;
-}
-
-function rewrite(ctx: RequestContext, cfg: JwtAuthConfig): ShortCircuit | undefined {
+async function rewrite(ctx: RequestContext, cfg: JwtAuthConfig): Promise<ShortCircuit | undefined> {
   if (ctx.consumer) return undefined;
   const t = token(ctx, cfg);
   let consumer: Consumer | undefined;
   try {
-    consumer = t ? verifyJwt(t, cfg) : undefined;
-  } catch {
-    consumer = undefined; // a malformed key or signature makes node:crypto throw: same 401
+    consumer = t ? await verifyJwt(t, cfg) : undefined;
+  } catch (err) {
+    if (!(err instanceof JwksUnavailable)) throw err;
+    return deny('MERIDIAN_ERR_PLUGIN_JWKS_UNAVAILABLE', {}, { 'retry-after': String(err.retryAfterS) });
   }
   if (!consumer) {
     authFailures.inc({ plugin: 'jwt-auth', route: ctx.route.id });
@@ -119,13 +161,20 @@ function rewrite(ctx: RequestContext, cfg: JwtAuthConfig): ShortCircuit | undefi
   return undefined;
 }
 
-/** jwt-auth: JWS tokens (HS256, RS256, ES256) with exp/nbf, keys per consumer. */
+/**
+ * jwt-auth: JWS tokens verified by jose (HS/RS/PS/ES 256-512, EdDSA), algorithm pinned per
+ * credential, keys per consumer (secret, PEM, JWKS) or per route (JWKS), aud/iss/exp/nbf/crit.
+ */
 export const jwtAuth: Plugin<JwtAuthConfig> = {
   name: 'jwt-auth',
-  version: '1.0.0',
+  version: '2.0.0',
   priority: 2510,
   schema: JwtAuthConfig,
   credentialSchema: JwtAuthCredential,
   phases: { rewrite },
   init: (services) => setServices(services),
+  close: () => {
+    clearKeySets();
+    forgetVerified();
+  },
 };

@@ -2,6 +2,7 @@
  * Header handling on the hot path: one pass over the raw header list, no header object built,
  * hop-by-hop headers (RFC 9110 7.6.1) dropped, the few headers the gateway needs picked up.
  */
+import { IDENTITY_HEADERS } from '../core/identity-headers.js';
 
 /** a (any case) equals b (lower case, same length). Header names are tokens, so |0x20 is safe. */
 function lowerEq(a: string, b: string): boolean {
@@ -9,9 +10,29 @@ function lowerEq(a: string, b: string): boolean {
   return true;
 }
 
+/**
+ * The identity headers (lower case) by name length: a header costs one array read to be
+ * told apart from them. Filled with undefined so the array stays packed.
+ */
+const IDENTITY_BY_LENGTH: Array<readonly string[] | undefined> = ((): Array<string[] | undefined> => {
+  const byLength: Array<string[] | undefined> = Array.from({ length: Math.max(...IDENTITY_HEADERS.map((n) => n.length)) + 1 }, () => undefined);
+  for (const n of IDENTITY_HEADERS) (byLength[n.length] ??= []).push(n.toLowerCase());
+  return byLength;
+})();
+
+function isIdentityHeader(name: string): boolean {
+  const names = name.length < IDENTITY_BY_LENGTH.length ? IDENTITY_BY_LENGTH[name.length] : undefined;
+  if (names === undefined) return false;
+  for (const n of names) if (lowerEq(name, n)) return true;
+  return false;
+}
+
 /** What the gateway reads from the client request while copying its headers. */
 export interface ClientHeaders {
-  /** Headers to send upstream, flat [name, value, ...], without hop-by-hop and forwarding headers. */
+  /**
+   * Headers to send upstream, flat [name, value, ...], without hop-by-hop and forwarding
+   * headers, Expect (the gateway answers it) and the client's copies of identity headers.
+   */
   readonly out: string[];
   host: string | undefined;
   contentLength: string | undefined;
@@ -20,17 +41,31 @@ export interface ClientHeaders {
   forwardedFor: string | undefined;
   connection: string | undefined;
   upgrade: string | undefined;
+  /** Set when the request must be refused with 400 (ambiguous Host or framing): the reason. */
+  invalid: string | undefined;
+  /** The client sent an identity header: dropped from `out` here, from req.headers by alignPluginView. */
+  identity: boolean;
 }
 
-export function scanRequestHeaders(raw: readonly string[]): ClientHeaders {
+/**
+ * One pass over the client's raw headers. `hostRequired`: an HTTP/1.1 request, which must
+ * carry a Host (RFC 9112 3.2); HTTP/1.0 may omit it.
+ */
+export function scanRequestHeaders(raw: readonly string[], hostRequired = false): ClientHeaders {
   const out: string[] = [];
-  const h: ClientHeaders = { out, host: undefined, contentLength: undefined, transferEncoding: undefined, requestId: undefined, forwardedFor: undefined, connection: undefined, upgrade: undefined };
+  const h: ClientHeaders = { out, host: undefined, contentLength: undefined, transferEncoding: undefined, requestId: undefined, forwardedFor: undefined, connection: undefined, upgrade: undefined, invalid: undefined, identity: false };
+  // HTTP/2's :authority may come with a Host header; HTTP/1 has Host alone. Two values would let
+  // routing, plugins (req.headers keeps the first) and the upstream each read another one.
+  let authority = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
     const value = raw[i + 1] as string;
     // HTTP/2 pseudo-headers: :authority is the Host; the others are not headers upstream.
     if (name.charCodeAt(0) === 58) {
-      if (name === ':authority' && h.host === undefined) h.host = value;
+      if (name === ':authority' && h.host === undefined) {
+        h.host = value;
+        authority = true;
+      }
       continue;
     }
     switch (name.length) {
@@ -39,9 +74,16 @@ export function scanRequestHeaders(raw: readonly string[]): ClientHeaders {
         break;
       case 4:
         if (lowerEq(name, 'host')) {
-          h.host = value;
+          if (h.host === undefined) h.host = value;
+          else if (!authority) h.invalid = 'duplicate Host header';
+          else if (value !== h.host) h.invalid = 'Host differs from :authority';
+          authority = false; // a second Host after :authority is a duplicate
           continue;
         }
+        break;
+      case 6:
+        // The gateway answers Expect itself (node:http sends 100 Continue); undici refuses it.
+        if (lowerEq(name, 'expect')) continue;
         break;
       case 7:
         if (lowerEq(name, 'trailer')) continue;
@@ -64,7 +106,10 @@ export function scanRequestHeaders(raw: readonly string[]): ClientHeaders {
         }
         break;
       case 14:
-        if (lowerEq(name, 'content-length')) h.contentLength = value;
+        if (lowerEq(name, 'content-length')) {
+          if (h.contentLength !== undefined && h.contentLength !== value) h.invalid = 'duplicate Content-Length';
+          h.contentLength = value;
+        }
         break;
       case 15:
         if (lowerEq(name, 'x-forwarded-for')) {
@@ -85,10 +130,33 @@ export function scanRequestHeaders(raw: readonly string[]): ClientHeaders {
       default:
         break;
     }
+    if (isIdentityHeader(name)) {
+      h.identity = true;
+      continue;
+    }
     out.push(name, value);
   }
+  // Request smuggling guard: a message with both framings is refused (RFC 9112 6.1).
+  if (h.transferEncoding !== undefined && h.contentLength !== undefined) h.invalid ??= 'both Content-Length and Transfer-Encoding';
+  if (hostRequired && h.host === undefined) h.invalid ??= 'missing Host header';
   if (h.connection !== undefined) dropConnectionTokens(out, h.connection);
   return h;
+}
+
+/** The request headers as plugins read them (req.headers), made to agree with what the scan found. */
+export interface PluginHeaderView {
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly httpVersionMajor: number;
+}
+
+/**
+ * Before plugins run: a client's identity headers leave req.headers too (proxy-mirror copies
+ * them), and an HTTP/2 request's Host is its :authority, the value routing and the upstream
+ * use. Only the plugin path pays for this; req.headers is built lazily on HTTP/1.
+ */
+export function alignPluginView(req: PluginHeaderView, h: ClientHeaders): void {
+  if (h.identity) for (const n of IDENTITY_HEADERS) delete req.headers[n.toLowerCase()];
+  if (req.httpVersionMajor === 2 && h.host !== undefined) req.headers.host = h.host;
 }
 
 /** Headers named in Connection are hop-by-hop too (rare: only then is a second pass paid). */

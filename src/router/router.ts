@@ -143,13 +143,49 @@ const PLAIN_PATTERN = /^(?:\/(?:[\w.~!$&'+,;=@%-]+|:\w+))*(?:\/\*?)?$/;
 export function patternError(pattern: string): string | undefined {
   // The usual shapes (literal segments, `:name` segments, a final `/*`) are known good; only
   // the rest pays for a find-my-way registration (tens of µs: seconds at 100,000 routes).
-  if (isStatic(pattern) || PLAIN_PATTERN.test(pattern)) return undefined;
+  if (isStatic(pattern)) return undefined;
+  const names = paramNameError(pattern);
+  if (names !== undefined) return names;
+  if (PLAIN_PATTERN.test(pattern)) return undefined;
   try {
     FindMyWay({ maxParamLength: 1000, caseSensitive: true }).on(TREE_METHOD, pattern, NOOP);
     return undefined;
   } catch (err) {
     return (err as Error).message;
   }
+}
+
+/**
+ * find-my-way accepts `/a/:/b` (a parameter named '') and `/u/:id/:id` (the second value
+ * overwrites the first): both lose a value silently, so they are refused with the config.
+ */
+function paramNameError(pattern: string): string | undefined {
+  const seen = new Set<string>();
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === '(') {
+      // A parameter's regex: skip it (it may hold ':').
+      for (let depth = 0; i < pattern.length; i++) {
+        if (pattern[i] === '\\') i++;
+        else if (pattern[i] === '(') depth++;
+        else if (pattern[i] === ')' && --depth === 0) break;
+      }
+      continue;
+    }
+    if (c !== ':') continue;
+    if (pattern[i + 1] === ':') {
+      i++; // '::' is a literal colon
+      continue;
+    }
+    let end = i + 1;
+    while (end < pattern.length && !'/-.(:'.includes(pattern[end] as string)) end++;
+    const name = pattern.slice(i + 1, end);
+    if (name === '') return `empty parameter name at position ${i}`;
+    if (seen.has(name)) return `parameter :${name} appears twice`;
+    seen.add(name);
+    i = end - 1;
+  }
+  return undefined;
 }
 
 /**

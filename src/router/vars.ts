@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RouteVar } from '../core/model/index.js';
+import { REGEX_INPUT_MAX, regexError } from '../core/safe-regex.js';
 
 /**
  * The parts of a request that `vars` matchers read. Query and cookies are parsed once, on
@@ -72,10 +73,14 @@ function compileOne(v: RouteVar): VarsMatcher {
     case 'ne':
       return (f) => read(f) !== first;
     case 'regex': {
+      // Config checks refuse unsafe patterns (regexError); should one get through, it never
+      // matches rather than run. A value over REGEX_INPUT_MAX never matches: the work per
+      // request stays bounded whatever the client sends.
+      if (regexError(first) !== undefined) return () => false;
       const re = new RegExp(first);
       return (f) => {
         const x = read(f);
-        return x !== undefined && re.test(x);
+        return x !== undefined && x.length <= REGEX_INPUT_MAX && re.test(x);
       };
     }
     case 'in': {

@@ -121,4 +121,27 @@ describe('meridian ctl', () => {
     expect(promoted.stdout).toBe('deployment web-canary: running, step 2/3: 50% on web-v2\n');
     expect((await ctl.service.get<{ split?: { weight: number } }>('routes', 'web'))?.value.split?.weight).toBe(50);
   }, 60_000);
+
+  it('get and describe show consumer secrets to admins only; audit names what changed', async () => {
+    const file = join(dir, 'consumer.yaml');
+    writeFileSync(file, 'kind: consumer\nspec:\n  username: erin\n  plugins:\n    hmac-auth: { secret: erin-hmac-secret-0123 }\n    key-auth: { key: erin-key-0123456789 }\n');
+    expect((await meridianCtl(['apply', '-f', file], TOKENS.write)).stdout).toBe('consumers/erin created\n');
+    // Re-applying the same clear key changes nothing (the stored hash is the same).
+    expect((await meridianCtl(['apply', '-f', file], TOKENS.write)).stdout).toBe('consumers/erin unchanged\n');
+    const [get, describeRead, getAdmin, audit] = await Promise.all([
+      meridianCtl(['get', 'consumer', 'erin', '-o', 'json'], TOKENS.read),
+      meridianCtl(['describe', 'consumer', 'erin'], TOKENS.write),
+      meridianCtl(['get', 'consumers', '-o', 'json'], TOKENS.admin),
+      meridianCtl(['audit']),
+    ]);
+    expect(JSON.parse(get.stdout)).toEqual({ username: 'erin', plugins: { 'hmac-auth': { secret: '<redacted: admin only>' }, 'key-auth': { key_hash: '<redacted: admin only>' } } });
+    expect(describeRead.stdout).toContain('secret: "<redacted: admin only>"');
+    expect(describeRead.stdout).not.toContain('erin-hmac-secret');
+    const erin = (JSON.parse(getAdmin.stdout) as Array<{ username: string; plugins: Record<string, Record<string, string>> }>).find((c) => c.username === 'erin');
+    expect(erin?.plugins['hmac-auth']?.secret).toBe('erin-hmac-secret-0123');
+    expect(erin?.plugins['key-auth']?.key_hash).toMatch(/^sha256:[0-9a-f]{64}$/);
+    for (const out of [get.stdout, describeRead.stdout, getAdmin.stdout, audit.stdout]) expect(out).not.toContain('erin-key-0123456789');
+    expect(audit.stdout.split('\n')[0]).toMatch(/^AT\s+WHO\s+ACTION\s+KIND\s+ID\s+CHANGED$/);
+    expect(audit.stdout).toMatch(/write-user\s+create\s+consumers\s+erin\s+-$/m);
+  }, 60_000);
 });

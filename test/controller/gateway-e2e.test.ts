@@ -10,6 +10,7 @@ import type { Deployment } from '../../src/core/model/index.js';
 import type { Controller } from '../../controller/controller.js';
 import type { ControllerStatus } from '../../controller/status.js';
 import { sha256Hex } from '../../controller/api/auth.js';
+import { EtcdStore } from '../../src/core/etcd-store.js';
 import { call, GATEWAY_TOKEN, startController, waitFor } from './helpers.js';
 
 // Real `meridian gateway` processes (one worker each), one per region, driven by the controller.
@@ -17,7 +18,7 @@ const servers = await useServers();
 const dir = mkdtempSync(join(tmpdir(), 'meridian-e2e-'));
 let ctl: Controller;
 let base: string;
-const gateways: Array<{ region: string; url: string; child: ReturnType<typeof spawnMeridian> }> = [];
+const gateways: Array<{ region: string; url: string; etcd: string; child: ReturnType<typeof spawnMeridian> }> = [];
 const backends: Server[] = [];
 let failV2 = false;
 
@@ -55,7 +56,7 @@ beforeAll(async () => {
       admin: { listen: `127.0.0.1:${admin}`, token_hash: sha256Hex(GATEWAY_TOKEN) },
       config: { etcd: { endpoints: [etcd.endpoint] }, snapshot_file: join(dir, `${region}.snapshot.json`) },
     }));
-    gateways.push({ region, url: `http://127.0.0.1:${http}`, child: spawnMeridian(['gateway', '-c', file], { MERIDIAN_LOG_LEVEL: 'warn' }) });
+    gateways.push({ region, url: `http://127.0.0.1:${http}`, etcd: etcd.endpoint, child: spawnMeridian(['gateway', '-c', file], { MERIDIAN_LOG_LEVEL: 'warn' }) });
   }
   await call(base, 'PUT', '/v1/upstreams/v1', { body: { nodes: [{ host: '127.0.0.1', port: v1 }] } });
   await call(base, 'PUT', '/v1/upstreams/v2', { body: { nodes: [{ host: '127.0.0.1', port: v2 }] } });
@@ -81,6 +82,30 @@ describe('controller with real gateway processes', () => {
     }, 15_000);
     expect(st.regions.map((r) => r.nodes[0]?.config_revision)).toEqual([st.config_revision, st.config_revision]);
   }, 90_000);
+
+  it('a consumer written with a clear key and password is stored hashed in every regional etcd, and gateways still authenticate it', async () => {
+    const [key, password] = ['e2e-key-0123456789', 'e2e-password'];
+    await call(base, 'PUT', '/v1/consumers/dana', { body: { plugins: { 'key-auth': { key }, 'basic-auth': { username: 'dana', password } } } });
+    await call(base, 'PUT', '/v1/routes/by-key', { body: { paths: ['/by-key'], upstream_id: 'v1', plugins: { 'key-auth': {} } } });
+    await call(base, 'PUT', '/v1/routes/by-password', { body: { paths: ['/by-password'], upstream_id: 'v1', plugins: { 'basic-auth': {} } } });
+    const basic = (user: string, pw: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${pw}`).toString('base64')}` });
+    for (const g of gateways) {
+      await eventually(async () => (await get(`${g.url}/by-key`, { apikey: key })).status === 200, 30_000, 200);
+      await eventually(async () => (await get(`${g.url}/by-password`, basic('dana', password))).status === 200, 30_000, 200);
+      expect((await get(`${g.url}/by-key`, { apikey: 'e2e-key-wrong-0000' })).status).toBe(401);
+      expect((await get(`${g.url}/by-password`, basic('dana', 'wrong'))).status).toBe(401);
+      const regional = new EtcdStore({ endpoints: [g.etcd] });
+      try {
+        const all = Object.entries(await regional.client.getAll().prefix('/meridian/').strings());
+        const stored = all.find(([k]) => k.endsWith('/consumers/dana'));
+        expect(stored?.[1], g.region).toContain('"key_hash":"sha256:');
+        expect(stored?.[1], g.region).toContain('"password_hash":"scrypt$');
+        for (const [k, v] of all) expect(v.includes(key) || v.includes(password), `${g.region} ${k}`).toBe(false);
+      } finally {
+        await regional.stop();
+      }
+    }
+  }, 60_000);
 
   it('drain is acked by every gateway node once all its workers applied the purge', async () => {
     const r = await call<{ acked: Array<{ region: string; workers: number; applied: number }> }>(base, 'POST', '/v1/drain', { body: { service: 'shop', instance: 'shop-1', datacenter: 'east' } });

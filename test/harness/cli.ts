@@ -18,3 +18,11 @@ export function spawnMeridian(args: string[], env: NodeJS.ProcessEnv = {}): Chil
   child.stderr?.on('data', (d: Buffer) => { out += d.toString(); });
   return Object.assign(child, { output: () => out });
 }
+
+/** Stops a `meridian ...` process with SIGTERM (its graceful path) and waits for it to exit. */
+export async function stopMeridian(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}

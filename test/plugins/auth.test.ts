@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { createHash, createHmac, generateKeyPairSync, sign } from 'node:crypto';
+import { createHash, createHmac, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { request } from 'undici';
+import { SignJWT } from 'jose';
 import { builtinRegistry } from '../../src/plugins/index.js';
 import { hashPassword } from '../../src/plugins/basic-auth.js';
 import type { Consumer } from '../../src/core/model/index.js';
@@ -10,9 +11,16 @@ import { testServices } from './helpers/services.js';
 
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const rsaPs = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const rsa1024 = generateKeyPairSync('rsa', { modulusLength: 1024 });
+const ec384 = generateKeyPairSync('ec', { namedCurve: 'P-384' });
+const ec521 = generateKeyPairSync('ec', { namedCurve: 'P-521' });
+const ed = generateKeyPairSync('ed25519');
+const spki = (k: { publicKey: KeyObject }) => k.publicKey.export({ type: 'spki', format: 'pem' }).toString();
 const HMAC_SECRET = 'a-shared-secret-of-some-length';
 const holder: { list: Consumer[] } = { list: [] };
 const registry = builtinRegistry();
+const services = testServices(holder);
 let upstream: Awaited<ReturnType<typeof echoUpstream>>;
 const gateways: Record<string, MiniGateway> = {};
 
@@ -24,8 +32,18 @@ beforeAll(async () => {
     { username: 'dave', plugins: { 'jwt-auth': { key: 'dave-hs', secret: 'dave-secret-0123456789' } } },
     { username: 'erin', plugins: { 'jwt-auth': { key: 'erin-rs', algorithm: 'RS256', public_key: rsa.publicKey.export({ type: 'spki', format: 'pem' }).toString() } } },
     { username: 'frank', plugins: { 'jwt-auth': { key: 'frank-es', algorithm: 'ES256', public_key: ec.publicKey.export({ type: 'spki', format: 'pem' }).toString() } } },
+    { username: 'hs512', plugins: { 'jwt-auth': { key: 'hs512', algorithm: 'HS512', secret: Buffer.from('h'.repeat(64)).toString('base64'), base64_secret: true } } },
+    { username: 'ps256', plugins: { 'jwt-auth': { key: 'ps256', algorithm: 'PS256', public_key: spki(rsaPs) } } },
+    { username: 'rs384', plugins: { 'jwt-auth': { key: 'rs384', algorithm: 'RS384', public_key: spki(rsaPs) } } },
+    { username: 'es384', plugins: { 'jwt-auth': { key: 'es384', algorithm: 'ES384', public_key: spki(ec384) } } },
+    { username: 'es512', plugins: { 'jwt-auth': { key: 'es512', algorithm: 'ES512', public_key: spki(ec521) } } },
+    { username: 'eddsa', plugins: { 'jwt-auth': { key: 'eddsa', algorithm: 'EdDSA', public_key: spki(ed) } } },
+    // Unusable credentials: left out with a warning, their tokens refused.
+    { username: 'mixed', plugins: { 'jwt-auth': { key: 'mixed', algorithm: 'RS256', secret: 'a-secret-0123456789', public_key: spki(rsaPs) } } },
+    { username: 'wrongtype', plugins: { 'jwt-auth': { key: 'wrongtype', algorithm: 'ES256', public_key: spki(rsaPs) } } },
+    { username: 'short', plugins: { 'jwt-auth': { key: 'short', algorithm: 'RS256', public_key: spki(rsa1024) } } },
   ];
-  await registry.init(testServices(holder));
+  await registry.init(services);
   upstream = await echoUpstream();
   const mk = async (name: string, plugins: Record<string, unknown>) => {
     gateways[name] = await miniGateway({ registry, route: route(name, plugins), upstreamUrl: upstream.url });
@@ -136,8 +154,8 @@ describe('hmac-auth (Kong scheme)', () => {
       expect(r.status).toBe(200);
       expect((r.json.headers as Record<string, string>)['x-consumer-username']).toBe('carol');
     }
-    const s512 = pythonSign(HMAC_SECRET, `date: ${d}`, 'sha512');
-    expect((await get('hmac', '/', { date: d, authorization: `hmac username="carol-key", algorithm="hmac-sha512", headers="date", signature="${s512}"` })).status).toBe(200);
+    const s512 = pythonSign(HMAC_SECRET, `date: ${d}\nGET / HTTP/1.1`, 'sha512');
+    expect((await get('hmac', '/', { date: d, authorization: `hmac username="carol-key", algorithm="hmac-sha512", headers="date request-line", signature="${s512}"` })).status).toBe(200);
   });
 
   it('refuses tampered requests, signatures, old dates, unsigned dates and sha1 by default', async () => {
@@ -164,8 +182,8 @@ describe('hmac-auth (Kong scheme)', () => {
     const d = date();
     const body = '{"amount":100}';
     const digest = `SHA-256=${execFileSync('openssl', ['dgst', '-sha256', '-binary'], { input: body }).toString('base64')}`;
-    const sig = pythonSign(HMAC_SECRET, `x-date: ${d}\ndigest: ${digest}`);
-    const headers = { 'x-date': d, digest, 'content-type': 'application/json', authorization: `hmac username="carol-key", algorithm="hmac-sha256", headers="x-date digest", signature="${sig}"` };
+    const sig = pythonSign(HMAC_SECRET, `x-date: ${d}\ndigest: ${digest}\nPOST /pay HTTP/1.1`);
+    const headers = { 'x-date': d, digest, 'content-type': 'application/json', authorization: `hmac username="carol-key", algorithm="hmac-sha256", headers="x-date digest request-line", signature="${sig}"` };
     const ok = await get('hmacbody', '/pay', headers, 'POST', body);
     expect(ok.status).toBe(200);
     expect(ok.json.body).toBe(body);
@@ -222,7 +240,70 @@ describe('jwt-auth', () => {
     expect((await get('jwt', '/')).status).toBe(401);
   });
 
+  it('accepts HS512, PS256, RS384, ES384, ES512 and EdDSA, each only with its pinned algorithm', async () => {
+    const cases: Array<[string, string, Parameters<SignJWT['sign']>[0]]> = [
+      ['hs512', 'HS512', Buffer.from('h'.repeat(64))],
+      ['ps256', 'PS256', rsaPs.privateKey],
+      ['rs384', 'RS384', rsaPs.privateKey],
+      ['es384', 'ES384', ec384.privateKey],
+      ['es512', 'ES512', ec521.privateKey],
+      ['eddsa', 'EdDSA', ed.privateKey],
+    ];
+    for (const [key, alg, signer] of cases) {
+      const res = await get('jwt', '/', bearer(await new SignJWT({ key }).setProtectedHeader({ alg }).sign(signer)));
+      expect(res.status, alg).toBe(200);
+      expect((res.json.headers as Record<string, string>)['x-consumer-username']).toBe(key);
+    }
+    // The same key under a sibling algorithm: refused (RS256 vs PS256, HS256 vs HS512).
+    const swapped: Array<[string, string, Parameters<SignJWT['sign']>[0]]> = [
+      ['ps256', 'RS256', rsaPs.privateKey],
+      ['rs384', 'PS384', rsaPs.privateKey],
+      ['rs384', 'RS256', rsaPs.privateKey],
+      ['hs512', 'HS256', Buffer.from('h'.repeat(64))],
+      ['erin-rs', 'PS256', rsa.privateKey],
+    ];
+    for (const [key, alg, signer] of swapped) {
+      expect((await get('jwt', '/', bearer(await new SignJWT({ key }).setProtectedHeader({ alg }).sign(signer)))).status, `${key} ${alg}`).toBe(401);
+    }
+  });
+
+  it('refuses a token with a critical header it does not implement', async () => {
+    const withCrit = (head: object) => {
+      const data = `${b64u(head)}.${b64u({ key: 'dave-hs' })}`;
+      return `${data}.${b64u(hs('dave-secret-0123456789')(data))}`;
+    };
+    expect((await get('jwt', '/', bearer(withCrit({ alg: 'HS256', 'x-bind': 'tls' })))).status).toBe(200);
+    expect((await get('jwt', '/', bearer(withCrit({ alg: 'HS256', crit: ['x-bind'], 'x-bind': 'tls' })))).status).toBe(401);
+  });
+
+  it('a verified token is remembered only while its consumer and its exp hold', async () => {
+    const zoe: Consumer = { username: 'zoe', plugins: { 'jwt-auth': { key: 'zoe', algorithm: 'HS384', secret: 'zoe-secret-0123456789-0123456789' } } };
+    holder.list = [...holder.list, zoe];
+    const t = await new SignJWT({ key: 'zoe' }).setProtectedHeader({ alg: 'HS384' }).setExpirationTime(now() + 2).sign(Buffer.from('zoe-secret-0123456789-0123456789'));
+    expect((await get('jwt', '/', bearer(t))).status).toBe(200);
+    expect((await get('jwt', '/', bearer(t))).status).toBe(200);
+    // leeway_s 0 on this route: refused once exp is reached, although it was verified before.
+    await expect.poll(async () => (await get('jwt', '/', bearer(t))).status, { timeout: 10_000, interval: 200 }).toBe(401);
+    const t2 = await new SignJWT({ key: 'zoe' }).setProtectedHeader({ alg: 'HS384' }).sign(Buffer.from('zoe-secret-0123456789-0123456789'));
+    expect((await get('jwt', '/', bearer(t2))).status).toBe(200);
+    holder.list = holder.list.filter((c) => c !== zoe); // a new consumers snapshot without zoe
+    expect((await get('jwt', '/', bearer(t2))).status).toBe(401);
+  });
+
+  it('leaves out credentials that cannot verify, saying why', async () => {
+    expect((await get('jwt', '/', bearer(await new SignJWT({ key: 'mixed' }).setProtectedHeader({ alg: 'RS256' }).sign(rsaPs.privateKey))))).toMatchObject({ status: 401 });
+    expect((await get('jwt', '/', bearer(await new SignJWT({ key: 'wrongtype' }).setProtectedHeader({ alg: 'ES256' }).sign(ec.privateKey))))).toMatchObject({ status: 401 });
+    const why = services.logs.filter((l) => (l.obj as { plugin?: string }).plugin === 'jwt-auth').map((l) => (l.obj as { err?: string }).err);
+    expect(why).toContain('give one of secret, public_key, jwks_url');
+    expect(why).toContain('public_key is a rsa key, not one for ES256');
+    expect(why).toContain('public_key is an RSA key of 1024 bits; RS256 needs at least 2048');
+  });
+
   it('rejects bad config with its exact message', () => {
     expect(() => registry.compile({ route: { 'jwt-auth': { leeway_s: -1 } } }, 'route j')).toThrow('plugin jwt-auth at route j (route): leeway_s: must be >= 0, got -1');
+    expect(() => registry.compile({ route: { 'jwt-auth': { jwks_url: 'file:///etc/keys' } } }, 'route j')).toThrow('plugin jwt-auth at route j (route): jwks_url: "file:///etc/keys" does not match ^https?://');
+    expect(() => registry.compile({ route: { 'jwt-auth': { jwks_url: 'https://idp.test/jwks', algorithms: ['HS256'] } } }, 'route j')).toThrow('plugin jwt-auth at route j (route): algorithms[0]: must be one of "RS256"');
+    expect(() => registry.compile({ route: { 'jwt-auth': { jwks: { max_bytes: 10 } } } }, 'route j')).toThrow('plugin jwt-auth at route j (route): jwks.max_bytes: must be >= 1024, got 10');
+    expect(() => registry.validateCredential('jwt-auth', { key: 'k', algorithm: 'none' }, 'consumer x')).toThrow('plugin jwt-auth at consumer x: algorithm: must be one of "HS256"');
   });
 });

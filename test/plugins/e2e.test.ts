@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { eventually, freePort, useServers, type RedisServer } from '../harness/index.js';
-import { spawnMeridian } from '../harness/cli.js';
+import { useServers, type RedisServer } from '../harness/index.js';
 import { echoUpstream } from './helpers/gateway.js';
+import { startPluginGateway, type PluginGateway } from './helpers/meridian-gateway.js';
 
 /**
  * The plugins in the real gateway (`meridian gateway`, file config, one worker) against a real
@@ -16,16 +16,13 @@ describe('plugins end to end in meridian gateway', () => {
   const dir = mkdtempSync(join(tmpdir(), 'meridian-plugins-e2e-'));
   let redis: RedisServer;
   let upstream: Awaited<ReturnType<typeof echoUpstream>>;
-  let gw: ReturnType<typeof spawnMeridian> | undefined;
+  let gw: PluginGateway | undefined;
   let url = '';
 
   beforeAll(async () => {
     const servers = await useServers();
     redis = await servers.redis();
     upstream = await echoUpstream();
-    const port = await freePort();
-    const adminPort = await freePort();
-    url = `http://127.0.0.1:${port}`;
     const up = { nodes: [{ host: '127.0.0.1', port: Number(new URL(upstream.url).port) }] };
     writeFileSync(join(dir, 'routes.yaml'), JSON.stringify({
       revision: 1,
@@ -40,25 +37,12 @@ describe('plugins end to end in meridian gateway', () => {
         { id: 'denied', paths: ['/denied'], upstream: up, plugins: { 'ip-restriction': { deny: ['127.0.0.0/8'] } } },
       ],
     }));
-    writeFileSync(join(dir, 'gateway.yaml'), JSON.stringify({
-      node: { name: 'gw-plugins', region: 'r1' },
-      listen: { http: `127.0.0.1:${port}` },
-      admin: { listen: `127.0.0.1:${adminPort}` },
-      workers: 1,
-      redis: redis.url,
-      config: { source: 'file', file: join(dir, 'routes.yaml'), snapshot_file: join(dir, 'snap.json') },
-      drain: { grace_ms: 0, timeout_ms: 1_000 },
-    }));
-    gw = spawnMeridian(['gateway', '-c', join(dir, 'gateway.yaml')], { MERIDIAN_LOG_LEVEL: 'warn' });
-    await eventually(async () => (await fetch(`${url}/denied`)).status === 403, 40_000, 250);
+    gw = await startPluginGateway({ dir, name: 'gw-plugins', redisUrl: redis.url, ready: async (u) => (await fetch(`${u}/denied`)).status === 403 });
+    url = gw.url;
   }, 90_000);
 
   afterAll(async () => {
-    if (gw && gw.exitCode === null) {
-      const exited = new Promise((r) => gw?.once('exit', r));
-      gw.kill('SIGTERM');
-      await exited;
-    }
+    await gw?.stop();
     await upstream.close();
     rmSync(dir, { recursive: true, force: true });
   });

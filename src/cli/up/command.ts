@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../../core/config-file.js';
 import { PROJECT_ROOT } from '../../core/servers/binaries.js';
-import { parseCommandArgs, type Command } from '../command.js';
+import { parseCommandArgs, type Command } from '../../core/command.js';
 import { LocalCluster } from './cluster.js';
 import { addressesOf, LocalTopology } from './topology.js';
 

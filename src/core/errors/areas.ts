@@ -7,9 +7,11 @@ import { PLUGIN_ERRORS } from './plugins.js';
 import { CONTROLLER_ERRORS } from './controller.js';
 import { DNS_ERRORS } from './dns.js';
 import { PROBER_ERRORS } from './prober.js';
+import { UPSTREAM_ERRORS } from './upstream.js';
 import { HTTP_ERRORS } from './http.js';
 
 export const AREA_TABLES: readonly ErrorTable[] = [
   CORE_ERRORS, STORE_ERRORS, CONSUL_ERRORS, CLI_ERRORS, HARNESS_ERRORS,
-  GATEWAY_ERRORS, DISCOVERY_ERRORS, PLUGIN_ERRORS, CONTROLLER_ERRORS, DNS_ERRORS, PROBER_ERRORS, HTTP_ERRORS,
+  GATEWAY_ERRORS, DISCOVERY_ERRORS, PLUGIN_ERRORS, CONTROLLER_ERRORS, DNS_ERRORS, PROBER_ERRORS,
+  UPSTREAM_ERRORS, HTTP_ERRORS,
 ];

@@ -7,6 +7,7 @@ export const CONTROLLER_ERRORS = defineErrors('CONTROLLER', {
   MERIDIAN_ERR_CONTROLLER_NO_ENDPOINT: { message: 'no API endpoint {method} {path}', status: 404 },
   MERIDIAN_ERR_CONTROLLER_NOT_FOUND: { message: '{kind} {id} not found', status: 404 },
   MERIDIAN_ERR_CONTROLLER_BAD_JSON: { message: 'request body is not valid JSON: {reason}', status: 400 },
+  MERIDIAN_ERR_CONTROLLER_JSON_TOO_DEEP: { message: 'request body nests objects and arrays deeper than {limit} levels', status: 400 },
   MERIDIAN_ERR_CONTROLLER_BODY_TOO_LARGE: { message: 'request body larger than {limit} bytes', status: 413 },
   MERIDIAN_ERR_CONTROLLER_INVALID: { message: 'invalid {kind}: {field}: {reason}', status: 400 },
   MERIDIAN_ERR_CONTROLLER_KEY_MISMATCH: { message: 'invalid {kind}: {field} "{value}" does not match the id "{id}" in the URL', status: 400 },

@@ -16,4 +16,10 @@ export const PLUGIN_ERRORS = defineErrors('PLUGIN', {
   MERIDIAN_ERR_PLUGIN_CIRCUIT_OPEN: { message: 'upstream {upstream} is unavailable (circuit {breaker} open)', status: 503 },
   MERIDIAN_ERR_PLUGIN_BODY_TOO_LARGE: { message: 'request body larger than {limit} bytes', status: 413 },
   MERIDIAN_ERR_PLUGIN_UNAVAILABLE: { message: 'service temporarily unavailable', status: 503 },
+  // jwt-auth: the token's signing keys (a JWKS) were never fetched; the token was not judged.
+  MERIDIAN_ERR_PLUGIN_JWKS_UNAVAILABLE: { message: 'token signing keys are unavailable, retry later', status: 503 },
+  MERIDIAN_ERR_PLUGIN_AUTH_BUSY: { message: 'too many password checks in progress, retry later', status: 429 },
+  MERIDIAN_ERR_PLUGIN_REPLAY_UNSIGNED: { message: 'the request signature must cover the {header} header', status: 401 },
+  // Config time: anti-replay beside hmac-auth whose enforced signed headers miss the nonce or timestamp.
+  MERIDIAN_ERR_PLUGIN_REPLAY_HEADER_NOT_SIGNED: { message: 'plugin anti-replay at {where}: hmac-auth must enforce signing {header} (add "{header}" to hmac-auth enforce_headers): a signature that does not cover it can be replayed with a fresh one', status: 400 },
 });

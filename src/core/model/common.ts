@@ -5,7 +5,10 @@ export function Strict<T extends Record<string, TSchema>>(properties: T, options
   return Type.Object(properties, { additionalProperties: false, ...options });
 }
 
-export const Id = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$', description: 'identifier: letters, digits, . _ -' });
+/** Longest identifier (routes, upstreams, consumers, ...). */
+export const ID_MAX_LENGTH = 128;
+
+export const Id = Type.String({ minLength: 1, maxLength: ID_MAX_LENGTH, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$', description: 'identifier: letters, digits, . _ -' });
 export const HostPort = Type.String({ pattern: '^(\\[[0-9a-fA-F:]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$', description: 'host:port' });
 export const Port = Type.Integer({ minimum: 1, maximum: 65535 });
 export const Millis = (def: number, description: string) => Type.Integer({ minimum: 0, default: def, description: `${description} (ms, default ${def})` });

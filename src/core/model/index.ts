@@ -26,16 +26,33 @@ export const RESOURCES = {
 } as const satisfies Record<string, { schema: TSchema; key: string }>;
 
 export type ResourceKind = keyof typeof RESOURCES;
+
+/**
+ * The longest key any kind's schema allows (Id 128, a binding's domain 253). The controller's
+ * API takes it as its URL parameter limit, so whatever can be created can be read, replaced
+ * and deleted: one limit, stated once, in the schemas.
+ */
+export const RESOURCE_KEY_MAX_LENGTH: number = Math.max(
+  ...Object.entries(RESOURCES).map(([kind, r]) => {
+    const max = (r.schema.properties as Record<string, { maxLength?: number }>)[r.key]?.maxLength;
+    if (max === undefined) throw new Error(`model: ${kind}.${r.key} needs a maxLength`);
+    return max;
+  }),
+);
 export type ResourceOf<K extends ResourceKind> = Static<(typeof RESOURCES)[K]['schema']>;
 
 /** The data-plane config a gateway runs on: what the reconciler writes for its region. */
 export const GatewayConfig = Strict({
-  revision: Type.Integer({ minimum: 0, default: 0, description: 'central etcd revision this snapshot came from' }),
-  routes: Type.Array(Route, { default: [] }),
-  upstreams: Type.Array(Upstream, { default: [] }),
-  consumers: Type.Array(Consumer, { default: [] }),
-  ssl: Type.Array(Ssl, { default: [] }),
-  global_rules: Type.Array(GlobalRule, { default: [] }),
+  revision: Type.Integer({ minimum: 0, default: 0, description: 'central etcd revision this snapshot came from; a gateway refuses a config whose revision is lower than the one it serves' }),
+  allow_empty: Type.Optional(Type.Boolean({
+    default: false,
+    description: 'a config with no routes replaces one that has routes only with allow_empty: true and a revision higher than the served one (default false: refused, the last good config keeps serving). In etcd mode the controller-written config/_revision key stands for it',
+  })),
+  routes: Type.Array(Route, { default: [], description: 'see the routes section' }),
+  upstreams: Type.Array(Upstream, { default: [], description: 'see the upstreams section' }),
+  consumers: Type.Array(Consumer, { default: [], description: 'see the consumers section' }),
+  ssl: Type.Array(Ssl, { default: [], description: 'see the ssl section' }),
+  global_rules: Type.Array(GlobalRule, { default: [], description: 'see the global_rules section' }),
 });
 export type GatewayConfig = Static<typeof GatewayConfig>;
 export * from './program.js';

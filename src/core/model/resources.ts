@@ -50,7 +50,7 @@ export const VDomainPolicy = Strict({
 });
 
 export const VDomain = Strict({
-  uuid: Type.String({ pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$' }),
+  uuid: Type.String({ maxLength: 36, pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$' }),
   name: Type.Optional(Type.String({ description: 'full name, <uuid>.<zone>' })),
   policy: VDomainPolicy,
   records: Type.Integer({ minimum: 1, maximum: 16, default: 2, description: 'A records per answer (default 2)' }),

@@ -6,8 +6,11 @@ import { Upstream, Timeouts } from './upstream.js';
 export const RouteVar = Strict({
   source: Type.Union([Type.Literal('header'), Type.Literal('query'), Type.Literal('cookie')]),
   name: Type.String({ minLength: 1 }),
-  op: Type.Union([Type.Literal('eq'), Type.Literal('ne'), Type.Literal('regex'), Type.Literal('exists'), Type.Literal('in')], { default: 'eq' }),
-  value: Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())])),
+  op: Type.Union([Type.Literal('eq'), Type.Literal('ne'), Type.Literal('regex'), Type.Literal('exists'), Type.Literal('in')], {
+    default: 'eq',
+    description: 'regex: a JavaScript pattern, refused at config time if it can backtrack super-linearly (backreferences, lookaround, a quantifier inside a repeated group, alternatives of a repeated group that start alike, two variable-length repeats in a row that can match the same text); a request value over 1024 characters never matches',
+  }),
+  value: Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())], { description: 'the value (eq, ne), pattern (regex) or values (in)' })),
 });
 
 export const HttpMethod = Type.Union(

@@ -4,8 +4,10 @@ import type { RequestContext } from '../contract.js';
 import { check } from '../../core/validate.js';
 import type { TSchema, Static } from '@sinclair/typebox';
 import { getServices } from './services.js';
+import { CONSUMER_HEADER } from '../../core/identity-headers.js';
 
-export const CONSUMER_HEADER = 'X-Consumer-Username';
+// Defined with the other identity headers, which the gateway strips from client requests.
+export { CONSUMER_HEADER };
 
 /**
  * Marks the request as the consumer's: the chain merges the consumer's plugins for access and
@@ -16,6 +18,28 @@ export function authenticate(ctx: RequestContext, consumer: Consumer, hideHeader
   ctx.consumer = consumer;
   ctx.upstreamHeaders[CONSUMER_HEADER] = consumer.username;
   if (hideHeader) ctx.upstreamHeaders[hideHeader] = null;
+}
+
+const SIGNED = 'hmac-auth:signed';
+
+/** The headers a request signature covered (lower case; `request-line` for the request line). */
+export function setSignedHeaders(ctx: RequestContext, headers: readonly string[]): void {
+  ctx.vars.set(SIGNED, headers);
+}
+
+/** Set when a signature authenticated the request: what it covered (anti-replay checks its headers are among them). */
+export function signedHeaders(ctx: RequestContext): readonly string[] | undefined {
+  return ctx.vars.get(SIGNED) as readonly string[] | undefined;
+}
+
+/**
+ * Whether a list of signed (or enforced) header names covers `name`. `date` stands for the
+ * request's date, which a client sends as X-Date or Date (hmac-auth checks the one it sends).
+ */
+export function coversHeader(signed: readonly string[], name: string): boolean {
+  const n = name.toLowerCase();
+  if (n === 'date') return signed.includes('date') || signed.includes('x-date');
+  return signed.includes(n);
 }
 
 export function sha256hex(s: string | Buffer): string {

@@ -35,6 +35,30 @@ export const authFailures = new Counter({
   registers: [pluginMetrics],
 });
 
+/** Password hashes computed (scrypt), by their cost: a user's own and the dummy for unknown users alike. */
+export const passwordHashes = new Counter({
+  name: 'meridian_plugin_password_hashes_total',
+  help: 'password hashes computed by an auth plugin (scrypt; a user\'s own hash or the same-cost dummy), by parameters N/r/p',
+  labelNames: ['plugin', 'params'] as const,
+  registers: [pluginMetrics],
+});
+
+export const passwordHashesInFlight = new Gauge({
+  name: 'meridian_plugin_password_hashes_in_flight',
+  help: 'password hashes being computed now in the worker',
+  labelNames: ['plugin'] as const,
+  registers: [pluginMetrics],
+});
+
+/** Highest in-flight count a worker reached; across workers the highest of them (not the sum). */
+export const passwordHashesPeak = new Gauge({
+  name: 'meridian_plugin_password_hashes_in_flight_peak',
+  help: 'highest number of password hashes computed at once by one worker since it started',
+  labelNames: ['plugin'] as const,
+  aggregator: 'max',
+  registers: [pluginMetrics],
+});
+
 export const breakerState = new Gauge({
   name: 'meridian_plugin_breaker_open',
   help: '1 while a consecutive-failure breaker is open or half-open, per upstream',

@@ -1,7 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { TSchema, Static } from '@sinclair/typebox';
-import { loadConfig } from '../core/config-file.js';
-import { MeridianError } from '../core/errors/index.js';
+import { loadConfig } from './config-file.js';
+import { MeridianError } from './errors/index.js';
 
 /** One `meridian <name>` subcommand. `run` returns the exit code. */
 export interface Command {
