@@ -226,26 +226,19 @@ export class RequestParser {
       this.startHead();
     }
     for (;;) {
-      const lf = buf.indexOf(LF, this.scan);
-      if (lf === -1) {
-        this.scan = buf.length;
+      const end = this.nextLine('head');
+      if (end === -1) {
         this.checkPartialLine(buf.length);
         return false;
       }
-      this.scan = lf + 1;
-      if (lf + 1 - this.msgStart > this.limits.maxHeaderBytes) {
-        throw new ParseError('MERIDIAN_ERR_HTTP_HEADERS_TOO_LARGE', `head larger than ${this.limits.maxHeaderBytes} bytes`);
-      }
       const start = this.lineStart;
-      if (lf === start || buf[lf - 1] !== CR) throw new ParseError('MERIDIAN_ERR_HTTP_BAD_LINE_ENDING', 'line ended by a bare LF');
-      const end = lf - 1;
-      this.lineStart = lf + 1;
+      this.lineStart = end + 2;
       const head = this.head as RequestHead;
       if (head.method === '') {
         this.parseRequestLine(start, end);
       } else if (end === start) {
-        this.pos = lf + 1;
-        head.headBytes = lf + 1 - this.msgStart;
+        this.pos = end + 2;
+        head.headBytes = end + 2 - this.msgStart;
         this.headOpen = false;
         return this.finishHead(head);
       } else {
@@ -254,10 +247,24 @@ export class RequestParser {
     }
   }
 
-  private checkPartialLine(end: number): void {
-    if (end - this.msgStart > this.limits.maxHeaderBytes) {
-      throw new ParseError('MERIDIAN_ERR_HTTP_HEADERS_TOO_LARGE', `head larger than ${this.limits.maxHeaderBytes} bytes`);
+  /**
+   * The next complete line from lineStart, within the byte budget of the head (or trailer
+   * section) begun at msgStart: the index of its CR, or -1 while its LF has not arrived.
+   */
+  private nextLine(section: 'head' | 'trailers'): number {
+    const buf = this.buf;
+    const lf = buf.indexOf(LF, this.scan);
+    const reach = lf === -1 ? buf.length : lf + 1;
+    if (reach - this.msgStart > this.limits.maxHeaderBytes) {
+      throw new ParseError('MERIDIAN_ERR_HTTP_HEADERS_TOO_LARGE', `${section} larger than ${this.limits.maxHeaderBytes} bytes`);
     }
+    this.scan = reach;
+    if (lf === -1) return -1;
+    if (lf === this.lineStart || buf[lf - 1] !== CR) throw new ParseError('MERIDIAN_ERR_HTTP_BAD_LINE_ENDING', `${section} line ended by a bare LF`);
+    return lf - 1;
+  }
+
+  private checkPartialLine(end: number): void {
     const requestLine = (this.head as RequestHead).method === '';
     // A request line longer than any method + SP + the longest URL + " HTTP/1.1" is a URL too long.
     if (requestLine && end - this.lineStart > this.limits.maxUrlLength + 32) {
@@ -604,28 +611,16 @@ export class RequestParser {
   }
 
   private stepTrailers(): boolean {
-    const buf = this.buf;
     for (;;) {
-      const lf = buf.indexOf(LF, this.scan);
-      if (lf === -1) {
-        this.scan = buf.length;
-        if (buf.length - this.msgStart > this.limits.maxHeaderBytes) {
-          throw new ParseError('MERIDIAN_ERR_HTTP_HEADERS_TOO_LARGE', `trailers larger than ${this.limits.maxHeaderBytes} bytes`);
-        }
-        return false;
-      }
-      this.scan = lf + 1;
-      if (lf + 1 - this.msgStart > this.limits.maxHeaderBytes) {
-        throw new ParseError('MERIDIAN_ERR_HTTP_HEADERS_TOO_LARGE', `trailers larger than ${this.limits.maxHeaderBytes} bytes`);
-      }
+      const end = this.nextLine('trailers');
+      if (end === -1) return false;
       const start = this.lineStart;
-      if (lf === start || buf[lf - 1] !== CR) throw new ParseError('MERIDIAN_ERR_HTTP_BAD_LINE_ENDING', 'trailer line ended by a bare LF');
-      this.lineStart = lf + 1;
-      if (lf - 1 === start) {
-        this.pos = lf + 1;
+      this.lineStart = end + 2;
+      if (end === start) {
+        this.pos = end + 2;
         return this.complete(this.currentHead as RequestHead, this.trailers);
       }
-      this.parseHeaderLine(start, lf - 1, this.trailers, false);
+      this.parseHeaderLine(start, end, this.trailers, false);
     }
   }
 
