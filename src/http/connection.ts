@@ -176,6 +176,9 @@ export class Connection implements ParserHandler, ResponseOwner, BodySource {
       return;
     }
     if (!req.complete) {
+      // Answered from inside onRequest, before the parser marked the bodiless message
+      // complete: onMessageComplete, right after, moves on to the next request.
+      if (!req.hasBody) return;
       // Answered before the body arrived. A client waiting for 100 Continue that never got it
       // may or may not send its body: the framing of the next request is unknown.
       if (req.expectsContinue && !(res?.continued ?? false)) {

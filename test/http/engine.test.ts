@@ -55,6 +55,15 @@ describe('Expect: 100-continue', () => {
     client.socket.destroy();
   });
 
+  it('a request without a body answered at once keeps the connection, Expect or not', async () => {
+    const { port } = await start({ onRequest(_req, res) { res.end('done'); } });
+    const client = await rawClient(port);
+    client.send(`GET / HTTP/1.1\r\n${H}Expect: 100-continue\r\n\r\nGET / HTTP/1.1\r\n${H}\r\n`);
+    await vi.waitFor(() => expect(parseResponses(client.text())).toHaveLength(2));
+    expect(client.closed()).toBe(false);
+    client.socket.destroy();
+  });
+
   it('a final answer without 100 Continue closes the connection (the body may or may not follow)', async () => {
     const { port } = await start({ onRequest(_req, res) { res.writeHead(417).end(); } });
     const text = await exchangeUntilClose(port, `POST / HTTP/1.1\r\n${H}Expect: 100-continue\r\nContent-Length: 5\r\n\r\n`);
