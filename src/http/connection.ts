@@ -160,6 +160,9 @@ export class Connection implements ParserHandler, ResponseOwner, BodySource {
   resumeBody(): void {
     if (!this.bodyPaused || this.detached) return;
     this.bodyPaused = false;
+    // The message may have completed in the step that paused for the reader: then the parser
+    // waits for the response, not for the reader.
+    if (this.req?.complete && this.res !== null) return;
     this.parser.resume();
     this.afterParse();
     if (!this.parser.isPaused && !this.detached) this.socket.resume();

@@ -180,6 +180,25 @@ describe('reading the body', () => {
     client.socket.destroy();
   });
 
+  it('a body read late does not let the next pipelined request in before its response', async () => {
+    const order: string[] = [];
+    const { port } = await start({
+      onRequest(req, res) {
+        order.push(`start ${req.url}`);
+        setTimeout(() => {
+          req.body.on('data', () => { /* drain */ }).on('end', () => {
+            setTimeout(() => { order.push(`end ${req.url}`); res.end(req.url); }, 20);
+          });
+        }, 30);
+      },
+    });
+    const client = await rawClient(port);
+    client.send(`POST /a HTTP/1.1\r\n${H}Content-Length: 3\r\n\r\nabcPOST /b HTTP/1.1\r\n${H}Content-Length: 1\r\n\r\nx`);
+    await vi.waitFor(() => expect(parseResponses(client.text())).toHaveLength(2));
+    expect(order).toEqual(['start /a', 'end /a', 'start /b', 'end /b']);
+    client.socket.destroy();
+  });
+
   it('readBody: chunks, then onEnd with the trailers set; onEnd at once without a body', async () => {
     const { port } = await start({
       onRequest(req, res) {
