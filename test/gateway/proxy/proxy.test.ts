@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { connect } from 'node:net';
 import { request as httpRequest } from 'node:http';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -165,7 +165,7 @@ describe('proxy: failures, retries, passive health', () => {
     const good2 = await startUpstream();
     const gw = await startGateway({
       routes: [{ id: 'r', paths: ['/*'], upstream_id: 'u1' }],
-      upstreams: [{ id: 'u1', nodes: [bad, good1, good2].map((u) => ({ host: '127.0.0.1', port: u.port })), checks: { passive: { failures: 2, base_ejection_ms: 400, max_ejection_ms: 5000, panic_threshold: 0.5 } } }],
+      upstreams: [{ id: 'u1', nodes: [bad, good1, good2].map((u) => ({ host: '127.0.0.1', port: u.port })), checks: { passive: { failures: 2, base_ejection_ms: 3000, max_ejection_ms: 10000, panic_threshold: 0.5 } } }],
     });
     try {
       for (let i = 0; i < 9; i++) await send(`${gw.url}/x`);
@@ -175,8 +175,9 @@ describe('proxy: failures, retries, passive health', () => {
       for (let i = 0; i < 9; i++) expect((await send(`${gw.url}/x`)).status).toBe(200);
       expect(bad.hits).toBe(hitsWhileEjected);
       failing = false;
-      await new Promise((r) => setTimeout(r, 500));
-      expect(status().find((n) => n.node === `127.0.0.1:${bad.port}`)?.state).toBe('healthy');
+      // The ejection (3 s, long enough that a loaded machine cannot outlast it while sending
+      // the requests above) ends by itself.
+      await vi.waitFor(() => expect(status().find((n) => n.node === `127.0.0.1:${bad.port}`)?.state).toBe('healthy'), { timeout: 10_000, interval: 100 });
       for (let i = 0; i < 6; i++) await send(`${gw.url}/x`);
       expect(bad.hits).toBeGreaterThan(hitsWhileEjected);
     } finally {
