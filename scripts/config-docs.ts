@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TSchema } from '@sinclair/typebox';
-import { RESOURCES } from '../src/core/model/index.js';
+import { GatewayConfig, RESOURCES } from '../src/core/model/index.js';
 import { PROJECT_ROOT } from '../src/core/servers/binaries.js';
 import { GatewayProgramConfig } from '../src/gateway/config.js';
 import { ControllerProgramConfig } from '../controller/config.js';
@@ -36,7 +36,8 @@ function typeOf(n: Node): string {
   return 'any';
 }
 
-function rows(n: Node, prefix: string, out: string[]): void {
+/** `depth`: how many levels of nested fields to list (the resources of a data-plane config have their own sections). */
+function rows(n: Node, prefix: string, out: string[], depth = Infinity): void {
   const required = new Set(n.required ?? []);
   for (const [key, child] of Object.entries(n.properties ?? {})) {
     const field = prefix ? `${prefix}.${key}` : key;
@@ -45,13 +46,13 @@ function rows(n: Node, prefix: string, out: string[]): void {
     const desc = (child.description ?? '').replace(/\|/g, '\\|');
     out.push(`| \`${field}\` | ${typeOf(child)}${range ? ` (${range})` : ''} | ${def} | ${desc} |`);
     const inner = child.type === 'array' ? child.items : child;
-    if (inner?.properties) rows(inner, child.type === 'array' ? `${field}[]` : field, out);
+    if (inner?.properties && depth > 1) rows(inner, child.type === 'array' ? `${field}[]` : field, out, depth - 1);
   }
 }
 
-function section(title: string, schema: TSchema, intro: string): string {
+function section(title: string, schema: TSchema, intro: string, depth = Infinity): string {
   const out: string[] = [`## ${title}`, '', intro, '', '| field | type | default | meaning |', '|---|---|---|---|'];
-  rows(schema as unknown as Node, '', out);
+  rows(schema as unknown as Node, '', out, depth);
   return out.join('\n');
 }
 
@@ -70,6 +71,7 @@ export function renderConfigDocs(): string {
     section('meridian dns', DnsProgramConfig, 'The authoritative DNS server.'),
     section('meridian prober', ProberProgramConfig, 'A health prober.'),
     section('meridian up (deploy/local.yaml)', LocalTopology, 'The local cluster.'),
+    section('data-plane config (gateway `config.file`)', GatewayConfig, 'What a gateway serves: the file of standalone mode, and what the controller writes under `config/` in a regional etcd. Each list holds resources of the sections below.', 1),
     '# Resources (controller API, etcd)',
     ...Object.entries(RESOURCES).map(([kind, r]) => section(`${kind} (key: ${r.key})`, r.schema, `\`/v1/${kind}/<${r.key}>\` on the controller; \`${kind}/<${r.key}>\` in central etcd.`)),
   ];

@@ -60,7 +60,8 @@ export function applyEnvOverrides(config: Record<string, unknown>, env: NodeJS.P
   return out;
 }
 
-export function readYamlFile(file: string): unknown {
+/** The YAML document of a file, or undefined when it holds none (0 bytes, blank, comments only). */
+export function readYamlDocument(file: string): unknown {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -69,11 +70,16 @@ export function readYamlFile(file: string): unknown {
     throw new MeridianError('MERIDIAN_ERR_CONFIG_FILE', { file, reason: e.code === 'ENOENT' ? 'no such file' : e.message });
   }
   try {
-    return parseYaml(text) ?? {};
+    return parseYaml(text) ?? undefined;
   } catch (err) {
     const reason = (err as Error).message.split('\n')[0] ?? 'parse error';
     throw new MeridianError('MERIDIAN_ERR_CONFIG_YAML', { file, reason });
   }
+}
+
+/** A YAML file's document; an empty file is an empty mapping. */
+export function readYamlFile(file: string): unknown {
+  return readYamlDocument(file) ?? {};
 }
 
 /** YAML file (optional) + environment overrides, with defaults, validated strictly. */

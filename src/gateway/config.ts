@@ -28,7 +28,7 @@ export const GatewayProgramConfig = Strict({
     source: Type.Union([Type.Literal('etcd'), Type.Literal('file')], { default: 'etcd', description: 'where routes come from (default etcd)' }),
     file: Type.Optional(Type.String({ description: 'YAML data-plane config when source is file (watched, hot-reloaded)' })),
     etcd: Type.Optional(EtcdSettings),
-    snapshot_file: Type.Optional(Type.String({ description: 'last-known-good snapshot (default .meridian/<node>.snapshot.json)' })),
+    snapshot_file: Type.Optional(Type.String({ description: 'last-known-good snapshot; it holds TLS keys and consumer credentials, so it is written 0600 in a 0700 folder (default .meridian/gateway/<region>/<cluster>/<node>.snapshot.json, relative to the working directory)' })),
     debounce_ms: Type.Integer({ minimum: 0, default: 50, description: 'changes closer than this are applied together (ms, default 50)' }),
   }, { default: {} }),
   discovery: Type.Optional(DiscoveryConfig),

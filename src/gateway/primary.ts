@@ -1,24 +1,28 @@
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Server } from 'node:http';
 import { AggregatorRegistry } from 'prom-client';
 import { EtcdStore } from '../core/etcd-store.js';
+import { isMeridianError } from '../core/errors/index.js';
 import type { Logger } from '../core/logger.js';
 import type { GatewayConfig } from '../core/model/index.js';
 import { builtinRegistry, type PluginRegistry } from '../plugins/index.js';
 import { createAdminServer, type AdminBackend, type PurgeResult } from './admin.js';
-import { RuntimeBuilder } from './build.js';
+import { RuntimeBuilder, type CheckedConfig } from './build.js';
+import { guardReplacement, type GuardView } from './config-guard.js';
 import { diffConfig, isEmptyPatch } from './config-patch.js';
 import { listenList, splitHostPort, type GatewayProgramConfig } from './config.js';
 import { isMeridianMessage, type FromWorker, type PurgeFilter, type ToWorker, type WorkerStatus } from './ipc.js';
 import { NodeRegistrar } from './registration.js';
-import { readSnapshot, writeSnapshot } from './snapshot.js';
+import { defaultSnapshotFile, readSnapshot, tightenSnapshot, writeSnapshot } from './snapshot.js';
 import { EtcdConfigSource } from './sources/etcd-source.js';
 import { FileConfigSource } from './sources/file-source.js';
 import type { ConfigSource } from './sources/types.js';
 
 const VERSION = '0.1.0';
+
+type Origin = 'etcd' | 'file' | 'snapshot' | 'empty';
 
 interface WorkerSlot {
   worker: Worker;
@@ -47,8 +51,12 @@ export class GatewayPrimary implements AdminBackend {
   private readonly registry: PluginRegistry = builtinRegistry();
   private readonly aggregator = new AggregatorRegistry();
   private current: GatewayConfig | undefined;
-  private origin: 'etcd' | 'file' | 'snapshot' | 'empty' | undefined;
-  private lastRejection: { reason: string; at: string; revision: number | undefined } | undefined;
+  /** Routes of `current` this node serves (enabled, in its region): what the guard protects. */
+  private currentRoutes = 0;
+  /** The snapshot read at boot, checked: the guard's reference until a config is served. */
+  private baseline: { config: GatewayConfig; routes: number; savedAt: string } | undefined;
+  private origin: Origin | undefined;
+  private lastRejection: { code: string; reason: string; at: string; revision: number | undefined } | undefined;
   private sourceError: { reason: string; at: string } | undefined;
   private source: ConfigSource | undefined;
   private store: EtcdStore | undefined;
@@ -68,7 +76,7 @@ export class GatewayPrimary implements AdminBackend {
   private exitResolve: ((code: number) => void) | undefined;
 
   constructor(private readonly config: GatewayProgramConfig, private readonly log: Logger) {
-    this.snapshotFile = resolve(config.config.snapshot_file ?? join('.meridian', `${config.node.name}.snapshot.json`));
+    this.snapshotFile = resolve(config.config.snapshot_file ?? defaultSnapshotFile(config.node));
     this.tokenHash = config.admin.token_hash?.toLowerCase();
   }
 
@@ -82,13 +90,15 @@ export class GatewayPrimary implements AdminBackend {
       this.source = new FileConfigSource(cc.file, cc.debounce_ms);
     } else {
       if (!this.store) throw new Error('config.etcd is required when config.source is etcd');
-      this.source = new EtcdConfigSource(this.store, cc.debounce_ms);
+      this.source = new EtcdConfigSource(this.store, { debounceMs: cc.debounce_ms });
     }
     this.source.onSnapshot((raw) => this.offer(raw, this.source?.kind ?? 'file'));
     this.source.onError((reason) => {
       this.sourceError = { reason, at: new Date().toISOString() };
       this.log.warn({ source: this.source?.kind, reason }, 'config source unavailable; serving the last good config');
     });
+    // Read before the source: what the source hands over at boot is judged against it.
+    this.loadSnapshot();
     await this.source.start();
     if (!this.current) this.bootFromSnapshot();
 
@@ -133,34 +143,74 @@ export class GatewayPrimary implements AdminBackend {
     return exited;
   }
 
-  private bootFromSnapshot(): void {
-    const snap = readSnapshot(this.snapshotFile);
-    if (snap) {
-      this.log.warn({ file: this.snapshotFile, saved_at: snap.saved_at, revision: snap.config.revision }, 'booting from the last-known-good snapshot');
-      this.offer(snap.config, 'snapshot');
+  /** The snapshot file, made private and checked; kept as the baseline (served only if the source delivers nothing acceptable). */
+  private loadSnapshot(): void {
+    try {
+      tightenSnapshot(this.snapshotFile);
+    } catch (err) {
+      this.log.warn({ file: this.snapshotFile, err: (err as Error).message }, 'cannot restrict the snapshot file to this user');
     }
-    if (!this.current) {
+    const snap = readSnapshot(this.snapshotFile);
+    if (!snap) return;
+    try {
+      const checked = RuntimeBuilder.dryRun(snap.config, this.registry, this.config.node.region);
+      this.baseline = { config: checked.config, routes: checked.routes.length, savedAt: snap.saved_at };
+    } catch (err) {
+      this.log.error({ file: this.snapshotFile, reason: (err as Error).message }, 'snapshot file holds an invalid config; ignored');
+    }
+  }
+
+  private bootFromSnapshot(): void {
+    const snap = this.baseline;
+    if (snap) {
+      this.log.warn({ file: this.snapshotFile, saved_at: snap.savedAt, revision: snap.config.revision }, 'booting from the last-known-good snapshot');
+      this.accept(snap.config, snap.routes, 'snapshot');
+    } else {
       this.log.warn('no config yet: serving an empty one until the source delivers');
       this.offer({}, 'empty');
     }
   }
 
-  /** A raw snapshot from a source: accepted whole, or rejected whole with the reason kept. */
-  private offer(raw: unknown, origin: 'etcd' | 'file' | 'snapshot' | 'empty'): void {
-    let config: GatewayConfig;
+  /** What the node serves, or while it boots the snapshot it would fall back to. */
+  private served(): GuardView | undefined {
+    if (this.current) return { revision: this.current.revision, routes: this.currentRoutes };
+    return this.baseline && { revision: this.baseline.config.revision, routes: this.baseline.routes };
+  }
+
+  /**
+   * A raw snapshot: accepted whole, or rejected whole with the reason kept. What a source
+   * hands over must also pass the guard (no empty source, no older revision, no silent loss
+   * of every route): a truncated file or a wiped prefix must not replace what is served.
+   */
+  private offer(raw: unknown, origin: Origin): void {
+    let checked: CheckedConfig;
     try {
-      config = RuntimeBuilder.dryRun(raw, this.registry, this.config.node.region).config;
+      const fromSource = origin === 'etcd' || origin === 'file';
+      const what = this.source?.description ?? 'the config source';
+      if (fromSource && raw === undefined) guardReplacement(this.served(), undefined, what);
+      checked = RuntimeBuilder.dryRun(raw, this.registry, this.config.node.region);
+      const { config } = checked;
+      if (fromSource) guardReplacement(this.served(), { revision: config.revision, routes: checked.routes.length, allowEmpty: config.allow_empty }, what);
     } catch (err) {
       const revision = typeof raw === 'object' && raw !== null ? Number((raw as { revision?: unknown }).revision ?? NaN) : NaN;
-      this.lastRejection = { reason: (err as Error).message, at: new Date().toISOString(), revision: Number.isFinite(revision) ? revision : undefined };
-      this.log.error({ origin, reason: this.lastRejection.reason }, 'config rejected; the last good config keeps serving');
+      const code = isMeridianError(err) ? err.code : 'MERIDIAN_ERR_GATEWAY_CONFIG_REJECTED';
+      this.lastRejection = { code, reason: (err as Error).message, at: new Date().toISOString(), revision: Number.isFinite(revision) ? revision : undefined };
+      this.log.error({ origin, code, reason: this.lastRejection.reason }, 'config rejected; the last good config keeps serving');
       return;
     }
-    if (origin !== 'snapshot' && origin !== 'empty') this.sourceError = undefined;
+    this.accept(checked.config, checked.routes.length, origin);
+  }
+
+  private accept(config: GatewayConfig, routes: number, origin: Origin): void {
     const prev = this.current;
     const patch = prev === undefined ? undefined : diffConfig(prev, config);
-    if (prev !== undefined && (patch === undefined ? JSON.stringify(config) === JSON.stringify(prev) : isEmptyPatch(prev, patch))) return;
+    if (prev !== undefined && (patch === undefined ? JSON.stringify(config) === JSON.stringify(prev) : isEmptyPatch(prev, patch))) {
+      // The source confirms what a snapshot boot served: the node now serves the source's config.
+      if (origin === 'etcd' || origin === 'file') this.origin = origin;
+      return;
+    }
     this.current = config;
+    this.currentRoutes = routes;
     this.origin = origin;
     if (origin === 'etcd' || origin === 'file') this.saveSnapshot();
     this.log.info({ origin, revision: config.revision, routes: config.routes.length, upstreams: config.upstreams.length }, 'config accepted');
@@ -317,7 +367,8 @@ export class GatewayPrimary implements AdminBackend {
         source: this.source?.kind,
         origin: this.origin,
         source_connected: this.source?.connected ?? false,
-        source_error: this.sourceError,
+        // Why the source cannot be read, while it cannot.
+        source_error: this.source?.connected ? undefined : this.sourceError,
         revision: this.current?.revision,
         routes: first?.routes ?? 0,
         upstreams: this.current?.upstreams.length ?? 0,

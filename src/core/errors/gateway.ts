@@ -18,4 +18,6 @@ export const GATEWAY_ERRORS = defineErrors('GATEWAY', {
   MERIDIAN_ERR_GATEWAY_PURGE_UNAVAILABLE: { message: 'purge not available: {reason}', status: 503 },
   MERIDIAN_ERR_GATEWAY_ADMIN_FAILED: { message: 'admin request failed: {reason}', status: 500 },
   MERIDIAN_ERR_GATEWAY_SNAPSHOT: { message: 'snapshot file {file}: {reason}', status: 500 },
+  /** A config that would silently drop what is served (empty source, no routes, older revision). */
+  MERIDIAN_ERR_GATEWAY_CONFIG_UNSAFE: { message: 'config refused: {reason}', status: 409 },
 });

@@ -43,12 +43,16 @@ export type ResourceOf<K extends ResourceKind> = Static<(typeof RESOURCES)[K]['s
 
 /** The data-plane config a gateway runs on: what the reconciler writes for its region. */
 export const GatewayConfig = Strict({
-  revision: Type.Integer({ minimum: 0, default: 0, description: 'central etcd revision this snapshot came from' }),
-  routes: Type.Array(Route, { default: [] }),
-  upstreams: Type.Array(Upstream, { default: [] }),
-  consumers: Type.Array(Consumer, { default: [] }),
-  ssl: Type.Array(Ssl, { default: [] }),
-  global_rules: Type.Array(GlobalRule, { default: [] }),
+  revision: Type.Integer({ minimum: 0, default: 0, description: 'central etcd revision this snapshot came from; a gateway refuses a config whose revision is lower than the one it serves' }),
+  allow_empty: Type.Optional(Type.Boolean({
+    default: false,
+    description: 'a config with no routes replaces one that has routes only with allow_empty: true and a revision higher than the served one (default false: refused, the last good config keeps serving). In etcd mode the controller-written config/_revision key stands for it',
+  })),
+  routes: Type.Array(Route, { default: [], description: 'see the routes section' }),
+  upstreams: Type.Array(Upstream, { default: [], description: 'see the upstreams section' }),
+  consumers: Type.Array(Consumer, { default: [], description: 'see the consumers section' }),
+  ssl: Type.Array(Ssl, { default: [], description: 'see the ssl section' }),
+  global_rules: Type.Array(GlobalRule, { default: [], description: 'see the global_rules section' }),
 });
 export type GatewayConfig = Static<typeof GatewayConfig>;
 export * from './program.js';

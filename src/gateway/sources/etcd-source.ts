@@ -1,7 +1,16 @@
-import type { EtcdStore} from '../../core/etcd-store.js';
+import type { EtcdStore } from '../../core/etcd-store.js';
+import { isMeridianError } from '../../core/errors/index.js';
 import { type StoreWatch, type WatchEvent } from '../../core/etcd-store.js';
 import { REGIONAL_KINDS, regionalKeys, type RegionalKind, type RegionalRevision } from '../../core/keys.js';
 import type { ConfigSource } from './types.js';
+
+export interface EtcdSourceOptions {
+  debounceMs: number;
+  /** Retry of a failed read-and-watch (ms, default 1000). */
+  retryMs?: number;
+  /** How often etcd is asked whether it answers, for `connected` (ms, default 1000). */
+  probeMs?: number;
+}
 
 /**
  * etcd mode: ONE watch per gateway node (in the primary) on the regional `config/` prefix.
@@ -9,6 +18,10 @@ import type { ConfigSource } from './types.js';
  * reconnects, so no event is lost); events are folded into the key map and, debounced, the
  * assembled snapshot is handed over. If etcd is unreachable the source retries in the
  * background while the primary serves its last-known-good snapshot.
+ *
+ * `connected` is kept true to the facts by a probe (one read of a missing key per probeMs):
+ * the etcd3 watcher reconnects silently, so the watch alone cannot say that etcd is gone.
+ * A watch etcd cancels (a compacted revision after a restore) is replaced by a fresh read.
  */
 export class EtcdConfigSource implements ConfigSource {
   readonly kind = 'etcd';
@@ -18,11 +31,22 @@ export class EtcdConfigSource implements ConfigSource {
   private watch: StoreWatch | undefined;
   private timer: NodeJS.Timeout | undefined;
   private retry: NodeJS.Timeout | undefined;
+  private probeTimer: NodeJS.Timeout | undefined;
+  private probing = false;
   private stopped = false;
   private snapshotFn: (raw: unknown) => void = () => undefined;
   private errorFn: (reason: string) => void = () => undefined;
+  private readonly retryMs: number;
+  private readonly probeMs: number;
 
-  constructor(readonly store: EtcdStore, private readonly debounceMs: number, private readonly retryMs = 1_000) {}
+  constructor(readonly store: EtcdStore, private readonly opts: EtcdSourceOptions) {
+    this.retryMs = opts.retryMs ?? 1_000;
+    this.probeMs = opts.probeMs ?? 1_000;
+  }
+
+  get description(): string {
+    return `the etcd prefix ${this.store.full(regionalKeys.config())}`;
+  }
 
   onSnapshot(fn: (raw: unknown) => void): void {
     this.snapshotFn = fn;
@@ -35,6 +59,8 @@ export class EtcdConfigSource implements ConfigSource {
   /** Resolves after the first attempt (success or not); failures keep retrying in the background. */
   async start(): Promise<void> {
     await this.connect();
+    this.probeTimer = setInterval(() => void this.probe(), this.probeMs);
+    this.probeTimer.unref();
   }
 
   private async connect(): Promise<void> {
@@ -44,12 +70,47 @@ export class EtcdConfigSource implements ConfigSource {
       this.entries.clear();
       this.sortedKeys = undefined;
       for (const [key, e] of snap.entries) this.entries.set(key, e.value);
-      this.watch = await this.store.watch(regionalKeys.config(), snap.revision + 1, (events) => this.apply(events), (err) => this.errorFn(`etcd watch: ${err.message}`));
+      this.watch = await this.store.watch(regionalKeys.config(), snap.revision + 1, (events) => this.apply(events), (err) => this.onWatchError(err));
       this.connected = true;
       this.emit();
     } catch (err) {
+      this.connected = false;
       this.errorFn((err as Error).message);
-      this.retry = setTimeout(() => void this.connect(), this.retryMs);
+      this.reconnectLater();
+    }
+  }
+
+  private reconnectLater(): void {
+    if (this.retry || this.stopped) return;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      void this.connect();
+    }, this.retryMs);
+  }
+
+  /** An undecodable value is skipped (reported); any other watch error means the watch is gone. */
+  private onWatchError(err: Error): void {
+    if (isMeridianError(err, 'MERIDIAN_ERR_STORE_DECODE')) return this.errorFn(`etcd watch: ${err.message}`);
+    this.connected = false;
+    this.errorFn(`etcd watch ended: ${err.message}; reading the prefix again`);
+    const old = this.watch;
+    this.watch = undefined;
+    void old?.stop().catch(() => undefined);
+    this.reconnectLater();
+  }
+
+  /** While a watch exists: does etcd answer? (A read-and-watch in progress sets `connected` itself.) */
+  private async probe(): Promise<void> {
+    if (this.probing || this.stopped || !this.watch) return;
+    this.probing = true;
+    try {
+      await this.store.revision();
+      this.connected = this.watch !== undefined;
+    } catch (err) {
+      if (this.connected) this.errorFn(`etcd unreachable: ${(err as Error).message}`);
+      this.connected = false;
+    } finally {
+      this.probing = false;
     }
   }
 
@@ -65,10 +126,12 @@ export class EtcdConfigSource implements ConfigSource {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.emit();
-    }, this.debounceMs);
+    }, this.opts.debounceMs);
   }
 
   private emit(): void {
+    // A prefix without a single key is a wiped region, not a config: handed over as nothing.
+    if (this.entries.size === 0) return this.snapshotFn(undefined);
     // The key order changes only when keys come or go; a changed value keeps its place.
     this.sortedKeys ??= [...this.entries.keys()].sort();
     this.snapshotFn(assemble(this.entries, this.sortedKeys));
@@ -78,11 +141,17 @@ export class EtcdConfigSource implements ConfigSource {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     if (this.retry) clearTimeout(this.retry);
+    if (this.probeTimer) clearInterval(this.probeTimer);
     await this.watch?.stop().catch(() => undefined);
   }
 }
 
-/** `config/<kind>/<id>` entries to a GatewayConfig-shaped object (sorted by key: stable order). */
+/**
+ * `config/<kind>/<id>` entries to a GatewayConfig-shaped object (sorted by key: stable order).
+ * `config/_revision` is the controller's mark on what it wrote: its revision is the config's,
+ * and its presence is the explicit `allow_empty` (the controller writes it with every change,
+ * including one that removed the last route); without it a read of no routes is refused.
+ */
 export function assemble(entries: ReadonlyMap<string, unknown>, sortedKeys: readonly string[] = [...entries.keys()].sort()): Record<string, unknown> {
   const out: Record<string, unknown[]> = {};
   for (const k of REGIONAL_KINDS) out[k] = [];
@@ -98,5 +167,5 @@ export function assemble(entries: ReadonlyMap<string, unknown>, sortedKeys: read
     const list = parts.length === 3 && Object.hasOwn(out, parts[1] as string) ? out[parts[1] as RegionalKind] : undefined;
     if (list !== undefined) list.push(value);
   }
-  return { revision, ...out };
+  return { revision, allow_empty: entries.has(revisionKey), ...out };
 }

@@ -1,11 +1,12 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
-import { readYamlFile } from '../../core/config-file.js';
+import { readYamlDocument } from '../../core/config-file.js';
 import type { ConfigSource } from './types.js';
 
 /**
  * Standalone mode: the data-plane config from a YAML file, re-read when it changes. The
  * folder is watched, not the file, because editors and deploy tools replace files by rename.
+ * An empty file is handed over as `undefined` (the primary refuses it), never as an empty config.
  */
 export class FileConfigSource implements ConfigSource {
   readonly kind = 'file';
@@ -20,6 +21,10 @@ export class FileConfigSource implements ConfigSource {
     this.file = resolve(file);
   }
 
+  get description(): string {
+    return `the config file ${this.file}`;
+  }
+
   onSnapshot(fn: (raw: unknown) => void): void {
     this.snapshotFn = fn;
   }
@@ -29,13 +34,16 @@ export class FileConfigSource implements ConfigSource {
   }
 
   private read(): void {
+    let raw: unknown;
     try {
-      const raw = readYamlFile(this.file);
-      this.connected = true;
-      this.snapshotFn(raw);
+      raw = readYamlDocument(this.file);
     } catch (err) {
+      this.connected = false;
       this.errorFn((err as Error).message);
+      return;
     }
+    this.connected = true;
+    this.snapshotFn(raw);
   }
 
   async start(): Promise<void> {
