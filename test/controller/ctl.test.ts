@@ -103,8 +103,8 @@ describe('meridian ctl', () => {
     expect(bound.code).toBe(0);
     expect(bound.stdout).toContain(`api.shop.example. 300 IN CNAME ${uuid}.gw.example.net.`);
     expect(invalid.code).toBe(8);
-    expect(invalid.stderr).toBe('error: invalid route: paths: must have at least 1 item(s) [MERIDIAN_ERR_CONTROLLER_INVALID]\n');
-    expect(status.stdout).toMatch(/^REGION\s+NODE\s+STATE\s+DESIRED\s+APPLIED$/m);
+    expect(invalid.stderr).toBe('error: routes/broken: invalid route: paths: must have at least 1 item(s) [MERIDIAN_ERR_CONTROLLER_INVALID]\n');
+    expect(status.stdout).toMatch(/^REGION\s+NODE\s+STATE\s+DESIRED\s+APPLIED\s+PROBERS$/m);
     expect(status.stdout).toMatch(/^east\s+no_etcd/m);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('Exit codes:');
