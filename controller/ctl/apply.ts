@@ -51,7 +51,7 @@ export async function postApply(api: CtlClient, body: Record<string, unknown>): 
 
 export function resultLines(answer: ApplyAnswer): string {
   const tail = answer.dry_run ? ' (dry run)' : '';
-  return answer.items.map((i) => `${i.kind}/${i.id} ${WORD[i.result]}${tail}${i.cname && i.result !== 'unchanged' ? `  (publish: ${i.cname.record})` : ''}\n`).join('');
+  return answer.items.map((i) => `${i.kind}/${i.id} ${WORD[i.result]}${tail}${i.cname ? `  (publish: ${i.cname.record})` : ''}\n`).join('');
 }
 
 /** A prune deletes: on a terminal ask, else insist on --yes (a pipe cannot answer). */
