@@ -9,7 +9,7 @@ import { spawnMeridian } from '../harness/cli.js';
 import type { Controller } from '../../controller/controller.js';
 import type { ControllerStatus, NodeStatus } from '../../controller/status.js';
 import { sha256Hex } from '../../controller/api/auth.js';
-import { call, GATEWAY_TOKEN, runCtl, startController } from './helpers.js';
+import { call, GATEWAY_TOKEN, runCtl, startController, waitFor } from './helpers.js';
 
 // A real `meridian gateway` registered in region east and named by its cluster definition, a
 // real `meridian prober` probing it, then SIGKILL: `ctl status` must say so and exit non-zero.
@@ -71,10 +71,10 @@ describe('ctl status and apply --wait with a real gateway and prober', () => {
     expect(healthy.stdout).toMatch(/^ {2}east\s+c1\/gw1\s+in_sync\s+\d+\s+\d+\s+up since \S+Z \(1\/1 probers\)$/m);
 
     gateway.kill('SIGKILL');
-    const down = await eventually(async () => {
+    const down = await waitFor(async () => {
       const r = await ctlRun(['status']);
       return /c1\/gw1\s+down/.test(r.stdout) && r;
-    }, 20_000, 100);
+    }, 20_000);
     expect(down.code).toBe(1);
     expect(down.stdout).toMatch(/^east\s+degraded\s/m);
     expect(down.stdout).toMatch(/^ {2}east\s+c1\/gw1\s+down\s+\d+\s+\S+\s+down since \S+Z \(1\/1 probers\)$/m);
@@ -85,11 +85,11 @@ describe('ctl status and apply --wait with a real gateway and prober', () => {
 
     // Without the prober's view (its lease gone with it), the node is missing.
     prober.kill('SIGKILL');
-    const missing = await eventually(async () => {
+    const missing = await waitFor(async () => {
       const r = await ctlRun(['status', '-o', 'json']);
       const node = (JSON.parse(r.stdout) as ControllerStatus).regions[0]?.nodes[0];
       return node?.state === 'missing' && { r, node };
-    }, 20_000, 200);
+    }, 20_000);
     expect(missing.r.code).toBe(1);
     expect(missing.node).toMatchObject({ name: 'gw1', registered: false, probe: null });
     expect((JSON.parse(missing.r.stdout) as ControllerStatus).regions[0]?.state).toBe('degraded');
