@@ -57,7 +57,8 @@ Export, edit, apply: ctl get routes -o yaml > routes.yaml; edit; ctl diff -f rou
 ctl apply -f routes.yaml (ctl dump > all.yaml for everything). Secrets read with a token below
 admin are "<redacted: admin only>"; applied back, the stored secret is kept.
 
-Exit codes: 0 ok, 1 other failure (diff: something would change; status: not all in sync), 2 usage, 3 not found, 4 conflict (revision, reference,
+Exit codes: 0 ok, 1 other failure (diff: something would change; status: a region not
+in_sync), 2 usage (a prune not confirmed), 3 not found, 4 conflict (revision, reference,
 exists, wrong state), 5 authentication or role, 6 controller unreachable, 7 drain not acked
 by every gateway, 8 invalid input (validation).
 `;

@@ -89,6 +89,16 @@ const ref = (kind: ResourceKind, id: string) => `${kind}/${id}`;
  */
 export async function applySet(svc: ResourceService, req: ApplyRequest, actor: Actor, authorize: (kind: ResourceKind) => void): Promise<ApplyOutcome> {
   const startRevision = await svc.store.etcd.revision();
+  // Each kind involved is read once (one range read), not once per resource.
+  const lists = new Map<ResourceKind, Promise<Map<string, Stored>>>();
+  const storedOf = (kind: ResourceKind): Promise<Map<string, Stored>> => {
+    let list = lists.get(kind);
+    if (!list) {
+      list = svc.list(kind).then(({ items }) => new Map(items.map((i) => [i.id, i])));
+      lists.set(kind, list);
+    }
+    return list;
+  };
   const seen = new Set<string>();
   const planned: Planned[] = [];
   for (const r of req.resources) {
@@ -99,7 +109,7 @@ export async function applySet(svc: ResourceService, req: ApplyRequest, actor: A
     if (seen.has(name)) throw invalidRequest(`${name} is named twice`);
     seen.add(name);
     try {
-      const existing = await svc.get(r.kind, id);
+      const existing = (await storedOf(r.kind)).get(id);
       const { value, unchanged } = await svc.prepare(r.kind, id, r.spec, existing);
       planned.push({ kind: r.kind, id, existing, value, unchanged });
     } catch (err) {
@@ -109,8 +119,7 @@ export async function applySet(svc: ResourceService, req: ApplyRequest, actor: A
 
   const deletes: Stored[] = [];
   for (const kind of req.prune) {
-    const { items } = await svc.list(kind);
-    for (const item of items) if (!seen.has(ref(kind, item.id))) deletes.push(item);
+    for (const item of (await storedOf(kind)).values()) if (!seen.has(ref(kind, item.id))) deletes.push(item);
   }
   const deleted = new Set(deletes.map((d) => ref(d.kind, d.id)));
 
@@ -120,7 +129,7 @@ export async function applySet(svc: ResourceService, req: ApplyRequest, actor: A
     for (const r of outgoing(p.kind, p.value)) {
       const target = ref(r.kind, r.id);
       if (seen.has(target)) continue;
-      if (deleted.has(target) || !(await svc.get(r.kind, r.id))) throw new ApplyItemError(ref(p.kind, p.id), missing(p.kind, p.id, r.field, r.kind, r.id));
+      if (deleted.has(target) || !(await storedOf(r.kind)).has(r.id)) throw new ApplyItemError(ref(p.kind, p.id), missing(p.kind, p.id, r.field, r.kind, r.id));
       if (!p.unchanged) requires.set(target, { kind: r.kind, id: r.id, field: r.field });
     }
   }
