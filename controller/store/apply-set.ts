@@ -133,6 +133,16 @@ export async function applySet(svc: ResourceService, req: ApplyRequest, actor: A
       if (!p.unchanged) requires.set(target, { kind: r.kind, id: r.id, field: r.field });
     }
   }
+  const changed = planned.filter((p) => !p.unchanged);
+  // Only changes need the kind's write role: re-applying an unchanged region is no write.
+  for (const kind of new Set([...changed.map((p) => p.kind), ...deletes.map((d) => d.kind)])) authorize(kind);
+  // Before any further read: one put or delete and one audit record per change, plus the
+  // reference marks touched and removed; the guards are a branch of their own.
+  const touched = new Set(changed.flatMap((p) => outgoing(p.kind, p.value).map((r) => refMark(r.kind, r.id))));
+  const writes = (changed.length + deletes.length) * 2 + touched.size + deletes.length;
+  const guards = 1 + changed.length + deletes.length + requires.size + deletes.length;
+  if (Math.max(writes, guards) > APPLY_MAX_TXN_OPS) throw new MeridianError('MERIDIAN_ERR_CONTROLLER_APPLY_TOO_LARGE', { ops: Math.max(writes, guards), limit: APPLY_MAX_TXN_OPS });
+
   const marks: Array<{ key: string; mod: number }> = [];
   for (const d of deletes) {
     const mark = refMark(d.kind, d.id);
@@ -144,7 +154,6 @@ export async function applySet(svc: ResourceService, req: ApplyRequest, actor: A
     if (by.length > 0) throw new ApplyItemError(ref(d.kind, d.id), new MeridianError('MERIDIAN_ERR_CONTROLLER_IN_USE', { kind: SINGULAR[d.kind], id: d.id, by: by.join(', ') }));
   }
 
-  const changed = planned.filter((p) => !p.unchanged);
   const items: ApplyItemResult[] = [
     ...planned.map((p): ApplyItemResult => ({
       kind: p.kind, id: p.id, result: p.unchanged ? 'unchanged' : p.existing ? 'updated' : 'created',
@@ -152,19 +161,12 @@ export async function applySet(svc: ResourceService, req: ApplyRequest, actor: A
     })),
     ...deletes.map((d): ApplyItemResult => ({ kind: d.kind, id: d.id, result: 'deleted', before: d.value })),
   ];
-  // Only changes need the kind's write role: re-applying an unchanged region is no write.
-  for (const kind of new Set([...changed.map((p) => p.kind), ...deletes.map((d) => d.kind)])) authorize(kind);
   if (changed.length === 0 && deletes.length === 0) return { dryRun: req.dryRun, revision: startRevision, items };
 
   const ops: WriteOp[] = [
     ...changed.map((p) => ({ kind: p.kind, id: p.id, value: p.value, expectRevision: p.existing?.revision ?? 0 })),
     ...deletes.map((d) => ({ kind: d.kind, id: d.id, expectRevision: d.revision })),
   ];
-  const touched = new Set(changed.flatMap((p) => outgoing(p.kind, p.value).map((r) => refMark(r.kind, r.id))));
-  // One put or delete and one audit record per change, plus the reference marks; the guards are counted apart.
-  const writes = ops.length * 2 + touched.size + marks.length;
-  const guards = 1 + ops.length + requires.size + marks.length;
-  if (Math.max(writes, guards) > APPLY_MAX_TXN_OPS) throw new MeridianError('MERIDIAN_ERR_CONTROLLER_APPLY_TOO_LARGE', { ops: Math.max(writes, guards), limit: APPLY_MAX_TXN_OPS });
   if (req.dryRun) return { dryRun: true, revision: startRevision, items };
 
   const records: AuditRecord[] = [
