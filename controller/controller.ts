@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { EtcdStore } from '../src/core/etcd-store.js';
+import { centralKeys, type HealthObservation } from '../src/core/keys.js';
 import { createLogger, type Logger } from '../src/core/logger.js';
 import { stopAll, type Lifecycle } from '../src/core/lifecycle.js';
 import type { Region } from '../src/core/model/index.js';
@@ -9,6 +10,7 @@ import { ApiServer } from './api/server.js';
 import { registerResourceApi } from './api/resources-api.js';
 import { registerVDomainApi } from './api/vdomains-api.js';
 import { registerOpsApi } from './api/ops-api.js';
+import { registerApplyApi } from './api/apply-api.js';
 import { openApiDocument } from './api/openapi.js';
 import { ResourceStore } from './store/resource-store.js';
 import { ResourceService } from './store/resource-service.js';
@@ -72,8 +74,10 @@ export class Controller implements Lifecycle {
     this.api = new ApiServer(new TokenAuth(config.tokens), this.log, config.max_body_bytes, (method, endpoint, status) => this.metrics.api.inc({ method, endpoint, status: String(status) }));
     registerVDomainApi(this.api, this.service);
     registerResourceApi(this.api, this.service);
-    const doc = openApiDocument(VERSION);
-    this.api.on('GET', '/openapi.json', null, 'openapi', async () => ({ status: 200, body: doc }));
+    registerApplyApi(this.api, this.service);
+    // Generated at the first request, from every route registered by then (all of them).
+    let doc: Record<string, unknown> | undefined;
+    this.api.on('GET', '/openapi.json', null, 'the OpenAPI document of this API', async () => ({ status: 200, body: (doc ??= openApiDocument(VERSION, this.api.routes())) }));
     this.api.on('GET', '/v1/purges', 'read', 'recent purges', async () => ({ status: 200, body: { items: this.purges } }));
     registerOpsApi(this.api, {
       actions: this.actions,
@@ -82,7 +86,7 @@ export class Controller implements Lifecycle {
       defaultDeadlineMs: config.purge.deadline_ms,
       status: () => collectStatus(this.mirror, this.regionStores, this.nodes, {
         replica: this.id, leader: this.election?.current?.id ?? null, isLeader: this.isLeader, reconciler: this.reconciler?.states() ?? [],
-      }),
+      }, async () => [...(await this.central.snapshot<HealthObservation>(centralKeys.healthAll())).entries.values()].map((e) => e.value)),
       leader: () => ({ id: this.election?.current?.id ?? null, api: this.election?.current?.api ?? null, is_me: this.isLeader }),
     });
   }

@@ -1,48 +1,118 @@
 import { RESOURCES, type ResourceKind } from '../../src/core/model/index.js';
 import { DrainRequest } from '../purge/drain.js';
 import { SINGULAR } from '../store/resource-service.js';
+import type { RouteEntry } from './server.js';
 
 /** TypeBox schemas are JSON Schema; a JSON round trip drops TypeBox's symbol keys. */
 const plain = (schema: unknown): unknown => JSON.parse(JSON.stringify(schema));
 
 const ERROR = { $ref: '#/components/schemas/Error' };
 const err = (description: string) => ({ description, content: { 'application/json': { schema: ERROR } } });
+const AUTH = { 401: err('no or bad token'), 403: err('role too low') };
+const json = (schema: unknown) => ({ required: true, content: { 'application/json': { schema } } });
 
-/** The OpenAPI 3.1 document, generated from the same schemas the API validates with. */
-export function openApiDocument(version: string): Record<string, unknown> {
+const schemaName = (kind: ResourceKind): string => SINGULAR[kind].replace(/(^|_)(\w)/g, (_m, _s, c: string) => c.toUpperCase());
+
+/** `/v1/:kind/:id` -> `/v1/{kind}/{id}` and the parameter names. */
+export function openApiPath(path: string): { path: string; params: string[] } {
+  const params: string[] = [];
+  const out = path.replace(/:(\w+)/g, (_m, name: string) => {
+    params.push(name);
+    return `{${name}}`;
+  });
+  return { path: out, params };
+}
+
+type Operation = Record<string, unknown>;
+
+/**
+ * What the route table cannot say (bodies, answers), per route as registered. A route without
+ * an entry is still documented, with its summary and role: the paths come from the table alone.
+ */
+function details(r: RouteEntry, kind: ResourceKind | undefined): Operation {
+  const key = `${r.method} ${r.path}`;
+  const ref = kind ? { $ref: `#/components/schemas/${schemaName(kind)}` } : undefined;
+  const one = kind ? SINGULAR[kind] : '';
+  switch (key) {
+    case 'GET /v1/:kind':
+      return { summary: `list ${kind}`, responses: { 200: { description: 'items with revisions' } } };
+    case 'GET /v1/:kind/:id':
+      return { summary: `get a ${one}`, responses: { 200: { description: `the ${one} (ETag: its revision)`, content: { 'application/json': { schema: ref } } }, 404: err('not found') } };
+    case 'PUT /v1/:kind/:id':
+      return {
+        summary: `create or replace a ${one} (idempotent)`, requestBody: json(ref),
+        parameters: [{ name: 'If-Match', in: 'header', schema: { type: 'string' }, description: 'revision last read: 409 if it changed since' }, { name: 'If-None-Match', in: 'header', schema: { const: '*' }, description: 'create only' }],
+        responses: { 200: { description: 'updated or unchanged' }, 201: { description: 'created' }, 400: err('invalid or missing reference'), 409: err('revision conflict') },
+      };
+    case 'POST /v1/:kind':
+      return { summary: `create a ${one}`, requestBody: json(ref), responses: { 201: { description: 'created' }, 400: err('invalid'), 409: err('exists') } };
+    case 'DELETE /v1/:kind/:id':
+      return { summary: `delete a ${one}`, responses: { 200: { description: 'deleted' }, 404: err('not found'), 409: err('still referenced, or revision conflict') } };
+    case 'POST /v1/vdomains':
+      return { requestBody: json({ type: 'object', description: 'VDomain without uuid: the controller allocates <uuid>.<zone>' }), responses: { 201: { description: 'created' }, 400: err('invalid') } };
+    case 'POST /v1/apply':
+      return {
+        requestBody: json({ $ref: '#/components/schemas/ApplyRequest' }),
+        responses: { 200: { description: 'per resource: created, updated, unchanged or deleted (a dry run also carries before and after)' }, 400: err('invalid (the body names the resource: resource)'), 409: err('conflict or still referenced; nothing was written') },
+      };
+    case 'POST /v1/drain':
+      return { requestBody: json({ $ref: '#/components/schemas/DrainRequest' }), responses: { 200: { description: 'every gateway node acked' }, 504: err('some nodes did not ack (named)') } };
+    default:
+      if (r.path.startsWith('/v1/deployments/:id/')) return { responses: { 200: { description: 'new state' }, 409: err('wrong state') } };
+      return {};
+  }
+}
+
+function operation(r: RouteEntry, kind: ResourceKind | undefined, params: string[]): Operation {
+  const d = details(r, kind);
+  const pathParams = params.filter((p) => p !== 'kind').map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } }));
+  const parameters = [...pathParams, ...((d.parameters as unknown[] | undefined) ?? [])];
+  const responses = { ...((d.responses as Record<string, unknown> | undefined) ?? { 200: { description: 'ok' } }), ...(r.role === null ? {} : AUTH) };
+  return {
+    summary: r.action, ...d, responses,
+    ...(parameters.length > 0 ? { parameters } : {}),
+    ...(kind ? { tags: [kind] } : {}),
+    'x-meridian-role': r.role ?? 'none',
+    ...(r.role === null ? { security: [] } : {}),
+  };
+}
+
+/**
+ * The OpenAPI 3.1 document, generated from the route table the server serves (ApiServer.routes)
+ * and the schemas the API validates with: a route cannot be served undocumented. A route with
+ * `:kind` is documented once per resource kind, except where a kind has its own route.
+ */
+export function openApiDocument(version: string, routes: readonly RouteEntry[]): Record<string, unknown> {
   const schemas: Record<string, unknown> = {
     Error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string', description: 'MERIDIAN_ERR_<AREA>_<DETAIL>' }, message: { type: 'string' } } },
     DrainRequest: plain(DrainRequest),
-  };
-  const paths: Record<string, unknown> = {};
-  const auth = { 401: err('no or bad token'), 403: err('role too low') };
-  for (const kind of Object.keys(RESOURCES) as ResourceKind[]) {
-    const name = SINGULAR[kind].replace(/(^|_)(\w)/g, (_m, _s, c: string) => c.toUpperCase());
-    schemas[name] = plain(RESOURCES[kind].schema);
-    const ref = { $ref: `#/components/schemas/${name}` };
-    const body = { required: true, content: { 'application/json': { schema: ref } } };
-    const one = { 200: { description: `the ${SINGULAR[kind]} (ETag: its revision)`, content: { 'application/json': { schema: ref } } } };
-    paths[`/v1/${kind}`] = {
-      get: { summary: `list ${kind}`, tags: [kind], responses: { 200: { description: 'items with revisions' }, ...auth } },
-      post: { summary: `create a ${SINGULAR[kind]}`, tags: [kind], requestBody: kind === 'vdomains' ? { content: { 'application/json': { schema: { type: 'object', description: 'VDomain without uuid: the controller allocates <uuid>.<zone>' } } } } : body, responses: { 201: { description: 'created' }, 400: err('invalid'), 409: err('exists'), ...auth } },
-    };
-    paths[`/v1/${kind}/{id}`] = {
-      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
-      get: { summary: `get a ${SINGULAR[kind]}`, tags: [kind], responses: { ...one, 404: err('not found'), ...auth } },
-      put: {
-        summary: `create or replace a ${SINGULAR[kind]} (idempotent)`, tags: [kind], requestBody: body,
-        parameters: [{ name: 'If-Match', in: 'header', schema: { type: 'string' }, description: 'revision last read: 409 if it changed since' }, { name: 'If-None-Match', in: 'header', schema: { const: '*' }, description: 'create only' }],
-        responses: { 200: { description: 'updated or unchanged' }, 201: { description: 'created' }, 400: err('invalid or missing reference'), 409: err('revision conflict'), ...auth },
+    ApplyRequest: {
+      type: 'object', required: ['resources'], additionalProperties: false,
+      properties: {
+        resources: { type: 'array', items: { type: 'object', required: ['kind', 'spec'], properties: { kind: { enum: Object.keys(RESOURCES) }, spec: { type: 'object' } } } },
+        dry_run: { type: 'boolean', description: 'validate and report, write nothing' },
+        prune: { type: 'object', properties: { kinds: { type: 'array', items: { enum: Object.keys(RESOURCES) } } }, description: 'delete the stored resources of these kinds that resources does not name' },
       },
-      delete: { summary: `delete a ${SINGULAR[kind]}`, tags: [kind], responses: { 200: { description: 'deleted' }, 404: err('not found'), 409: err('still referenced, or revision conflict'), ...auth } },
-    };
+    },
+  };
+  for (const kind of Object.keys(RESOURCES) as ResourceKind[]) schemas[schemaName(kind)] = plain(RESOURCES[kind].schema);
+  const served = new Set(routes.map((r) => `${r.method} ${r.path}`));
+  const paths: Record<string, Record<string, unknown>> = {};
+  const add = (r: RouteEntry, concrete: string, kind: ResourceKind | undefined) => {
+    const { path, params } = openApiPath(concrete);
+    paths[path] ??= {};
+    (paths[path] as Record<string, unknown>)[r.method.toLowerCase()] = operation(r, kind, params);
+  };
+  for (const r of routes) {
+    if (!r.path.includes(':kind')) {
+      add(r, r.path, undefined);
+      continue;
+    }
+    for (const kind of Object.keys(RESOURCES) as ResourceKind[]) {
+      const concrete = r.path.replace(':kind', kind);
+      if (!served.has(`${r.method} ${concrete}`)) add(r, concrete, kind);
+    }
   }
-  for (const action of ['start', 'promote', 'rollback']) {
-    paths[`/v1/deployments/{id}/${action}`] = { post: { summary: `${action} a deployment`, tags: ['deployments'], parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: { description: 'new state' }, 409: err('wrong state'), ...auth } } };
-  }
-  paths['/v1/drain'] = { post: { summary: 'deregister an instance from Consul, purge every gateway, answer once all acked', requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/DrainRequest' } } } }, responses: { 200: { description: 'every gateway node acked' }, 504: err('some nodes did not ack (named)'), ...auth } } };
-  paths['/v1/status'] = { get: { summary: 'per region and per gateway node: in_sync, behind, unreachable', responses: { 200: { description: 'status' }, ...auth } } };
-  paths['/v1/audit'] = { get: { summary: 'audit log (admin)', responses: { 200: { description: 'records' }, ...auth } } };
   return {
     openapi: '3.1.0',
     info: { title: 'Meridian controller API', version },

@@ -32,6 +32,14 @@ export interface Reply {
 
 export type Handler = (req: Request) => Promise<Reply>;
 
+/** One served route as registered: method, find-my-way path (`:param`), role (null: public), summary. */
+export interface RouteEntry {
+  method: Method;
+  path: string;
+  role: Role | null;
+  action: string;
+}
+
 interface Endpoint {
   /** Role needed; null: no token needed. */
   role: Role | null;
@@ -67,12 +75,19 @@ export class ApiServer {
   // Resource ids are URL parameters: the longest the schemas allow must be reachable.
   private readonly router = Router({ ignoreTrailingSlash: true, maxParamLength: RESOURCE_KEY_MAX_LENGTH });
   private server: Server | undefined;
+  private readonly table: RouteEntry[] = [];
 
   constructor(private readonly auth: TokenAuth, private readonly log: Logger, private readonly maxBody: number, private readonly onRequest: (method: string, route: string, status: number) => void = () => undefined) {}
 
   on(method: Method, path: string, role: Role | null, action: string, handler: Handler): void {
     const endpoint: Endpoint = { role, action, handler };
     this.router.on(method, path, () => undefined, endpoint);
+    this.table.push({ method, path, role, action });
+  }
+
+  /** Every registered route, in registration order: what the OpenAPI document is generated from. */
+  routes(): readonly RouteEntry[] {
+    return this.table;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -5,17 +5,25 @@ import { MeridianError, isMeridianError } from '../../src/core/errors/index.js';
 import type { ResourceKind } from '../../src/core/model/index.js';
 import { ApiFailure, CtlClient, EXIT } from './client.js';
 import { COLUMNS, kindFromName } from './kinds.js';
-import { readManifest } from './manifest.js';
+import { manifest, manifestsYaml, readManifest } from './manifest.js';
 import { table } from './table.js';
+import type { ControllerStatus } from '../status.js';
+import { applyBody, applyFile, diffText, dumpAll, postApply, resultLines, waitForRegions } from './apply.js';
+import { statusHealthy, statusTable } from './status-view.js';
 
 const HELP = `meridian ctl: operator CLI over the controller API
 
 Usage: meridian ctl [options] <command> [args]
 
 Commands:
-  apply -f FILE                   create or update every {kind, spec} document (multi-doc YAML; - = stdin)
-  get KIND [ID]                   list a kind, or show one resource
-  describe KIND ID                one resource with its revision (and a binding's CNAME)
+  apply -f FILE [--dry-run] [--prune [--yes]] [--wait]
+                                  create, update (and with --prune delete) every {kind, spec}
+                                  document (multi-doc YAML; - = stdin) in one atomic request
+  diff -f FILE [--prune]          what apply would change, as a unified diff (exit 1 if anything)
+  sync -f FILE [--yes] [--wait]   apply --prune: the kinds in FILE end up exactly as FILE says
+  dump                            every resource as manifests (secrets redacted unless admin)
+  get KIND [ID]                   list a kind, or show one resource (-o yaml: manifests)
+  describe KIND ID                one resource as a manifest with its revision (metadata)
   delete KIND ID | delete -f FILE delete (refused with exit 4 while still referenced)
   vdomain create [--policy nearest|pinned|weighted|failover] [--regions a,b]
                  [--clusters r/c,..] [--weights r/c=N,..] [--records N] [--ttl S] [--description T]
@@ -25,20 +33,32 @@ Commands:
   deploy rollback ID [--reason T] back to the old side
   drain --service S --instance I --datacenter D [--timeout MS]
                                   deregister from Consul, purge every gateway, wait for acks
-  status                          each region and gateway node: in_sync, behind, unreachable
+  status                          each region and gateway node (registered or named by its
+                                  cluster definition): state, revisions, the probers' view;
+                                  exit 1 unless every region is in_sync (or has no etcd)
   audit                           the newest audit records (admin)
 
 Options:
   -s, --server URL   controller API (default $MERIDIAN_CTL_SERVER or http://127.0.0.1:9180)
   -t, --token TOKEN  bearer token (default $MERIDIAN_CTL_TOKEN)
   -o, --output FMT   table (default), json or yaml
-  -f, --file FILE    manifest for apply, delete and deploy start
+  -f, --file FILE    manifest for apply, diff, sync, delete and deploy start
+      --dry-run      apply: the controller validates everything, writes nothing
+      --prune        apply: delete what FILE no longer names, within the kinds it holds
+  -y, --yes          apply --prune, sync: delete without asking
+      --wait         apply, sync: wait until every region's nodes serve the new revision
+      --timeout MS   drain deadline; --wait limit (default 60000)
   -h, --help         this text
 
 KIND: routes, upstreams, consumers, ssl, global_rules, regions, vdomains, bindings, deployments
 (singular and capitalised forms work too).
 
-Exit codes: 0 ok, 1 other failure, 2 usage, 3 not found, 4 conflict (revision, reference,
+Export, edit, apply: ctl get routes -o yaml > routes.yaml; edit; ctl diff -f routes.yaml;
+ctl apply -f routes.yaml (ctl dump > all.yaml for everything). Secrets read with a token below
+admin are "<redacted: admin only>"; applied back, the stored secret is kept.
+
+Exit codes: 0 ok, 1 other failure (diff: something would change; status: a region not
+in_sync), 2 usage (a prune not confirmed), 3 not found, 4 conflict (revision, reference,
 exists, wrong state), 5 authentication or role, 6 controller unreachable, 7 drain not acked
 by every gateway, 8 invalid input (validation).
 `;
@@ -61,6 +81,10 @@ const OPTIONS = {
   datacenter: { type: 'string' },
   timeout: { type: 'string' },
   reason: { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  prune: { type: 'boolean' },
+  yes: { type: 'boolean', short: 'y' },
+  wait: { type: 'boolean' },
 } as const;
 
 type Values = ReturnType<typeof parseCommandArgs<typeof OPTIONS>>['values'];
@@ -70,6 +94,7 @@ function usage(reason: string): MeridianError {
 }
 
 const out = (s: string) => process.stdout.write(s);
+const errOut = (s: string) => process.stderr.write(s);
 
 function needKind(name: string | undefined): ResourceKind {
   if (!name) throw usage('KIND is required');
@@ -97,27 +122,38 @@ async function run(argv: string[]): Promise<number> {
   const api = new CtlClient(v.server ?? process.env.MERIDIAN_CTL_SERVER ?? 'http://127.0.0.1:9180', v.token ?? process.env.MERIDIAN_CTL_TOKEN);
 
   switch (verb) {
-    case 'apply': {
-      if (!v.file) throw usage('apply needs -f FILE');
-      const results: unknown[] = [];
-      for (const item of readManifest(v.file)) {
-        const r = await api.call('PUT', `/v1/${item.kind}/${encodeURIComponent(item.id)}`, item.spec);
-        results.push(r.body);
-        const word = r.body.result === 'created' ? 'created' : r.body.result === 'unchanged' ? 'unchanged' : 'configured';
-        if (format === 'table') out(`${item.kind}/${item.id} ${word}${r.body.cname ? `  (publish: ${(r.body.cname as { record: string }).record})` : ''}\n`);
-      }
-      if (format !== 'table') print(format, results, () => '');
+    case 'apply':
+    case 'sync': {
+      if (!v.file) throw usage(`${verb} needs -f FILE`);
+      const answer = await applyFile(api, { file: v.file, dryRun: v['dry-run'] === true, prune: verb === 'sync' || v.prune === true, yes: v.yes === true });
+      print(format, answer, () => resultLines(answer));
+      const changed = answer.items.some((i) => i.result !== 'unchanged');
+      if (v.wait && !answer.dry_run && changed) return waitForRegions(api, answer.revision, v.timeout ? Number(v.timeout) : 60_000, (line) => (format === 'table' ? out : errOut)(`${line}\n`));
+      return EXIT.ok;
+    }
+    case 'diff': {
+      if (!v.file) throw usage('diff needs -f FILE');
+      const answer = await postApply(api, applyBody(v.file, v.prune === true, true));
+      const changed = answer.items.filter((i) => i.result !== 'unchanged');
+      print(format, changed, () => diffText(answer));
+      return changed.length > 0 ? EXIT.error : EXIT.ok;
+    }
+    case 'dump': {
+      const docs = await dumpAll(api);
+      out(format === 'json' ? `${JSON.stringify(docs, null, 2)}\n` : manifestsYaml(docs));
       return EXIT.ok;
     }
     case 'get': {
       const kind = needKind(pos[0]);
       if (pos[1]) {
         const r = await api.call('GET', `/v1/${kind}/${encodeURIComponent(pos[1])}`);
+        if (format === 'yaml') return (out(manifestsYaml([manifest(kind, r.body)])), EXIT.ok);
         print(format, r.body, () => table(['ID', ...COLUMNS[kind].map((c) => c[0]), 'REVISION'], [[pos[1] as string, ...COLUMNS[kind].map((c) => c[1](r.body)), (r.etag ?? '').replace(/"/g, '')]]));
         return EXIT.ok;
       }
       const r = await api.call('GET', `/v1/${kind}`);
       const items = r.body.items as Array<{ id: string; revision: number; value: Record<string, unknown> }>;
+      if (format === 'yaml') return (out(manifestsYaml(items.map((i) => manifest(kind, i.value)))), EXIT.ok);
       print(format, items.map((i) => i.value), () => table(['ID', ...COLUMNS[kind].map((c) => c[0]), 'REVISION'], items.map((i) => [i.id, ...COLUMNS[kind].map((c) => c[1](i.value)), String(i.revision)])));
       return EXIT.ok;
     }
@@ -126,7 +162,8 @@ async function run(argv: string[]): Promise<number> {
       if (!pos[1]) throw usage('describe needs KIND and ID');
       const r = await api.call('GET', `/v1/${kind}/${encodeURIComponent(pos[1])}`);
       const revision = Number((r.etag ?? '0').replace(/"/g, ''));
-      print(format === 'table' ? 'yaml' : format, { kind, id: pos[1], revision, spec: r.body }, () => '');
+      // A manifest: `apply -f` takes it back and ignores the metadata.
+      print(format === 'table' ? 'yaml' : format, manifest(kind, r.body, { id: pos[1], revision }), () => '');
       return EXIT.ok;
     }
     case 'delete': {
@@ -157,16 +194,9 @@ async function run(argv: string[]): Promise<number> {
     }
     case 'status': {
       const r = await api.call('GET', '/v1/status');
-      const regions = r.body.regions as Array<{ region: string; state: string; desired_revision: number; applied_revision: number | null; nodes: Array<{ cluster: string; name: string; state: string; config_revision: number }> }>;
-      print(format, r.body, () => {
-        const rows = regions.flatMap((g) => [
-          [g.region, '', g.state, String(g.desired_revision), String(g.applied_revision ?? '-')],
-          ...g.nodes.map((n) => [`  ${g.region}`, `${n.cluster}/${n.name}`, n.state, String(g.desired_revision), String(n.config_revision)]),
-        ]);
-        return `leader: ${String(r.body.leader ?? 'none')}\n${table(['REGION', 'NODE', 'STATE', 'DESIRED', 'APPLIED'], rows)}`;
-      });
-      const bad = regions.some((g) => g.state !== 'in_sync' && g.state !== 'no_etcd');
-      return bad ? EXIT.error : EXIT.ok;
+      const st = r.body as unknown as ControllerStatus;
+      print(format, st, () => statusTable(st));
+      return statusHealthy(st) ? EXIT.ok : EXIT.error;
     }
     case 'audit': {
       const r = await api.call('GET', '/v1/audit?limit=50');

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parseAllDocuments } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
 import type { ResourceKind } from '../../src/core/model/index.js';
 import { MeridianError } from '../../src/core/errors/index.js';
 import { APPLY_ORDER, keyOf, kindFromName } from './kinds.js';
@@ -11,7 +11,10 @@ export interface ManifestItem {
   index: number;
 }
 
-/** Multi-document YAML, each `{kind, spec}`, sorted so that referenced resources come first. */
+/**
+ * Multi-document YAML, each `{kind, spec}` (plus `metadata`, which is the server's — revision,
+ * a binding's CNAME — and ignored), sorted so that referenced resources come first.
+ */
 export function readManifest(file: string): ManifestItem[] {
   let text: string;
   try {
@@ -27,8 +30,8 @@ export function readManifest(file: string): ManifestItem[] {
     const data = doc.toJS() as unknown;
     if (data === null || data === undefined) return;
     if (typeof data !== 'object' || Array.isArray(data)) throw bad('must be a mapping with kind and spec');
-    const { kind: kindName, spec, ...rest } = data as Record<string, unknown>;
-    if (Object.keys(rest).length > 0) throw bad(`unknown key ${Object.keys(rest)[0]} (only kind and spec)`);
+    const { kind: kindName, spec, metadata: _metadata, ...rest } = data as Record<string, unknown>;
+    if (Object.keys(rest).length > 0) throw bad(`unknown key ${Object.keys(rest)[0]} (only kind, spec and metadata)`);
     if (typeof kindName !== 'string') throw bad('kind is required');
     const kind = kindFromName(kindName);
     if (!kind) throw bad(`unknown kind ${kindName}`);
@@ -38,4 +41,19 @@ export function readManifest(file: string): ManifestItem[] {
     items.push({ kind, id, spec: spec as Record<string, unknown>, index });
   });
   return items.sort((a, b) => APPLY_ORDER.indexOf(a.kind) - APPLY_ORDER.indexOf(b.kind) || a.index - b.index);
+}
+
+/** The kind as manifests name it: `route`, `global_rule` (kindFromName reads it back). */
+export function manifestKind(kind: ResourceKind): string {
+  return kind === 'ssl' ? 'ssl' : kind.replace(/s$/, '');
+}
+
+/** One resource as a manifest document `apply -f` takes unchanged; metadata is read-only information. */
+export function manifest(kind: ResourceKind, spec: unknown, metadata?: Record<string, unknown>): Record<string, unknown> {
+  return { kind: manifestKind(kind), ...(metadata ? { metadata } : {}), spec };
+}
+
+/** Documents as multi-document YAML: one per resource, separated by `---`. */
+export function manifestsYaml(docs: Array<Record<string, unknown>>): string {
+  return docs.map((d) => stringify(d)).join('---\n');
 }

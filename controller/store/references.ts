@@ -47,7 +47,7 @@ const REFERRERS: Partial<Record<ResourceKind, ResourceKind[]>> = {
 };
 
 /** Finished deployments are history: they do not hold what they once pointed at. */
-function holds(kind: ResourceKind, value: unknown): boolean {
+export function holds(kind: ResourceKind, value: unknown): boolean {
   if (kind !== 'deployments') return true;
   const state = (value as Deployment).state;
   return state === 'pending' || state === 'running';

@@ -33,7 +33,7 @@ export function isKind(name: string): name is ResourceKind {
  * the URL, semantics, references, optimistic concurrency, idempotence, audit.
  */
 export class ResourceService {
-  constructor(private readonly store: ResourceStore, private readonly zone: string) {}
+  constructor(readonly store: ResourceStore, private readonly zone: string) {}
 
   get<T>(kind: ResourceKind, id: string): Promise<Stored<T> | undefined> {
     return this.store.get<T>(kind, id);
@@ -78,6 +78,20 @@ export class ResourceService {
   }
 
   /**
+   * What writing `body` to kind/id would store, checked against what is stored: schema,
+   * semantics, secrets kept or hashed, and a started deployment's spec left alone. References
+   * and revisions are the caller's (they depend on what else the write holds).
+   */
+  async prepare(kind: ResourceKind, id: string, body: unknown, existing: Stored | undefined): Promise<{ value: unknown; unchanged: boolean }> {
+    const value = await protectSecrets(kind, this.validate(kind, id, body, existing), existing?.value);
+    if (existing && isDeepStrictEqual(existing.value, value)) return { value, unchanged: true };
+    if (kind === 'deployments' && existing && (existing.value as Deployment).state !== 'pending') {
+      throw new MeridianError('MERIDIAN_ERR_CONTROLLER_DEPLOY_STATE', { id, state: (existing.value as Deployment).state, action: 'change its spec' });
+    }
+    return { value, unchanged: false };
+  }
+
+  /**
    * Creates or replaces kind/id. `ifMatch`: the revision the client last saw; `createOnly`: fail
    * if it exists (POST). Re-sending what is stored changes nothing and succeeds whatever the
    * If-Match, so a retried PUT is harmless.
@@ -85,11 +99,8 @@ export class ResourceService {
   async put(kind: ResourceKind, id: string, body: unknown, actor: Actor, opts: { ifMatch?: number; createOnly?: boolean } = {}): Promise<WriteResult> {
     const existing = await this.store.get(kind, id);
     if (existing && opts.createOnly) throw new MeridianError('MERIDIAN_ERR_CONTROLLER_EXISTS', { kind: SINGULAR[kind], id });
-    const value = await protectSecrets(kind, this.validate(kind, id, body, existing), existing?.value);
-    if (existing && isDeepStrictEqual(existing.value, value)) return { kind, id, revision: existing.revision, result: 'unchanged', value };
-    if (kind === 'deployments' && existing && (existing.value as Deployment).state !== 'pending') {
-      throw new MeridianError('MERIDIAN_ERR_CONTROLLER_DEPLOY_STATE', { id, state: (existing.value as Deployment).state, action: 'change its spec' });
-    }
+    const { value, unchanged } = await this.prepare(kind, id, body, existing);
+    if (existing && unchanged) return { kind, id, revision: existing.revision, result: 'unchanged', value };
     const expectRevision = opts.ifMatch ?? existing?.revision ?? 0;
     if (opts.ifMatch !== undefined && opts.ifMatch !== (existing?.revision ?? 0)) {
       throw new MeridianError('MERIDIAN_ERR_CONTROLLER_CONFLICT', { kind: SINGULAR[kind], id, expected: opts.ifMatch, actual: existing?.revision ?? 0 });
@@ -147,11 +158,11 @@ export class ResourceService {
 }
 
 /** A key every writer of a reference to kind/id touches, so a delete can detect a new referrer. */
-function refMark(kind: ResourceKind, id: string): string {
+export function refMark(kind: ResourceKind, id: string): string {
   return `controller/refs/${kind}/${id}`;
 }
 
-function missing(kind: ResourceKind, id: string, field: string, refKind: ResourceKind, ref: string): MeridianError {
+export function missing(kind: ResourceKind, id: string, field: string, refKind: ResourceKind, ref: string): MeridianError {
   return new MeridianError('MERIDIAN_ERR_CONTROLLER_MISSING_REFERENCE', { kind: SINGULAR[kind], id, field, refKind: SINGULAR[refKind], ref });
 }
 

@@ -1,13 +1,10 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useServers } from '../harness/index.js';
-import { MERIDIAN } from '../harness/cli.js';
-import { PROJECT_ROOT } from '../../src/core/servers/binaries.js';
 import type { Controller } from '../../controller/controller.js';
-import { startController, TOKENS } from './helpers.js';
+import { runCtl, startController, TOKENS } from './helpers.js';
 
 const servers = await useServers();
 let ctl: Controller;
@@ -21,18 +18,7 @@ afterAll(async () => {
   await ctl?.stop();
 });
 
-/** `meridian ctl ...` as a real process (async: the controller runs in this process). */
-function meridianCtl(args: string[], token: string | null = TOKENS.admin): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const env = { ...process.env, MERIDIAN_CTL_SERVER: ctl.url, ...(token ? { MERIDIAN_CTL_TOKEN: token } : { MERIDIAN_CTL_TOKEN: '' }) };
-    const child = spawn(process.execPath, [...MERIDIAN, 'ctl', ...args], { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const meridianCtl = (args: string[], token: string | null = TOKENS.admin) => runCtl(ctl.url, args, { token });
 
 const MANIFEST = `# routes first on purpose: apply sorts by reference
 kind: Route
@@ -103,8 +89,8 @@ describe('meridian ctl', () => {
     expect(bound.code).toBe(0);
     expect(bound.stdout).toContain(`api.shop.example. 300 IN CNAME ${uuid}.gw.example.net.`);
     expect(invalid.code).toBe(8);
-    expect(invalid.stderr).toBe('error: invalid route: paths: must have at least 1 item(s) [MERIDIAN_ERR_CONTROLLER_INVALID]\n');
-    expect(status.stdout).toMatch(/^REGION\s+NODE\s+STATE\s+DESIRED\s+APPLIED$/m);
+    expect(invalid.stderr).toBe('error: routes/broken: invalid route: paths: must have at least 1 item(s) [MERIDIAN_ERR_CONTROLLER_INVALID]\n');
+    expect(status.stdout).toMatch(/^REGION\s+NODE\s+STATE\s+DESIRED\s+APPLIED\s+PROBERS$/m);
     expect(status.stdout).toMatch(/^east\s+no_etcd/m);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('Exit codes:');

@@ -1,7 +1,10 @@
+import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Value } from '@sinclair/typebox/value';
 import { eventually } from '../harness/index.js';
+import { MERIDIAN } from '../harness/cli.js';
+import { PROJECT_ROOT } from '../../src/core/servers/binaries.js';
 import { EtcdStore, type StoreLease } from '../../src/core/etcd-store.js';
 import { regionalKeys, type NodeRegistration } from '../../src/core/keys.js';
 import { createLogger } from '../../src/core/logger.js';
@@ -128,4 +131,25 @@ export class FakeGatewayNode {
 /** eventually() for conditions that hand back what they found (false/undefined while waiting). */
 export async function waitFor<T>(fn: () => Promise<T | false | undefined | null>, timeoutMs = 10_000): Promise<T> {
   return (await eventually(fn, timeoutMs)) as T;
+}
+
+export interface CtlRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** `meridian ctl ...` as a real process against `server` (async: the controller may run in this process). */
+export function runCtl(server: string, args: string[], opts: { token?: string | null; stdin?: string } = {}): Promise<CtlRun> {
+  const token = opts.token === undefined ? TOKENS.admin : opts.token;
+  return new Promise((resolve) => {
+    const env = { ...process.env, MERIDIAN_CTL_SERVER: server, MERIDIAN_CTL_TOKEN: token ?? '' };
+    const child = spawn(process.execPath, [...MERIDIAN, 'ctl', ...args], { cwd: PROJECT_ROOT, env, stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    if (opts.stdin !== undefined) child.stdin?.end(opts.stdin);
+  });
 }

@@ -25,4 +25,7 @@ export const CONTROLLER_ERRORS = defineErrors('CONTROLLER', {
   MERIDIAN_ERR_CONTROLLER_INTERNAL: { message: 'internal error: {reason}', status: 500 },
   MERIDIAN_ERR_CONTROLLER_CTL_UNREACHABLE: { message: 'controller at {url} unreachable: {reason}', status: 503 },
   MERIDIAN_ERR_CONTROLLER_CTL_FILE: { message: '{file}: document {index}: {reason}', status: 400 },
+  MERIDIAN_ERR_CONTROLLER_APPLY_INVALID: { message: 'invalid apply request: {reason}', status: 400 },
+  MERIDIAN_ERR_CONTROLLER_APPLY_TOO_LARGE: { message: 'this apply needs {ops} etcd operations in one transaction and etcd allows {limit}: apply it in parts (unchanged resources cost nothing)', status: 400 },
+  MERIDIAN_ERR_CONTROLLER_CTL_WAIT_TIMEOUT: { message: 'not every region serves revision {revision} after {timeout} ms: {regions}', status: 504 },
 });
