@@ -176,8 +176,10 @@ async function runForeground(topology: LocalTopology, opts: { paths: Paths; fres
   });
 
   let refreshing = false;
+  /** The table is shown once the cluster is up. */
+  let live = false;
   const refresh = async () => {
-    if (refreshing || stopping) return;
+    if (!live || refreshing || stopping) return;
     refreshing = true;
     try {
       const rows: StatusRow[] = (await cluster.status()).map((r) => {
@@ -190,7 +192,7 @@ async function runForeground(topology: LocalTopology, opts: { paths: Paths; fres
       refreshing = false;
     }
   };
-  let ticker: NodeJS.Timeout | undefined;
+  const ticker = setInterval(() => void refresh(), STATUS_INTERVAL_MS);
 
   let started: Promise<unknown> = Promise.resolve();
   let firstSignalAt = 0;
@@ -254,7 +256,7 @@ async function runForeground(topology: LocalTopology, opts: { paths: Paths; fres
   out.print(`\n${commands}\n\n${detachedChild ? '' : 'Ctrl-C stops everything.\n'}`);
   out.view.update(rows);
   writeFileSync(paths.state, JSON.stringify({ pid: process.pid, table: renderTable(rows), tryCommands: commands } satisfies ClusterState));
-  ticker = setInterval(() => void refresh(), STATUS_INTERVAL_MS);
+  live = true;
   await done;
   return 0;
 }
