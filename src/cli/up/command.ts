@@ -40,9 +40,10 @@ added through the controller API is there again after a restart, and the demo vi
 domain keeps its name. Data made with another topology (other regions, addresses) is
 refused: start with --fresh.
 
-A program that exits unexpectedly is restarted (after 0.5 s, doubling up to 30 s while it
-keeps crashing; left stopped after 8 crashes in a row) and said so; the status table is
-kept up to date (redrawn on a terminal, one line per change otherwise).
+A program that exits unexpectedly is restarted and said so: after 0.5 s, doubling up to
+30 s while it keeps crashing within a minute of its start, left stopped when it still
+crashes after 8 such restarts. The status table is kept up to date (redrawn in place on a
+terminal, one line per change otherwise).
 
 Ctrl-C (or \`meridian down\`) stops the processes in tiers: gateways (which drain), probers
 and DNS first, then the controller and the demo service, then Consul, Redis and etcd. A

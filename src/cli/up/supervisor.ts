@@ -7,7 +7,7 @@ export interface RestartPolicy {
   maxDelayMs: number;
   /** A program that ran this long since its last start has its crash count reset. */
   resetAfterMs: number;
-  /** Quick crashes in a row after which the program is left stopped. */
+  /** Restarts in a row, each followed by a quick crash, after which the program is left stopped. */
   maxQuickCrashes: number;
 }
 
@@ -63,7 +63,7 @@ export function formatEvent(e: SupervisorEvent): string {
     case 'restart-failed':
       return `${e.name} restart ${e.restart} failed: ${e.reason}`;
     case 'gave-up':
-      return `${e.name} exited (${describeExit(e.code, e.signal)}) after ${e.crashes} quick crashes in a row; giving up, it stays stopped`;
+      return `${e.name} exited (${describeExit(e.code, e.signal)}) again after ${e.crashes - 1} quick restarts in a row; giving up, it stays stopped`;
   }
 }
 
