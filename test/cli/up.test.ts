@@ -69,9 +69,10 @@ function stopRecords(text: string): Array<{ name: string; at: number }> {
 let up: Up | undefined;
 
 async function sigintGroupAndWait(u: Up): Promise<number> {
+  if (u.pid === undefined) throw new Error('meridian up has no pid');
   const t0 = Date.now();
   const exited = once(u, 'exit');
-  process.kill(-(u.pid ?? 0), 'SIGINT');
+  process.kill(-u.pid, 'SIGINT');
   await exited;
   return Date.now() - t0;
 }

@@ -12,7 +12,7 @@ import { addressesOf, type LocalTopology } from './topology.js';
 
 export type ProcessKind = 'etcd' | 'consul' | 'redis' | 'controller' | 'gateway' | 'dns' | 'prober' | 'demo';
 
-export const STOP_TIERS: ReadonlyArray<readonly ProcessKind[]> = [['gateway', 'prober', 'dns'], ['controller', 'demo'], ['consul', 'redis', 'etcd']];
+const STOP_TIERS: ReadonlyArray<readonly ProcessKind[]> = [['gateway', 'prober', 'dns'], ['controller', 'demo'], ['consul', 'redis', 'etcd']];
 /**
  * SIGTERM to SIGKILL. A gateway first keeps serving for its drain grace (5 s by default) so DNS
  * can move traffic away, then deregisters; 5 s killed it before it had deregistered.
@@ -30,7 +30,7 @@ export interface ClusterMember {
   healthy: () => Promise<boolean>;
 }
 
-/** A member's process ended (requested or not), in the order they ended. */
+/** A member's process ended, requested or not. */
 export interface MemberExit {
   name: string;
   kind: ProcessKind;
@@ -95,8 +95,6 @@ export class LocalCluster {
   readonly topology: LocalTopology;
   readonly workDir: string;
   readonly members: ClusterMember[] = [];
-  /** Every member's exit, in order. */
-  readonly exits: MemberExit[] = [];
   private readonly progress: (msg: string) => void;
   private readonly cgroupOf: (region: string) => string | undefined;
   private readonly options: LocalClusterOptions;
@@ -129,10 +127,8 @@ export class LocalCluster {
     this.members.push(m);
     m.proc.onSpawn = () => this.savePids();
     m.proc.onExit((info) => {
-      const exit: MemberExit = { name: m.name, kind: m.kind, at: Date.now(), ...info };
-      this.exits.push(exit);
       this.savePids();
-      this.options.onExit?.(exit);
+      this.options.onExit?.({ name: m.name, kind: m.kind, at: Date.now(), ...info });
     });
     return m;
   }
