@@ -6,7 +6,7 @@ import { MeridianError } from '../../core/errors/index.js';
 import { PROJECT_ROOT } from '../../core/servers/binaries.js';
 import { consulJoinWan, consulProcess, etcdProcess, redisProcess, waitForFederation } from '../../core/servers/launchers.js';
 import { ManagedProcess } from '../../core/servers/managed-process.js';
-import { commandLine, writePidFile } from './pid-file.js';
+import { startTime, writePidFile, type PidRecord } from './pid-file.js';
 import { controllerConfig, dnsConfig, gatewayConfig, proberConfig, seedResources } from './programs.js';
 import { addressesOf, type LocalTopology } from './topology.js';
 
@@ -135,8 +135,12 @@ export class LocalCluster {
 
   private savePids(): void {
     if (this.options.pidFile === undefined) return;
-    const processes = this.members.flatMap((m) => (m.proc.running && m.proc.pid !== undefined ? [{ name: m.name, pid: m.proc.pid, cmdline: [m.proc.spec.command, ...m.proc.spec.args].join(' ') }] : []));
-    writePidFile(this.options.pidFile, { up: { name: 'meridian up', pid: process.pid, cmdline: commandLine(process.pid) ?? '' }, processes });
+    const record = (name: string, pid: number): PidRecord[] => {
+      const started = startTime(pid);
+      return started === undefined ? [] : [{ name, pid, started }];
+    };
+    const processes = this.members.flatMap((m) => (m.proc.running && m.proc.pid !== undefined ? record(m.name, m.proc.pid) : []));
+    writePidFile(this.options.pidFile, { up: record('meridian up', process.pid)[0] ?? { name: 'meridian up', pid: process.pid, started: '' }, processes });
   }
 
   /** Log file, cgroup and process group of a process; `region` undefined for central parts. */

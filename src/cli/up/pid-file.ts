@@ -11,8 +11,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 export interface PidRecord {
   name: string;
   pid: number;
-  /** Its command line, words joined by spaces: a recycled pid runs something else and is left alone. */
-  cmdline: string;
+  /**
+   * When it started (as the kernel says): a recycled pid belongs to a process that started
+   * later, and is left alone. Not the command line: Redis rewrites its own.
+   */
+  started: string;
 }
 
 export interface PidFileContent {
@@ -46,20 +49,25 @@ export function alive(pid: number): boolean {
   }
 }
 
-/** The command line of `pid`, or undefined when it is gone (Linux /proc, else ps). */
-export function commandLine(pid: number): string | undefined {
+/**
+ * When `pid` started, or undefined when it is gone: clock ticks since boot from /proc on
+ * Linux (fixed at fork, so the same before and after the child's exec), else ps's lstart.
+ */
+export function startTime(pid: number): string | undefined {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0$/, '').split('\0').join(' ');
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces and parentheses); starttime is the 22nd field.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
   } catch {
     if (existsSync('/proc/self')) return undefined;
   }
-  const ps = spawnSync('ps', ['-ww', '-p', String(pid), '-o', 'command='], { encoding: 'utf8' });
+  const ps = spawnSync('ps', ['-p', String(pid), '-o', 'lstart='], { encoding: 'utf8' });
   return ps.status === 0 ? ps.stdout.trim() : undefined;
 }
 
 /** Whether `record` still names the process it was written for. */
 export function stillRunning(record: PidRecord): boolean {
-  return alive(record.pid) && commandLine(record.pid) === record.cmdline;
+  return alive(record.pid) && startTime(record.pid) === record.started;
 }
 
 /**
