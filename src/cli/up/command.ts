@@ -130,7 +130,7 @@ function outputs(p: Paths, detachedChild: boolean) {
   const toLog = (text: string) => appendFileSync(p.upLog, `${new Date().toISOString()} ${text}\n`);
   const view = new StatusView((text) => {
     if (stdoutOpen) process.stdout.write(text);
-  }, process.stdout.isTTY === true && !detachedChild);
+  }, process.stdout.isTTY === true && !detachedChild, () => process.stdout.columns);
   return {
     view,
     say(msg: string): void {

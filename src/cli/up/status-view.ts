@@ -35,9 +35,11 @@ export class StatusView {
   private drawn = 0;
   private shown = true;
 
+  /** `columns`: the terminal's width, so lines it wraps are counted when the table is erased. */
   constructor(
     private readonly write: (text: string) => void,
     private readonly tty: boolean,
+    private readonly columns: () => number | undefined = () => undefined,
   ) {}
 
   /** A line of `up`'s own. */
@@ -85,7 +87,8 @@ export class StatusView {
   private draw(): string {
     if (!this.rows || !this.shown) return '';
     const table = renderTable(this.rows);
-    this.drawn = table.split('\n').length;
+    const width = this.columns() ?? Infinity;
+    this.drawn = table.split('\n').reduce((n, l) => n + Math.max(1, Math.ceil(l.length / width)), 0);
     return `${table}\n`;
   }
 }
