@@ -212,7 +212,8 @@ async function runForeground(topology: LocalTopology, opts: { paths: Paths; fres
     out.say(`stopped in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   };
   const done = new Promise<void>((resolveDone) => {
-    for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    // SIGHUP too (the terminal was closed): the children, in groups of their own, get no hangup.
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
       process.on(sig, () => {
         if (!stopping) {
           stopping = true;
