@@ -194,7 +194,8 @@ export class LocalCluster {
 
   async start(): Promise<void> {
     const t = this.topology;
-    const a = addressesOf(t);
+    // Snapshots live with the cluster's data: kept with it between runs, gone with --fresh.
+    const a = addressesOf(t, join(this.dataDir, 'state'));
     this.stopping = false;
     this.prepareData();
     mkdirSync(this.logDir, { recursive: true });
@@ -246,7 +247,7 @@ export class LocalCluster {
     this.continueStart();
 
     this.progress('starting the controller and seeding the demo config');
-    const ctlFile = this.writeConfig('controller', controllerConfig(t));
+    const ctlFile = this.writeConfig('controller', controllerConfig(t, a));
     const controllerUrl = `http://${a.controller}`;
     const controller = this.program('controller', 'controller', undefined, a.controller, ['controller', '-c', ctlFile], () => httpOk(`${controllerUrl}/healthz`));
     await controller.proc.start();
@@ -259,7 +260,7 @@ export class LocalCluster {
       for (let n = 0; n < t.gateways_per_region; n++) {
         const name = `gateway-${r.name}-${n + 1}`;
         const host = a.gateway(i, n);
-        const file = this.writeConfig(name, gatewayConfig(t, i, n));
+        const file = this.writeConfig(name, gatewayConfig(t, i, n, a));
         gws.push(this.program(name, 'gateway', r.name, `${host}:${t.gateway_port}`, ['gateway', '-c', file], () => httpOk(`http://${host}:${t.gateway_admin_port}/healthz`)));
       }
     });
@@ -269,9 +270,9 @@ export class LocalCluster {
     this.progress('starting a prober and a DNS server per region');
     const edge: ClusterMember[] = [];
     t.regions.forEach((r, i) => {
-      const pf = this.writeConfig(`prober-${r.name}`, proberConfig(t, i));
+      const pf = this.writeConfig(`prober-${r.name}`, proberConfig(t, i, a));
       edge.push(this.program(`prober-${r.name}`, 'prober', r.name, `${a.prober(i)}:9154`, ['prober', '-c', pf], () => httpOk(`http://${a.prober(i)}:9154/healthz`)));
-      const df = this.writeConfig(`dns-${r.name}`, dnsConfig(t, i));
+      const df = this.writeConfig(`dns-${r.name}`, dnsConfig(t, i, a));
       edge.push(this.program(`dns-${r.name}`, 'dns', r.name, `${a.dns(i)}:${t.dns_port}`, ['dns', '-c', df], () => httpOk(`http://${a.dns(i)}:9153/healthz`)));
     });
     await Promise.all(edge.map((e) => e.proc.start()));
