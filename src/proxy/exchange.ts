@@ -381,7 +381,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, Http1
     else this.upstreamFailed('MERIDIAN_ERR_GATEWAY_UPSTREAM_ERROR', { upstream: this.upstream.id, reason: code || err.message });
   }
 
-  /** An Http1Pool's failure before the response head (src/upstream/README.md, "Switching the exchange"). */
+  /** An Http1Pool's failure before the response head (src/upstream/README.md, "The exchange on this client"). */
   private http1Failed(err: Http1Error): void {
     const node = this.node;
     // The pool refusing to send (a bad header) or being closed is not the node's fault.
