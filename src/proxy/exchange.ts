@@ -52,6 +52,8 @@ export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, Http1
   private h1: Http1Exchange | undefined;
   private abortUpstream: ((err?: Error) => void) | undefined;
   private resumeUpstream: (() => void) | undefined;
+  /** An attempt went to an Http1Pool (the request body may be left half read when it ends). */
+  private h1Used = false;
   /** Http1Request: the route's (else the upstream's) timeouts of the current attempt, ms. */
   sendTimeout = 0;
   readTimeout = 0;
@@ -113,6 +115,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, Http1
     const pool = node.pool;
     if (pool instanceof Http1Pool) {
       // The client runs the send and read timeouts itself.
+      this.h1Used = true;
       this.readTimeout = read;
       this.sendTimeout = this.route.sendTimeout ?? this.upstream.timeouts.send;
       const attempt = this.attempts;
@@ -437,6 +440,14 @@ export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, Http1
     if (this.done) return;
     this.done = true;
     this.release(ok);
+    // On Http1Pool the upstream may answer (or fail) before the request body was all sent: the
+    // client's rest is read and dropped, as node:http does with a body nobody reads, so the
+    // client connection moves on. From the request itself: a body-limit stream piped from it
+    // would fail past its limit with nobody listening.
+    if (this.h1Used && this.body !== null && !this.req.readableEnded) {
+      this.req.unpipe();
+      this.req.resume();
+    }
     this.route.metrics.observe(this.upstream.id, status, (performance.now() - this.startedAt) / 1000);
     const run = this.plugins;
     if (run !== undefined) {

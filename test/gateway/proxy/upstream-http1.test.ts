@@ -34,6 +34,12 @@ async function rawUpstream(closeAll = false): Promise<{ port: number; connection
       const end = buf.indexOf('\r\n\r\n');
       if (end < 0) return;
       const path = buf.slice(buf.indexOf(' ') + 1, buf.indexOf(' ', buf.indexOf(' ') + 1));
+      if (path.endsWith('/early')) {
+        // Reads no more of the body (it backs up to the gateway), then answers.
+        socket.pause();
+        setTimeout(() => socket.write('HTTP/1.1 413 Payload Too Large\r\nContent-Length: 4\r\n\r\nnope'), 300);
+        return;
+      }
       const length = /\r\ncontent-length: *(\d+)/i.exec(buf.slice(0, end));
       if (buf.length - end - 4 < Number(length?.[1] ?? 0)) return; // wait for the whole body
       buf = '';
@@ -95,7 +101,10 @@ describe('exchange on the HTTP/1.1 upstream client', () => {
   beforeAll(async () => {
     raw = await rawUpstream();
     gw = await startGateway({
-      routes: [{ id: 'raw', paths: ['/raw/*'], upstream: { nodes: [{ host: '127.0.0.1', port: raw.port }], checks: { passive: { failures: 100 } } } }],
+      routes: [
+        { id: 'raw', paths: ['/raw/*'], upstream: { nodes: [{ host: '127.0.0.1', port: raw.port }], checks: { passive: { failures: 100 } } } },
+        { id: 'limited', paths: ['/limited/*'], max_body_size: 12 * 1024 * 1024, upstream: { nodes: [{ host: '127.0.0.1', port: raw.port }], checks: { passive: { failures: 100 } } } },
+      ],
     });
   });
   afterAll(async () => {
@@ -126,6 +135,30 @@ describe('exchange on the HTTP/1.1 upstream client', () => {
         expect(next.body).toBe('ok');
       }
       expect(client.socket.destroyed).toBe(false);
+    } finally {
+      client.socket.destroy();
+    }
+  });
+
+  it('serves the next request on the client connection after an upstream answered before reading the request body', async () => {
+    const client = keepAliveClient(gw.port);
+    try {
+      const body = Buffer.alloc(16 * 1024 * 1024, 97);
+      const early = client.request(`POST /raw/early HTTP/1.1\r\nHost: gw\r\nContent-Length: ${body.length}\r\n\r\n`);
+      client.socket.write(body);
+      const answer = await early;
+      expect(answer.status).toBe(413);
+      expect(answer.body).toBe('nope');
+      // The rest of the body is read and dropped, then the next request is served.
+      const next = await client.request('GET /raw/ok HTTP/1.1\r\nHost: gw\r\n\r\n');
+      expect(next.status).toBe(200);
+      expect(next.body).toBe('ok');
+      // Chunked through max_body_size: the rest passes the limit while it is dropped, harmlessly.
+      const limited = client.request(`POST /limited/early HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n`);
+      client.socket.write(body);
+      client.socket.write('\r\n0\r\n\r\n');
+      expect((await limited).body).toBe('nope'); // the upstream's answer, not the gateway's limit
+      expect((await client.request('GET /raw/ok HTTP/1.1\r\nHost: gw\r\n\r\n')).body).toBe('ok');
     } finally {
       client.socket.destroy();
     }
