@@ -1,0 +1,95 @@
+// The controller's API as the console uses it: the token lives in sessionStorage (gone when the
+// tab closes), travels only in the Authorization header, never in a URL.
+const TOKEN_KEY = 'meridian.token';
+
+export type Role = 'read' | 'write' | 'admin';
+export interface Who {
+  name: string;
+  role: Role;
+}
+
+export class ApiError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+export const session = {
+  token: (): string | null => sessionStorage.getItem(TOKEN_KEY),
+  save: (token: string): void => sessionStorage.setItem(TOKEN_KEY, token),
+  clear: (): void => sessionStorage.removeItem(TOKEN_KEY),
+};
+
+export const canWrite = (role: Role): boolean => role === 'write' || role === 'admin';
+
+/** One API call with the session's token (or `token`); an error answer throws ApiError with its code. */
+export async function api<T>(method: string, path: string, opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<T> {
+  const token = opts.token ?? session.token();
+  const headers: Record<string, string> = { accept: 'application/json', ...(opts.headers ?? {}) };
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (opts.body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(path, { method, headers, cache: 'no-store', credentials: 'omit', ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}) });
+  const text = await res.text();
+  const body: unknown = text ? JSON.parse(text) : {};
+  if (!res.ok) {
+    const e = body as { code?: string; message?: string };
+    throw new ApiError(res.status, e.code ?? `HTTP_${res.status}`, e.message ?? res.statusText);
+  }
+  return body as T;
+}
+
+export const whoami = (token?: string): Promise<Who> => api<Who>('GET', '/v1/whoami', token === undefined ? {} : { token });
+
+// The shapes of GET /v1/status and /v1/leader (controller/status.ts, controller/api/ops-api.ts).
+export type NodeState = 'in_sync' | 'behind' | 'unreachable' | 'missing' | 'down' | 'unknown';
+export type RegionState = 'in_sync' | 'behind' | 'unreachable' | 'no_etcd' | 'degraded';
+export interface NodeStatus {
+  cluster: string;
+  name: string;
+  address: string;
+  admin: string;
+  version: string;
+  config_revision: number | null;
+  state: NodeState;
+  registered: boolean;
+  expected: boolean;
+  probe: { up: boolean; since: string; up_count: number; down_count: number } | null;
+}
+export interface RegionStatus {
+  region: string;
+  state: RegionState;
+  desired_revision: number;
+  applied_revision: number | null;
+  written_at: string | null;
+  error?: string;
+  nodes: NodeStatus[];
+}
+export interface ControllerStatus {
+  replica: string;
+  leader: string | null;
+  is_leader: boolean;
+  central_revision: number;
+  config_revision: number;
+  regions: RegionStatus[];
+}
+export interface Leader {
+  id: string | null;
+  api: string | null;
+  is_me: boolean;
+}
+
+export interface Listed<T> {
+  id: string;
+  revision: number;
+  value: T;
+}
+export interface Route {
+  id: string;
+  description?: string;
+  hosts?: string[];
+  paths: string[];
+  methods?: string[];
+  priority?: number;
+  upstream_id?: string;
+  [field: string]: unknown;
+}
