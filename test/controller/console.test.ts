@@ -131,6 +131,9 @@ describe('the console as served', () => {
     expect((await call(ctl.url, 'GET', '/v1/whoami', { token: TOKENS.read })).body).toEqual({ name: 'read-user', role: 'read' });
     expect((await call(ctl.url, 'GET', '/v1/whoami', { token: TOKENS.admin })).body).toEqual({ name: 'admin-user', role: 'admin' });
     expect((await call(ctl.url, 'GET', '/v1/whoami', { token: null })).status).toBe(401);
+    const doc = (await call<{ paths: Record<string, Record<string, { 'x-meridian-role'?: string }>> }>(ctl.url, 'GET', '/openapi.json', { token: null })).body;
+    expect(doc.paths['/v1/whoami']?.get?.['x-meridian-role']).toBe('read');
+    expect(Object.keys(doc.paths).filter((p) => p.startsWith('/ui'))).toEqual([]);
   });
 });
 
@@ -238,5 +241,5 @@ describe.skipIf(!existsSync(CHROMIUM))('the console in chromium', () => {
     await page.screenshot({ path: join(SHOTS, 'routes.png') });
     console.log(`[console] routes page, ${N + 1} routes: list fetched and rendered in ${render} ms; filtered to 1 in ${filter} ms`);
     await page.close();
-  }, 60_000);
+  }, 120_000);
 });
