@@ -40,38 +40,8 @@ export async function api<T>(method: string, path: string, opts: { token?: strin
 
 export const whoami = (token?: string): Promise<Who> => api<Who>('GET', '/v1/whoami', token === undefined ? {} : { token });
 
-// The shapes of GET /v1/status and /v1/leader (controller/status.ts, controller/api/ops-api.ts).
-export type NodeState = 'in_sync' | 'behind' | 'unreachable' | 'missing' | 'down' | 'unknown';
-export type RegionState = 'in_sync' | 'behind' | 'unreachable' | 'no_etcd' | 'degraded';
-export interface NodeStatus {
-  cluster: string;
-  name: string;
-  address: string;
-  admin: string;
-  version: string;
-  config_revision: number | null;
-  state: NodeState;
-  registered: boolean;
-  expected: boolean;
-  probe: { up: boolean; since: string; up_count: number; down_count: number } | null;
-}
-export interface RegionStatus {
-  region: string;
-  state: RegionState;
-  desired_revision: number;
-  applied_revision: number | null;
-  written_at: string | null;
-  error?: string;
-  nodes: NodeStatus[];
-}
-export interface ControllerStatus {
-  replica: string;
-  leader: string | null;
-  is_leader: boolean;
-  central_revision: number;
-  config_revision: number;
-  regions: RegionStatus[];
-}
+// The shapes of GET /v1/status and /v1/leader, from the controller's own declarations (types only: nothing of it is bundled).
+export type { ControllerStatus, NodeState, NodeStatus, RegionState, RegionStatus } from '../../status.js';
 export interface Leader {
   id: string | null;
   api: string | null;
