@@ -28,6 +28,8 @@ let gateway: ReturnType<typeof spawnMeridian>;
 let prober: ReturnType<typeof spawnMeridian>;
 /** Every URL the browser asked for, to prove the console fetches nothing from elsewhere. */
 const requested: string[] = [];
+/** Errors the pages logged (a CSP violation among them would mean the build needs an inline script or style). */
+const pageErrors: string[] = [];
 
 beforeAll(async () => {
   // The console is built at prepare time; this is a no-op when dist/console is up to date.
@@ -58,6 +60,8 @@ beforeAll(async () => {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   context.on('request', (r) => requested.push(r.url()));
+  context.on('console', (m) => { if (m.type() === 'error' && !/status of 401/.test(m.text())) pageErrors.push(m.text()); });
+  context.on('weberror', (e) => pageErrors.push(e.error().message));
 });
 afterAll(async () => {
   await context?.close();
@@ -116,6 +120,8 @@ describe('the console as served', () => {
     console.log(`[console] JavaScript: ${(await js.arrayBuffer()).byteLength} bytes, ${gzipSync(readFileSync(join(PROJECT_ROOT, 'dist', script.slice(1).replace(/^ui/, 'console')))).length} bytes gzipped`);
 
     expect((await fetch(`${ctl.url}/ui`, { redirect: 'manual' })).headers.get('location')).toBe('/ui/');
+    const head = await fetch(`${ctl.url}/ui/`, { method: 'HEAD' });
+    expect([head.status, head.headers.get('content-length'), await head.text()]).toEqual([200, String(Buffer.byteLength(html)), '']);
     const missing = await rawGet('/ui/assets/nothing.js');
     expect([missing.status, missing.type, JSON.parse(missing.body).code]).toEqual([404, 'application/json', 'MERIDIAN_ERR_CONTROLLER_CONSOLE_NO_FILE']);
     for (const escape of ['/ui/../package.json', '/ui/%2e%2e/package.json', '/ui/..%2f..%2fpackage.json']) {
@@ -171,6 +177,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the console in chromium', () => {
     expect(requested.length).toBeGreaterThan(3);
     expect(requested.filter((u) => !u.startsWith(`${origin}/`))).toEqual([]);
     expect(requested.filter((u) => /token|tok-/.test(u))).toEqual([]);
+    expect(pageErrors).toEqual([]);
   }, 90_000);
 
   it('a read token sees no edit controls; an admin token does', async () => {
@@ -185,6 +192,11 @@ describe.skipIf(!existsSync(CHROMIUM))('the console in chromium', () => {
     await reader.goto(`${ctl.url}/ui/routes`);
     await reader.getByTestId('routes-count').waitFor();
     expect(await reader.locator('.edit-control').count()).toBe(0);
+    // A token the API stops accepting signs the tab out at the next call.
+    await reader.evaluate(() => (globalThis as unknown as { sessionStorage: { setItem(k: string, v: string): void } }).sessionStorage.setItem('meridian.token', 'revoked'));
+    await reader.getByRole('link', { name: 'Overview' }).click();
+    await reader.getByLabel('API token').waitFor();
+    expect(await reader.evaluate(() => (globalThis as unknown as { sessionStorage: { getItem(k: string): string | null } }).sessionStorage.getItem('meridian.token'))).toBeNull();
     await reader.close();
 
     const admin = await signIn(TOKENS.admin);

@@ -20,6 +20,9 @@ export const session = {
   clear: (): void => sessionStorage.removeItem(TOKEN_KEY),
 };
 
+/** Fired when the API refuses the kept token (revoked, or the controller's tokens changed). */
+export const SIGNED_OUT = 'meridian:signed-out';
+
 export const canWrite = (role: Role): boolean => role === 'write' || role === 'admin';
 
 /** One API call with the session's token (or `token`); an error answer throws ApiError with its code. */
@@ -32,6 +35,10 @@ export async function api<T>(method: string, path: string, opts: { token?: strin
   const text = await res.text();
   const body: unknown = text ? JSON.parse(text) : {};
   if (!res.ok) {
+    if (res.status === 401 && opts.token === undefined && token) {
+      session.clear();
+      dispatchEvent(new Event(SIGNED_OUT));
+    }
     const e = body as { code?: string; message?: string };
     throw new ApiError(res.status, e.code ?? `HTTP_${res.status}`, e.message ?? res.statusText);
   }

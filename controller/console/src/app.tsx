@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { JSX } from 'preact';
-import { ApiError, session, whoami, type Who } from './api';
+import { ApiError, SIGNED_OUT, session, whoami, type Who } from './api';
 import { BASE, navigate, usePath } from './nav';
 import { SignIn } from './signin';
 import { Overview } from './overview';
@@ -25,11 +25,16 @@ export function App(): JSX.Element {
 
   // A token kept from earlier in this tab is checked again: it may have been revoked.
   useEffect(() => {
-    if (!session.token()) return setWho(null);
-    whoami().then(setWho, (err: unknown) => {
-      if (err instanceof ApiError && err.status === 401) session.clear();
-      setWho(null);
-    });
+    const out = (): void => setWho(null);
+    addEventListener(SIGNED_OUT, out);
+    if (!session.token()) setWho(null);
+    else {
+      whoami().then(setWho, (err: unknown) => {
+        if (err instanceof ApiError && err.status === 401) session.clear();
+        setWho(null);
+      });
+    }
+    return () => removeEventListener(SIGNED_OUT, out);
   }, []);
 
   if (who === undefined) return <p class="loading">Loading…</p>;

@@ -120,7 +120,7 @@ export function RouteView(props: { id: string; role: Role }): JSX.Element {
             <button type="button" onClick={() => setEditing(null)}>Cancel</button>
           </div>
         </div>
-      ) : <pre class="code" data-testid="route-source">{text}</pre>}
+      ) : route !== null && <pre class="code" data-testid="route-source">{text}</pre>}
     </div>
   );
 }
