@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const steps = new Set(process.argv.slice(2).length ? process.argv.slice(2) : ['deps', 'servers', 'build', 'console']);
 const say = (m) => process.stderr.write(`[prepare] ${m}\n`);
-const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
+const run = (cmd, args, env = process.env) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit', env });
 const mtime = (p) => (existsSync(p) ? statSync(p).mtimeMs : 0);
 /** The newest modification time of any file under `dir`. */
 const newest = (dir) => Math.max(0, ...readdirSync(dir, { recursive: true }).map((f) => mtime(join(dir, String(f)))));
@@ -34,6 +34,7 @@ if (steps.has('console')) {
   const built = join(root, 'dist', 'console', 'index.html');
   if (mtime(built) < Math.max(newest(src), mtime(join(root, 'package-lock.json')))) {
     say('building the web console into dist/console (vite)');
-    run(join(root, 'node_modules', '.bin', 'vite'), ['build', '--config', join(src, 'vite.config.ts')]);
+    // A production build whoever runs it (vitest sets NODE_ENV=test, which keeps dev-only code).
+    run(join(root, 'node_modules', '.bin', 'vite'), ['build', '--config', join(src, 'vite.config.ts')], { ...process.env, NODE_ENV: 'production' });
   }
 }

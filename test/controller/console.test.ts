@@ -12,6 +12,7 @@ import { PROJECT_ROOT } from '../../src/core/servers/binaries.js';
 import type { Controller } from '../../controller/controller.js';
 import type { ControllerStatus } from '../../controller/status.js';
 import { sha256Hex } from '../../controller/api/auth.js';
+import { ConsoleFiles } from '../../controller/api/console-files.js';
 import { call, GATEWAY_TOKEN, startController, TOKENS } from './helpers.js';
 
 // The web console in Debian's chromium (scripts/setup-servers.sh installs it as root), driven by
@@ -133,6 +134,10 @@ describe('the console as served', () => {
     expect((await call(ctl.url, 'POST', '/ui/', { token: null })).body.code).toBe('MERIDIAN_ERR_CONTROLLER_NO_ENDPOINT');
   });
 
+  it('without a build, /ui/ answers a coded 503 naming the command that builds it', async () => {
+    await expect(new ConsoleFiles(mkdtempSync(join(tmpdir(), 'meridian-no-console-'))).answer('/ui/')).rejects.toMatchObject({ code: 'MERIDIAN_ERR_CONTROLLER_CONSOLE_NOT_BUILT', status: 503 });
+  });
+
   it('GET /v1/whoami names the token and its role', async () => {
     expect((await call(ctl.url, 'GET', '/v1/whoami', { token: TOKENS.read })).body).toEqual({ name: 'read-user', role: 'read' });
     expect((await call(ctl.url, 'GET', '/v1/whoami', { token: TOKENS.admin })).body).toEqual({ name: 'admin-user', role: 'admin' });
@@ -208,6 +213,18 @@ describe.skipIf(!existsSync(CHROMIUM))('the console in chromium', () => {
     expect(JSON.parse((await admin.getByTestId('route-source').textContent()) ?? '')).toMatchObject({ id: 'shop', upstream_id: 'u1' });
     await admin.getByRole('button', { name: 'YAML' }).click();
     await admin.screenshot({ path: join(SHOTS, 'route.png') });
+
+    // Edit as JSON: the API's 400 is shown; a good change is saved and shown.
+    await admin.getByRole('button', { name: 'Edit' }).click();
+    const editor = admin.getByLabel('Route as JSON');
+    const original = await editor.inputValue();
+    await editor.fill(original.replace('"priority": 0', '"priority": "high"'));
+    await admin.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => admin.getByRole('alert').textContent()).toContain('priority');
+    await editor.fill(original.replace('"priority": 0', '"priority": 5'));
+    await admin.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => admin.getByTestId('route-source').textContent()).toContain('priority: 5');
+    expect((await call(ctl.url, 'GET', '/v1/routes/shop')).body).toMatchObject({ priority: 5 });
     await admin.close();
   }, 60_000);
 
