@@ -16,7 +16,10 @@ COPY health ./health
 COPY bench ./bench
 COPY chaos ./chaos
 COPY test/harness ./test/harness
+COPY scripts/prepare.mjs ./scripts/prepare.mjs
+# The web console (controller/console) is built by Vite into dist/console, served at /ui/.
 RUN npm run build \
+ && node scripts/prepare.mjs console \
  && npm prune --omit=dev --no-audit --no-fund \
  && rm -rf dist/bench dist/chaos dist/test
 

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { EtcdStore } from '../src/core/etcd-store.js';
 import { centralKeys, type HealthObservation } from '../src/core/keys.js';
 import { createLogger, type Logger } from '../src/core/logger.js';
@@ -12,6 +13,7 @@ import { registerVDomainApi } from './api/vdomains-api.js';
 import { registerOpsApi } from './api/ops-api.js';
 import { registerApplyApi } from './api/apply-api.js';
 import { openApiDocument } from './api/openapi.js';
+import { registerConsole } from './api/console-api.js';
 import { ResourceStore } from './store/resource-store.js';
 import { ResourceService } from './store/resource-service.js';
 import { CentralMirror } from './central/mirror.js';
@@ -27,6 +29,7 @@ import { DeploymentActions } from './deploy/actions.js';
 import { DeployScheduler } from './deploy/scheduler.js';
 import { ControllerMetrics } from './metrics.js';
 import { collectStatus } from './status.js';
+import { PROJECT_ROOT } from '../src/core/servers/binaries.js';
 import { hashClearSecrets } from './store/secrets.js';
 
 const VERSION = '0.1.0';
@@ -78,6 +81,8 @@ export class Controller implements Lifecycle {
     // Generated at the first request, from every route registered by then (all of them).
     let doc: Record<string, unknown> | undefined;
     this.api.on('GET', '/openapi.json', null, 'the OpenAPI document of this API', async () => ({ status: 200, body: (doc ??= openApiDocument(VERSION, this.api.routes())) }));
+    // Built by scripts/prepare.mjs (vite) from controller/console.
+    registerConsole(this.api, join(PROJECT_ROOT, 'dist', 'console'));
     this.api.on('GET', '/v1/purges', 'read', 'recent purges', async () => ({ status: 200, body: { items: this.purges } }));
     registerOpsApi(this.api, {
       actions: this.actions,

@@ -82,9 +82,11 @@ ensure_debian_pkg etcdctl etcdctl etcd-client
 ensure_debian_pkg redis-server redis-server redis-server
 ensure_consul
 # Optional tools, installed only as root (never by sudo): nft for the region-partition chaos
-# scenario (which needs root anyway), and dig for the commands `npm start` prints.
+# scenario (which needs root anyway), dig for the commands `npm start` prints, and Debian's
+# chromium for the web console's browser tests (test/controller/console.test.ts skips without it).
 if [ "$(id -u)" = 0 ]; then
   ( ensure_debian_pkg nft nft nftables ) || say "nftables not installed: the region-partition chaos scenario will be skipped"
   command -v dig >/dev/null || ( apt_install bind9-dnsutils ) || say "dig not installed: install Debian's bind9-dnsutils to run the dig commands"
+  [ -x /usr/bin/chromium ] || ( apt_install chromium ) || say "chromium not installed: the web console's browser tests will be skipped"
 fi
 say "ready: $("$bin/consul" --version | head -n1), etcd $("$bin/etcd" --version | head -n1 | awk '{print $3}'), $("$bin/redis-server" --version | awk '{print $3}')"

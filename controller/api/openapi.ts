@@ -55,6 +55,8 @@ function details(r: RouteEntry, kind: ResourceKind | undefined): Operation {
         requestBody: json({ $ref: '#/components/schemas/ApplyRequest' }),
         responses: { 200: { description: 'per resource: created, updated, unchanged or deleted (a dry run also carries before and after)' }, 400: err('invalid (the body names the resource: resource)'), 409: err('conflict or still referenced; nothing was written') },
       };
+    case 'GET /v1/whoami':
+      return { responses: { 200: { description: 'the name and role of the token', content: { 'application/json': { schema: { type: 'object', required: ['name', 'role'], properties: { name: { type: 'string' }, role: { enum: ['read', 'write', 'admin'] } } } } } } } };
     case 'POST /v1/drain':
       return { requestBody: json({ $ref: '#/components/schemas/DrainRequest' }), responses: { 200: { description: 'every gateway node acked' }, 504: err('some nodes did not ack (named)') } };
     default:

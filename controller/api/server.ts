@@ -7,6 +7,7 @@ import { JSON_MAX_DEPTH, jsonTooDeep } from '../../src/core/json-depth.js';
 import { RESOURCE_KEY_MAX_LENGTH } from '../../src/core/model/index.js';
 import type { Role } from '../config.js';
 import { TokenAuth, type Principal } from './auth.js';
+import { CONSOLE_PREFIX, ConsoleFiles } from './console-files.js';
 
 export type Method = 'GET' | 'PUT' | 'POST' | 'DELETE';
 
@@ -76,6 +77,7 @@ export class ApiServer {
   private readonly router = Router({ ignoreTrailingSlash: true, maxParamLength: RESOURCE_KEY_MAX_LENGTH });
   private server: Server | undefined;
   private readonly table: RouteEntry[] = [];
+  private console: ConsoleFiles | undefined;
 
   constructor(private readonly auth: TokenAuth, private readonly log: Logger, private readonly maxBody: number, private readonly onRequest: (method: string, route: string, status: number) => void = () => undefined) {}
 
@@ -83,6 +85,11 @@ export class ApiServer {
     const endpoint: Endpoint = { role, action, handler };
     this.router.on(method, path, () => undefined, endpoint);
     this.table.push({ method, path, role, action });
+  }
+
+  /** Serves the built web console at /ui/ (static files, outside the route table and the OpenAPI document). */
+  serveConsole(files: ConsoleFiles): void {
+    this.console = files;
   }
 
   /** Every registered route, in registration order: what the OpenAPI document is generated from. */
@@ -97,6 +104,14 @@ export class ApiServer {
     let reply: Reply;
     let route = 'none';
     try {
+      const read = req.method === 'GET' || req.method === 'HEAD';
+      if (this.console && read && (url.pathname === CONSOLE_PREFIX || url.pathname.startsWith(`${CONSOLE_PREFIX}/`))) {
+        route = 'console';
+        const answer = await this.console.answer(url.pathname);
+        this.onRequest(method, route, answer.status);
+        ConsoleFiles.send(req, res, answer);
+        return;
+      }
       if (!found) throw new MeridianError('MERIDIAN_ERR_CONTROLLER_NO_ENDPOINT', { method, path: url.pathname });
       const endpoint = found.store as Endpoint;
       route = endpoint.action;

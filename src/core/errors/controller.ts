@@ -28,4 +28,6 @@ export const CONTROLLER_ERRORS = defineErrors('CONTROLLER', {
   MERIDIAN_ERR_CONTROLLER_APPLY_INVALID: { message: 'invalid apply request: {reason}', status: 400 },
   MERIDIAN_ERR_CONTROLLER_APPLY_TOO_LARGE: { message: 'this apply needs {ops} etcd operations in one transaction and etcd allows {limit}: apply it in parts (unchanged resources cost nothing)', status: 400 },
   MERIDIAN_ERR_CONTROLLER_CTL_WAIT_TIMEOUT: { message: 'not every region serves revision {revision} after {timeout} ms: {regions}', status: 504 },
+  MERIDIAN_ERR_CONTROLLER_CONSOLE_NOT_BUILT: { message: 'the web console is not built ({dir} has no index.html): run `node scripts/prepare.mjs console`', status: 503 },
+  MERIDIAN_ERR_CONTROLLER_CONSOLE_NO_FILE: { message: 'no console file {path}', status: 404 },
 });

@@ -1,0 +1,72 @@
+// The controller's API as the console uses it: the token lives in sessionStorage (gone when the
+// tab closes), travels only in the Authorization header, never in a URL.
+const TOKEN_KEY = 'meridian.token';
+
+export type Role = 'read' | 'write' | 'admin';
+export interface Who {
+  name: string;
+  role: Role;
+}
+
+export class ApiError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+export const session = {
+  token: (): string | null => sessionStorage.getItem(TOKEN_KEY),
+  save: (token: string): void => sessionStorage.setItem(TOKEN_KEY, token),
+  clear: (): void => sessionStorage.removeItem(TOKEN_KEY),
+};
+
+/** Fired when the API refuses the kept token (revoked, or the controller's tokens changed). */
+export const SIGNED_OUT = 'meridian:signed-out';
+
+export const canWrite = (role: Role): boolean => role === 'write' || role === 'admin';
+
+/** One API call with the session's token (or `token`); an error answer throws ApiError with its code. */
+export async function api<T>(method: string, path: string, opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<T> {
+  const token = opts.token ?? session.token();
+  const headers: Record<string, string> = { accept: 'application/json', ...(opts.headers ?? {}) };
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (opts.body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(path, { method, headers, cache: 'no-store', credentials: 'omit', ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}) });
+  const text = await res.text();
+  const body: unknown = text ? JSON.parse(text) : {};
+  if (!res.ok) {
+    if (res.status === 401 && opts.token === undefined && token) {
+      session.clear();
+      dispatchEvent(new Event(SIGNED_OUT));
+    }
+    const e = body as { code?: string; message?: string };
+    throw new ApiError(res.status, e.code ?? `HTTP_${res.status}`, e.message ?? res.statusText);
+  }
+  return body as T;
+}
+
+export const whoami = (token?: string): Promise<Who> => api<Who>('GET', '/v1/whoami', token === undefined ? {} : { token });
+
+// The shapes of GET /v1/status and /v1/leader, from the controller's own declarations (types only: nothing of it is bundled).
+export type { ControllerStatus, NodeState, NodeStatus, RegionState, RegionStatus } from '../../status.js';
+export interface Leader {
+  id: string | null;
+  api: string | null;
+  is_me: boolean;
+}
+
+export interface Listed<T> {
+  id: string;
+  revision: number;
+  value: T;
+}
+export interface Route {
+  id: string;
+  description?: string;
+  hosts?: string[];
+  paths: string[];
+  methods?: string[];
+  priority?: number;
+  upstream_id?: string;
+  [field: string]: unknown;
+}
