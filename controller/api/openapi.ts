@@ -1,5 +1,8 @@
 import { RESOURCES, type ResourceKind } from '../../src/core/model/index.js';
-import { DrainRequest } from '../purge/drain.js';
+import { DrainRequest, UndrainRequest } from '../purge/drain.js';
+
+/** Drain and undrain report as they go when asked to (ApiServer `progress`). */
+const PROGRESS = '; with `Accept: application/x-ndjson`: 200 and a line `{progress: {stage, message, ms}}` per stage and gateway ack, then `{status, body}` of the plain answer';
 import { SINGULAR } from '../store/resource-service.js';
 import type { RouteEntry } from './server.js';
 
@@ -56,7 +59,12 @@ function details(r: RouteEntry, kind: ResourceKind | undefined): Operation {
         responses: { 200: { description: 'per resource: created, updated, unchanged or deleted (a dry run also carries before and after)' }, 400: err('invalid (the body names the resource: resource)'), 409: err('conflict or still referenced; nothing was written') },
       };
     case 'POST /v1/drain':
-      return { requestBody: json({ $ref: '#/components/schemas/DrainRequest' }), responses: { 200: { description: 'every gateway node acked' }, 504: err('some nodes did not ack (named)') } };
+      return { requestBody: json({ $ref: '#/components/schemas/DrainRequest' }), responses: { 200: { description: `every gateway node acked${PROGRESS}` }, 504: err('some nodes did not ack (named)') } };
+    case 'POST /v1/undrain':
+      return {
+        requestBody: json({ $ref: '#/components/schemas/UndrainRequest' }),
+        responses: { 200: { description: `registered again from the drain's record, every gateway node acked the purge${PROGRESS}` }, 404: err('no recorded drain of this instance'), 504: err('some nodes did not ack (named)') },
+      };
     default:
       if (r.path.startsWith('/v1/deployments/:id/')) return { responses: { 200: { description: 'new state' }, 409: err('wrong state') } };
       return {};
@@ -86,6 +94,7 @@ export function openApiDocument(version: string, routes: readonly RouteEntry[]):
   const schemas: Record<string, unknown> = {
     Error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string', description: 'MERIDIAN_ERR_<AREA>_<DETAIL>' }, message: { type: 'string' } } },
     DrainRequest: plain(DrainRequest),
+    UndrainRequest: plain(UndrainRequest),
     ApplyRequest: {
       type: 'object', required: ['resources'], additionalProperties: false,
       properties: {
