@@ -1,10 +1,10 @@
 import { RESOURCES, type ResourceKind } from '../../src/core/model/index.js';
 import { DrainRequest, UndrainRequest } from '../purge/drain.js';
+import { SINGULAR } from '../store/resource-service.js';
+import type { RouteEntry } from './server.js';
 
 /** Drain and undrain report as they go when asked to (ApiServer `progress`). */
 const PROGRESS = '; with `Accept: application/x-ndjson`: 200 and a line `{progress: {stage, message, ms}}` per stage and gateway ack, then `{status, body}` of the plain answer';
-import { SINGULAR } from '../store/resource-service.js';
-import type { RouteEntry } from './server.js';
 
 /** TypeBox schemas are JSON Schema; a JSON round trip drops TypeBox's symbol keys. */
 const plain = (schema: unknown): unknown => JSON.parse(JSON.stringify(schema));

@@ -12,6 +12,9 @@ export function exitFor(status: number, code?: string): number {
   return EXIT.error;
 }
 
+/** Longest a call may take: past the controller's longest wait (a drain's 60 s deadline). */
+const CALL_TIMEOUT_MS = 65_000;
+
 export interface Answer {
   status: number;
   body: Record<string, unknown>;
@@ -41,8 +44,8 @@ export class CtlClient {
    * A call answered with progress lines (x-ndjson, see ApiServer): each `progress` event goes
    * to `onProgress` as it arrives; the last line is the answer a plain call would get.
    */
-  async progress(method: string, path: string, body: unknown, onProgress: (event: Record<string, unknown>) => void): Promise<Answer> {
-    const res = await this.send(method, path, body, { accept: 'application/x-ndjson' });
+  async progress(method: string, path: string, body: unknown, onProgress: (event: Record<string, unknown>) => void, timeoutMs = CALL_TIMEOUT_MS): Promise<Answer> {
+    const res = await this.send(method, path, body, { accept: 'application/x-ndjson' }, timeoutMs);
     if (!(res.headers.get('content-type') ?? '').includes('application/x-ndjson')) return this.answer(res);
     const decoder = new TextDecoder();
     let buffered = '';
@@ -67,13 +70,13 @@ export class CtlClient {
     return { status: last.status, body: last.body, etag: null };
   }
 
-  private async send(method: string, path: string, body: unknown, headers: Record<string, string>): Promise<Response> {
+  private async send(method: string, path: string, body: unknown, headers: Record<string, string>, timeoutMs = CALL_TIMEOUT_MS): Promise<Response> {
     try {
       return await fetch(new URL(path, this.server), {
         method,
         headers: { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout(65_000),
+        signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (err) {
       const e = err as Error & { cause?: { message?: string } };

@@ -196,7 +196,8 @@ async function run(argv: string[]): Promise<number> {
       const body = { ...(verb === 'drain' ? { service: v.service } : {}), instance: v.instance, datacenter: v.datacenter, ...(v.timeout ? { timeout_ms: Number(v.timeout) } : {}) };
       try {
         // Each stage and gateway ack on stderr as it happens; stdout keeps only the result.
-        const r = await api.progress('POST', `/v1/${verb}`, body, (p) => errOut(`${String(p.message)}\n`));
+        // An undrain waits up to the deadline twice: for the instance's checks, then for the acks.
+        const r = await api.progress('POST', `/v1/${verb}`, body, (p) => errOut(`${String(p.message)}\n`), v.timeout ? 2 * Number(v.timeout) + 5_000 : undefined);
         const acked = (r.body.acked as unknown[]).length;
         print(format, r.body, () => (verb === 'drain'
           ? `drained ${v.service}/${v.instance}: ${acked} gateway node(s) acked in ${String(r.body.took_ms)} ms\n`
