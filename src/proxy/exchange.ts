@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { observeLatency } from '../balancer/index.js';
 import { settle, type BodyCapture, type CompiledChain, type RequestContext, type ShortCircuit } from '../plugins/index.js';
+import { Http1Error, Http1Pool, gatewayErrorOf, type Http1Exchange, type Http1Handler, type Http1Request } from '../upstream/http1/index.js';
 import type { RuntimeNode, RuntimeUpstream } from '../upstream/runtime.js';
 import { MeridianError } from '../core/errors/index.js';
 import { BodyTooLargeError } from './body-limit.js';
@@ -37,17 +38,25 @@ class ClientGoneError extends Error {
 }
 
 /**
- * One proxied request: picks a node, dispatches on its undici Pool and streams the answer
+ * One proxied request: picks a node, sends it on the node's pool and streams the answer
  * back, retrying connection failures of idempotent, body-less requests on another node.
- * It is its own undici handler (the raw-header callbacks: undici calls them directly, no
- * adapter and no parsed header object), so a request costs one object, not a closure tree.
+ * Plain-HTTP nodes have an Http1Pool (src/upstream/http1), HTTPS nodes an undici Pool. The
+ * exchange is itself the request and the handler of both (callbacks called directly, no
+ * adapter, no parsed header object), so a request costs one object, not a closure tree.
  */
-export class Exchange implements Dispatcher.DispatchHandler {
+export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, Http1Request {
   private node: RuntimeNode | undefined;
   private tried: RuntimeNode[] | undefined;
   private attempts = 0;
+  /** The request in flight on an Http1Pool (abort and resume go through it). */
+  private h1: Http1Exchange | undefined;
   private abortUpstream: ((err?: Error) => void) | undefined;
   private resumeUpstream: (() => void) | undefined;
+  /** An attempt went to an Http1Pool (the request body may be left half read when it ends). */
+  private h1Used = false;
+  /** Http1Request: the route's (else the upstream's) timeouts of the current attempt, ms. */
+  sendTimeout = 0;
+  readTimeout = 0;
   private upstreamStart = 0;
   private status = 0;
   private headersWritten = false;
@@ -65,13 +74,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
     private readonly res: ClientResponse,
     private readonly route: CompiledRoute,
     private readonly upstream: RuntimeUpstream,
-    private readonly method: string,
-    private readonly path: string,
-    private readonly headers: string[],
+    readonly method: string,
+    readonly path: string,
+    readonly headers: string[],
     /** Index in `headers` of the Host value, rewritten per node when pass_host is `node`. */
     private readonly hostIndex: number,
     /** A Buffer when a plugin read the whole body (ctx.requestBody). */
-    private readonly body: Readable | Buffer | null,
+    readonly body: Readable | Buffer | null,
     private readonly hashKey: string | undefined,
     private readonly requestId: string,
     private readonly startedAt: number,
@@ -84,7 +93,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   private readonly onClientClose = (): void => {
-    if (!this.done) this.abortUpstream?.(new ClientGoneError('client closed the connection'));
+    if (this.done) return;
+    const err = new ClientGoneError('client closed the connection');
+    if (this.h1 !== undefined) this.h1.abort(err);
+    else this.abortUpstream?.(err);
   };
 
   private attempt(): void {
@@ -100,12 +112,26 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.upstream.passHost === 'node') this.headers[this.hostIndex] = node.hostHeader;
     this.upstreamStart = performance.now();
     const read = this.route.readTimeout ?? this.upstream.timeouts.read;
+    const pool = node.pool;
+    if (pool instanceof Http1Pool) {
+      // The client runs the send and read timeouts itself.
+      this.h1Used = true;
+      this.readTimeout = read;
+      this.sendTimeout = this.route.sendTimeout ?? this.upstream.timeouts.send;
+      const attempt = this.attempts;
+      const call = pool.request(this, this);
+      // A request the pool refused at once has already failed (and maybe retried elsewhere).
+      if (attempt !== this.attempts || this.done) return;
+      this.h1 = call;
+      if (this.res.destroyed) call.abort(new ClientGoneError('client closed the connection'));
+      return;
+    }
     if (this.body !== null) {
       const send = this.route.sendTimeout ?? this.upstream.timeouts.send;
       if (send > 0) this.sendTimer = setTimeout(() => this.onSendTimeout(), send);
     }
     try {
-      node.pool.dispatch({ path: this.path, method: this.method as Dispatcher.HttpMethod, headers: this.headers, body: this.body, headersTimeout: read, bodyTimeout: read }, this);
+      pool.dispatch({ path: this.path, method: this.method as Dispatcher.HttpMethod, headers: this.headers, body: this.body, headersTimeout: read, bodyTimeout: read }, this);
     } catch (err) {
       this.onError(err as Error);
     }
@@ -132,8 +158,24 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onHeaders(status: number, raw: Buffer[], resume: () => void, _statusText: string): boolean {
     if (status < 200) return true; // 1xx informational: the client gets the final answer only
-    this.status = status;
     this.resumeUpstream = resume;
+    return this.responseHead(status, raw);
+  }
+
+  // ---- Http1Handler (onData and onRequestSent are shared with undici's) ----
+
+  onResponse(status: number, headers: string[], call: Http1Exchange): void {
+    this.h1 = call;
+    this.responseHead(status, headers);
+  }
+
+  onEnd(): void {
+    this.onComplete();
+  }
+
+  /** The upstream's final response head: node health and latency, then the client's head. */
+  private responseHead(status: number, raw: readonly Buffer[] | readonly string[]): boolean {
+    this.status = status;
     const node = this.node as RuntimeNode;
     if (status >= 500 && this.upstream.health.settings.on_5xx) this.upstream.health.failure(node.health);
     else this.upstream.health.success(node.health);
@@ -234,7 +276,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.plugins !== undefined && this.pluginData(chunk)) return true;
     if (this.res.write(chunk)) return true;
     // Client slower than upstream: pause the upstream until the client drains.
-    this.res.once('drain', this.resumeUpstream as () => void);
+    this.res.once('drain', this.resumeUpstream ??= () => this.h1?.resume());
     return false;
   }
 
@@ -299,6 +341,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       clearTimeout(this.sendTimer);
       this.sendTimer = undefined;
     }
+    this.h1 = undefined;
     const code = (err as { code?: string }).code ?? '';
     const node = this.node;
     if (code === 'MERIDIAN_CLIENT_GONE') {
@@ -312,7 +355,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
     if (this.headersWritten || this.status !== 0) {
       // Mid-body failure: the status is already out, the only honest signal is a cut connection.
-      if (node && code === 'UND_ERR_BODY_TIMEOUT') this.upstream.health.failure(node.health);
+      if (node && (code === 'UND_ERR_BODY_TIMEOUT' || code === 'MERIDIAN_ERR_UPSTREAM_READ_TIMEOUT')) this.upstream.health.failure(node.health);
       this.res.destroy();
       this.finish(this.status, false);
       return;
@@ -320,6 +363,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (err instanceof BodyTooLargeError) {
       this.release(false);
       this.fail(err.errorCode, { limit: err.limit }, true);
+      return;
+    }
+    if (err instanceof Http1Error) {
+      this.http1Failed(err);
       return;
     }
     const connectionError = CONNECTION_ERRORS.has(code);
@@ -335,6 +382,25 @@ export class Exchange implements Dispatcher.DispatchHandler {
     else if (code === 'UND_ERR_CONNECT_TIMEOUT') this.upstreamFailed('MERIDIAN_ERR_GATEWAY_UPSTREAM_TIMEOUT', { upstream: this.upstream.id, phase: 'connect' });
     else if (code === 'MERIDIAN_SEND_TIMEOUT') this.upstreamFailed('MERIDIAN_ERR_GATEWAY_UPSTREAM_TIMEOUT', { upstream: this.upstream.id, phase: 'send' }, true);
     else this.upstreamFailed('MERIDIAN_ERR_GATEWAY_UPSTREAM_ERROR', { upstream: this.upstream.id, reason: code || err.message });
+  }
+
+  /** An Http1Pool's failure before the response head (src/upstream/README.md, "The exchange on this client"). */
+  private http1Failed(err: Http1Error): void {
+    const node = this.node;
+    // The pool refusing to send (a bad header) or being closed is not the node's fault.
+    if (node && err.code !== 'MERIDIAN_ERR_UPSTREAM_BAD_REQUEST' && err.code !== 'MERIDIAN_ERR_UPSTREAM_POOL_CLOSED') this.upstream.health.failure(node.health);
+    this.release(false);
+    // As with undici: a connection that failed or closed before the answer sends an idempotent,
+    // body-less request to another node (the keep-alive race was already retried by the pool).
+    const connectionError = err.retryable || err.code === 'MERIDIAN_ERR_UPSTREAM_CONNECTION_CLOSED';
+    if (connectionError && this.body === null && IDEMPOTENT.has(this.method) && this.attempts <= this.upstream.retries && node) {
+      (this.tried ??= []).push(node);
+      this.attempt();
+      return;
+    }
+    const { code, params } = gatewayErrorOf(err, this.upstream.id);
+    // A send timeout leaves the client's body unread: the connection cannot be reused.
+    this.upstreamFailed(code, params, err.isTimeout && err.phase === 'send');
   }
 
   /**
@@ -374,6 +440,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.done) return;
     this.done = true;
     this.release(ok);
+    // On Http1Pool the upstream may answer (or fail) before the request body was all sent: the
+    // client's rest is read and dropped, as node:http does with a body nobody reads, so the
+    // client connection moves on. From the request itself: a body-limit stream piped from it
+    // would fail past its limit with nobody listening.
+    if (this.h1Used && this.body !== null && !this.req.readableEnded) {
+      this.req.unpipe();
+      this.req.resume();
+    }
     this.route.metrics.observe(this.upstream.id, status, (performance.now() - this.startedAt) / 1000);
     const run = this.plugins;
     if (run !== undefined) {

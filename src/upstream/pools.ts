@@ -1,4 +1,6 @@
 import { Pool } from 'undici';
+import { Http1Pool } from './http1/pool.js';
+import { http1PoolOptions } from './http1/settings.js';
 
 export interface PoolSettings {
   scheme: 'http' | 'https';
@@ -11,15 +13,24 @@ export interface PoolSettings {
   servername: string | undefined;
 }
 
+/**
+ * The pool of one node: Meridian's own HTTP/1.1 client for plain-HTTP nodes (the hot path),
+ * undici for HTTPS nodes (see src/upstream/README.md, "Which client a request takes").
+ */
+export type NodePool = Http1Pool | Pool;
+
 interface Held {
-  pool: Pool;
+  pool: NodePool;
   refs: number;
 }
 
+/** Send and read timeouts are given per request (route or upstream): the pool has no default. */
+const PER_REQUEST = { send: 0, read: 0 } as const;
+
 /**
- * undici Pools, one per upstream node and settings, shared by every config generation that
- * uses them (reference counted): a route change reuses warm keep-alive connections, and a
- * node that leaves has its pool closed once nothing holds it (in-flight requests finish first).
+ * Pools, one per upstream node and settings, shared by every config generation that uses them
+ * (reference counted): a route change reuses warm keep-alive connections, and a node that
+ * leaves has its pool closed once nothing holds it (in-flight requests finish first).
  */
 export class PoolManager {
   private readonly pools = new Map<string, Held>();
@@ -28,22 +39,11 @@ export class PoolManager {
     return `${s.scheme}://${s.host}:${s.port}|${s.connections}|${s.idleTimeoutMs}|${s.connectTimeoutMs}|${s.servername ?? ''}`;
   }
 
-  acquire(s: PoolSettings): { key: string; pool: Pool } {
+  acquire(s: PoolSettings): { key: string; pool: NodePool } {
     const key = PoolManager.keyOf(s);
     let held = this.pools.get(key);
     if (!held) {
-      const origin = `${s.scheme}://${s.host.includes(':') ? `[${s.host}]` : s.host}:${s.port}`;
-      const pool = new Pool(origin, {
-        connections: s.connections,
-        pipelining: 1,
-        keepAliveTimeout: s.idleTimeoutMs,
-        keepAliveMaxTimeout: s.idleTimeoutMs,
-        connect: { timeout: s.connectTimeoutMs, ...(s.servername ? { servername: s.servername } : {}) },
-        // Timeouts are set per request from the route/upstream config.
-        headersTimeout: 0,
-        bodyTimeout: 0,
-      });
-      held = { pool, refs: 0 };
+      held = { pool: s.scheme === 'http' ? new Http1Pool(http1PoolOptions(s, { connect: s.connectTimeoutMs, ...PER_REQUEST })) : undiciPool(s), refs: 0 };
       this.pools.set(key, held);
     }
     held.refs++;
@@ -68,4 +68,18 @@ export class PoolManager {
     this.pools.clear();
     await Promise.all(all.map((h) => h.pool.close().catch(() => undefined)));
   }
+}
+
+function undiciPool(s: PoolSettings): Pool {
+  const origin = `${s.scheme}://${s.host.includes(':') ? `[${s.host}]` : s.host}:${s.port}`;
+  return new Pool(origin, {
+    connections: s.connections,
+    pipelining: 1,
+    keepAliveTimeout: s.idleTimeoutMs,
+    keepAliveMaxTimeout: s.idleTimeoutMs,
+    connect: { timeout: s.connectTimeoutMs, ...(s.servername ? { servername: s.servername } : {}) },
+    // Timeouts are set per request from the route/upstream config.
+    headersTimeout: 0,
+    bodyTimeout: 0,
+  });
 }

@@ -1,10 +1,9 @@
-import type { Pool } from 'undici';
 import type { Upstream, UpstreamNode } from '../core/model/index.js';
 import { createBalancer, type Balancer } from '../balancer/index.js';
 import type { PassiveHealthTracker} from './health.js';
 import { PASSIVE_DEFAULTS, type HealthState } from './health.js';
 import type { NodeSource } from './node-source.js';
-import type { PoolManager } from './pools.js';
+import type { NodePool, PoolManager } from './pools.js';
 
 /** One node of one upstream as the proxy and balancers see it. */
 export interface RuntimeNode {
@@ -12,7 +11,8 @@ export interface RuntimeNode {
   readonly host: string;
   readonly port: number;
   readonly weight: number;
-  readonly pool: Pool;
+  /** An Http1Pool for `scheme: http`, an undici Pool for `https` (PoolManager decides). */
+  readonly pool: NodePool;
   readonly poolKey: string;
   /** Host header sent when pass_host is `node`. */
   readonly hostHeader: string;

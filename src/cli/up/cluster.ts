@@ -1,16 +1,18 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { ConsulClient } from '../../core/consul-client.js';
+import { MeridianError } from '../../core/errors/index.js';
 import { PROJECT_ROOT } from '../../core/servers/binaries.js';
 import { consulJoinWan, consulProcess, etcdProcess, redisProcess, waitForFederation } from '../../core/servers/launchers.js';
 import { ManagedProcess } from '../../core/servers/managed-process.js';
+import { startTime, writePidFile, type PidRecord } from './pid-file.js';
 import { controllerConfig, dnsConfig, gatewayConfig, proberConfig, seedResources } from './programs.js';
 import { addressesOf, type LocalTopology } from './topology.js';
 
 export type ProcessKind = 'etcd' | 'consul' | 'redis' | 'controller' | 'gateway' | 'dns' | 'prober' | 'demo';
 
-const STOP_TIERS: ReadonlyArray<readonly ProcessKind[]> = [['dns', 'prober', 'gateway'], ['controller', 'demo'], ['consul', 'redis', 'etcd']];
+const STOP_TIERS: ReadonlyArray<readonly ProcessKind[]> = [['gateway', 'prober', 'dns'], ['controller', 'demo'], ['consul', 'redis', 'etcd']];
 /**
  * SIGTERM to SIGKILL. A gateway first keeps serving for its drain grace (5 s by default) so DNS
  * can move traffic away, then deregisters; 5 s killed it before it had deregistered.
@@ -26,6 +28,38 @@ export interface ClusterMember {
   proc: ManagedProcess;
   /** Cheap health check for the status table. */
   healthy: () => Promise<boolean>;
+}
+
+/** A member's process ended, requested or not. */
+export interface MemberExit {
+  name: string;
+  kind: ProcessKind;
+  at: number;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  requested: boolean;
+}
+
+export interface LocalClusterOptions {
+  /** Default .meridian/local under the project. */
+  workDir?: string;
+  progress?: (msg: string) => void;
+  /**
+   * Puts every process of a region in a cgroup v2 folder of its own, so a packet filter can
+   * cut regions apart on the shared loopback (chaos/partition.ts); central parts stay in ours.
+   */
+  cgroupOf?: (region: string) => string | undefined;
+  /**
+   * Keep the data of the last run (etcd, Consul) and re-use its demo resources; the default
+   * starts from empty data folders. Data made with another topology is refused.
+   */
+  keepData?: boolean;
+  /** Every process in a process group of its own (see ProcessSpec.detached). */
+  ownProcessGroups?: boolean;
+  /** Where to keep the pids of the running processes (see pid-file.ts); default: nowhere. */
+  pidFile?: string;
+  /** Called when a member's process has ended. */
+  onExit?: (exit: MemberExit) => void;
 }
 
 async function httpOk(url: string, init: RequestInit = {}): Promise<boolean> {
@@ -63,17 +97,20 @@ export class LocalCluster {
   readonly members: ClusterMember[] = [];
   private readonly progress: (msg: string) => void;
   private readonly cgroupOf: (region: string) => string | undefined;
+  private readonly options: LocalClusterOptions;
+  /** stop() or kill() was called: start() goes no further. */
+  private stopping = false;
 
-  /**
-   * `cgroupOf` puts every process of a region in a cgroup v2 folder of its own, so a packet
-   * filter can cut regions apart on the shared loopback (chaos/partition.ts); central parts
-   * stay in ours.
-   */
-  constructor(topology: LocalTopology, options: { workDir?: string; progress?: (msg: string) => void; cgroupOf?: (region: string) => string | undefined } = {}) {
+  constructor(topology: LocalTopology, options: LocalClusterOptions = {}) {
     this.topology = topology;
+    this.options = options;
     this.workDir = options.workDir ?? join(PROJECT_ROOT, '.meridian', 'local');
     this.progress = options.progress ?? (() => undefined);
     this.cgroupOf = options.cgroupOf ?? (() => undefined);
+  }
+
+  get dataDir(): string {
+    return join(this.workDir, 'data');
   }
 
   get logDir(): string {
@@ -88,17 +125,50 @@ export class LocalCluster {
 
   private add(m: ClusterMember): ClusterMember {
     this.members.push(m);
+    m.proc.onSpawn = () => this.savePids();
+    m.proc.onExit((info) => {
+      this.savePids();
+      this.options.onExit?.({ name: m.name, kind: m.kind, at: Date.now(), ...info });
+    });
     return m;
   }
 
-  /** Log file and cgroup of a process; `region` undefined for central parts. */
-  private processPlacement(name: string, region: string | undefined): { logFile: string; cgroup?: string } {
+  private savePids(): void {
+    if (this.options.pidFile === undefined) return;
+    const record = (name: string, pid: number): PidRecord[] => {
+      const started = startTime(pid);
+      return started === undefined ? [] : [{ name, pid, started }];
+    };
+    const processes = this.members.flatMap((m) => (m.proc.running && m.proc.pid !== undefined ? record(m.name, m.proc.pid) : []));
+    writePidFile(this.options.pidFile, { up: record('meridian up', process.pid)[0] ?? { name: 'meridian up', pid: process.pid, started: '' }, processes });
+  }
+
+  /** Log file, cgroup and process group of a process; `region` undefined for central parts. */
+  private processPlacement(name: string, region: string | undefined): { logFile: string; cgroup?: string; detached?: boolean } {
     const cgroup = region === undefined ? undefined : this.cgroupOf(region);
-    return { logFile: join(this.logDir, `${name}.log`), ...(cgroup ? { cgroup } : {}) };
+    return { logFile: join(this.logDir, `${name}.log`), ...(cgroup ? { cgroup } : {}), ...(this.options.ownProcessGroups ? { detached: true } : {}) };
   }
 
   private placement(name: string, host: string, region: string | undefined) {
-    return { name, host, dataDir: join(this.workDir, 'data', name), ...this.processPlacement(name, region) };
+    return { name, host, dataDir: join(this.dataDir, name), ...this.processPlacement(name, region) };
+  }
+
+  /**
+   * Empty data folders, or (keepData) the last run's, if that run had the same topology: etcd
+   * and Consul data hold addresses and region names, so another topology cannot reuse them.
+   */
+  private prepareData(): void {
+    const file = join(this.dataDir, 'topology.json');
+    const current = JSON.stringify(this.topology);
+    if (this.options.keepData && existsSync(file)) {
+      const previous = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+      const changed = Object.keys({ ...previous, ...this.topology }).filter((k) => JSON.stringify(previous[k]) !== JSON.stringify((this.topology as Record<string, unknown>)[k]));
+      if (changed.length) throw new MeridianError('MERIDIAN_ERR_CLI_UP_DATA', { dir: this.dataDir, reason: `${changed.join(', ')} changed` });
+    } else {
+      rmSync(this.dataDir, { recursive: true, force: true });
+    }
+    mkdirSync(this.dataDir, { recursive: true });
+    writeFileSync(file, current);
   }
 
   private writeConfig(name: string, config: Record<string, unknown>): string {
@@ -124,9 +194,10 @@ export class LocalCluster {
 
   async start(): Promise<void> {
     const t = this.topology;
-    const a = addressesOf(t);
-    // A fresh cluster every time: state from an earlier run would confuse the demo.
-    rmSync(join(this.workDir, 'data'), { recursive: true, force: true });
+    // Snapshots live with the cluster's data: kept with it between runs, gone with --fresh.
+    const a = addressesOf(t, join(this.dataDir, 'state'));
+    this.stopping = false;
+    this.prepareData();
     mkdirSync(this.logDir, { recursive: true });
 
     this.progress('starting etcd (central + per region), Redis and Consul (one datacenter per region)');
@@ -143,6 +214,7 @@ export class LocalCluster {
       this.add({ name: `consul-${r.name}`, kind: 'consul', region: r.name, address: `${a.consul(i)}:8500`, proc: consul, healthy: () => httpOk(`${consul.httpUrl}/v1/status/leader`) });
     });
     await Promise.all(this.members.map((m) => m.proc.start()));
+    this.continueStart();
     if (consuls.length > 1) {
       const [first, ...rest] = consuls;
       if (first) await consulJoinWan(first.httpUrl, rest.map((c) => c.serfWan));
@@ -172,13 +244,15 @@ export class LocalCluster {
       }
     });
     await Promise.all(demoStarts);
+    this.continueStart();
 
     this.progress('starting the controller and seeding the demo config');
-    const ctlFile = this.writeConfig('controller', controllerConfig(t));
+    const ctlFile = this.writeConfig('controller', controllerConfig(t, a));
     const controllerUrl = `http://${a.controller}`;
     const controller = this.program('controller', 'controller', undefined, a.controller, ['controller', '-c', ctlFile], () => httpOk(`${controllerUrl}/healthz`));
     await controller.proc.start();
     await this.seed(controllerUrl);
+    this.continueStart();
 
     this.progress(`starting ${t.gateways_per_region} gateway node(s) per region`);
     const gws: ClusterMember[] = [];
@@ -186,30 +260,46 @@ export class LocalCluster {
       for (let n = 0; n < t.gateways_per_region; n++) {
         const name = `gateway-${r.name}-${n + 1}`;
         const host = a.gateway(i, n);
-        const file = this.writeConfig(name, gatewayConfig(t, i, n));
+        const file = this.writeConfig(name, gatewayConfig(t, i, n, a));
         gws.push(this.program(name, 'gateway', r.name, `${host}:${t.gateway_port}`, ['gateway', '-c', file], () => httpOk(`http://${host}:${t.gateway_admin_port}/healthz`)));
       }
     });
     await Promise.all(gws.map((g) => g.proc.start()));
+    this.continueStart();
 
     this.progress('starting a prober and a DNS server per region');
     const edge: ClusterMember[] = [];
     t.regions.forEach((r, i) => {
-      const pf = this.writeConfig(`prober-${r.name}`, proberConfig(t, i));
+      const pf = this.writeConfig(`prober-${r.name}`, proberConfig(t, i, a));
       edge.push(this.program(`prober-${r.name}`, 'prober', r.name, `${a.prober(i)}:9154`, ['prober', '-c', pf], () => httpOk(`http://${a.prober(i)}:9154/healthz`)));
-      const df = this.writeConfig(`dns-${r.name}`, dnsConfig(t, i));
+      const df = this.writeConfig(`dns-${r.name}`, dnsConfig(t, i, a));
       edge.push(this.program(`dns-${r.name}`, 'dns', r.name, `${a.dns(i)}:${t.dns_port}`, ['dns', '-c', df], () => httpOk(`http://${a.dns(i)}:9153/healthz`)));
     });
     await Promise.all(edge.map((e) => e.proc.start()));
   }
 
-  /** The demo resources, a virtual domain and its binding, through the controller API. */
+  private continueStart(): void {
+    if (this.stopping) throw new Error('stopped while starting');
+  }
+
+  /**
+   * The demo resources, a virtual domain and its binding, through the controller API. Only
+   * what is missing is created: kept data keeps the operator's changes to the demo, and the
+   * demo virtual domain (so its name, in the printed dig commands, stays the same).
+   */
   private async seed(controllerUrl: string): Promise<void> {
     const t = this.topology;
     const headers = { authorization: `Bearer ${t.admin_token}`, 'content-type': 'application/json' };
     for (const r of seedResources(t)) {
-      const res = await fetch(`${controllerUrl}/v1/${r.kind}/${encodeURIComponent(r.id)}`, { method: 'PUT', headers, body: JSON.stringify(r.body) });
-      if (!res.ok) throw new Error(`seeding ${r.kind}/${r.id} failed: ${res.status} ${await res.text()}`);
+      // If-None-Match: * creates and never replaces; 409 means it is there already.
+      const res = await fetch(`${controllerUrl}/v1/${r.kind}/${encodeURIComponent(r.id)}`, { method: 'PUT', headers: { ...headers, 'if-none-match': '*' }, body: JSON.stringify(r.body) });
+      if (!res.ok && res.status !== 409) throw new Error(`seeding ${r.kind}/${r.id} failed: ${res.status} ${await res.text()}`);
+      await res.arrayBuffer();
+    }
+    const existing = await this.boundVdomain(controllerUrl, headers);
+    if (existing) {
+      this.vdomain = existing.name ?? `${existing.uuid}.${t.zone}`;
+      return;
     }
     const vd = await fetch(`${controllerUrl}/v1/vdomains`, { method: 'POST', headers, body: JSON.stringify({ policy: { type: 'nearest' }, backup_records: 1, description: 'demo' }) });
     if (!vd.ok) throw new Error(`allocating the demo virtual domain failed: ${vd.status} ${await vd.text()}`);
@@ -219,6 +309,21 @@ export class LocalCluster {
     this.vdomain = vdomain.name ?? `${vdomain.uuid}.${t.zone}`;
     const bind = await fetch(`${controllerUrl}/v1/bindings/${encodeURIComponent(t.demo.business_domain)}`, { method: 'PUT', headers, body: JSON.stringify({ domain: t.demo.business_domain, vdomain: vdomain.uuid }) });
     if (!bind.ok) throw new Error(`binding ${t.demo.business_domain} failed: ${bind.status} ${await bind.text()}`);
+  }
+
+  /** The virtual domain the demo business domain is bound to, if both exist. */
+  private async boundVdomain(controllerUrl: string, headers: Record<string, string>): Promise<{ uuid: string; name?: string } | undefined> {
+    const get = async <T>(path: string): Promise<T | undefined> => {
+      const res = await fetch(`${controllerUrl}/v1/${path}`, { headers });
+      if (res.status === 404) {
+        await res.arrayBuffer();
+        return undefined;
+      }
+      if (!res.ok) throw new Error(`reading ${path} failed: ${res.status} ${await res.text()}`);
+      return (await res.json()) as T;
+    };
+    const binding = await get<{ vdomain: string }>(`bindings/${encodeURIComponent(this.topology.demo.business_domain)}`);
+    return binding && get<{ uuid: string; name?: string }>(`vdomains/${encodeURIComponent(binding.vdomain)}`);
   }
 
   /** The demo virtual domain's full name, once seeded. */
@@ -231,7 +336,7 @@ export class LocalCluster {
       kind: m.kind,
       region: m.region ?? 'central',
       address: m.address,
-      pid: m.proc.pid,
+      pid: m.proc.running ? m.proc.pid : undefined,
       state: !m.proc.running ? 'stopped' : (await m.healthy()) ? 'healthy' : 'unhealthy',
     })));
   }
@@ -239,16 +344,21 @@ export class LocalCluster {
   /**
    * Clients first, servers last (the reverse of the start order), each tier in parallel: the
    * gateways, probers and DNS servers still talk to Consul and etcd while they stop; one by
-   * one, every gateway waited out its drain grace (5 s) after the one before.
+   * one, every gateway waited out its drain grace (5 s) after the one before. `onTier` hears
+   * how long each tier took.
    */
-  async stop(): Promise<void> {
+  async stop(onTier?: (tier: readonly ProcessKind[], ms: number) => void): Promise<void> {
+    this.stopping = true;
     for (const tier of STOP_TIERS) {
+      const started = Date.now();
       await Promise.all(this.members.filter((m) => tier.includes(m.kind)).map((m) => m.proc.stop(STOP_GRACE_MS[m.kind] ?? 5_000).catch(() => undefined)));
+      onTier?.(tier, Date.now() - started);
     }
   }
 
   /** Every process at once with SIGKILL: for an operator who will not wait for stop(). */
   async kill(): Promise<void> {
+    this.stopping = true;
     await Promise.all(this.members.map((m) => m.proc.kill().catch(() => undefined)));
   }
 }

@@ -69,8 +69,12 @@ export interface AddressBook {
   readonly stateDir: string | undefined;
 }
 
-/** Loopback addresses of the topology (the one place they are computed for `meridian up`). */
-export function addressesOf(t: LocalTopology): AddressBook {
+/**
+ * Loopback addresses of the topology (the one place they are computed for `meridian up`).
+ * `stateDir`: where the local cluster keeps its programs' snapshots, so two clusters on one
+ * machine (`npm start`, the chaos suite) never boot from each other's.
+ */
+export function addressesOf(t: LocalTopology, stateDir?: string): AddressBook {
   const region = (i: number) => `${t.base}.${i + 1}`;
   const gateway = (i: number, n: number) => `${region(i)}.${11 + n}`;
   const consul = (i: number) => `${region(i)}.1`;
@@ -88,7 +92,7 @@ export function addressesOf(t: LocalTopology): AddressBook {
     demo: (i, n) => `${region(i)}.${21 + n}`,
     cidr: (i) => `${region(i)}.0/24`,
     bind: (host) => host,
-    stateDir: undefined,
+    stateDir,
   };
 }
 

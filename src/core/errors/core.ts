@@ -21,6 +21,8 @@ export const CONSUL_ERRORS = defineErrors('CONSUL', {
 export const CLI_ERRORS = defineErrors('CLI', {
   MERIDIAN_ERR_CLI_USAGE: { message: '{reason} (see meridian {command} --help)', status: 400 },
   MERIDIAN_ERR_CLI_SETUP: { message: 'setting up servers failed: {reason}', status: 500 },
+  MERIDIAN_ERR_CLI_UP_DATA: { message: 'the local cluster data in {dir} was made with another topology ({reason}); start with --fresh to discard it', status: 409 },
+  MERIDIAN_ERR_CLI_UP_RUNNING: { message: 'a local cluster is already up in {dir} (meridian up, pid {pid}); stop it first (Ctrl-C there, or meridian down)', status: 409 },
 });
 
 export const HARNESS_ERRORS = defineErrors('HARNESS', {

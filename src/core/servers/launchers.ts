@@ -13,6 +13,8 @@ export interface ServerPlacement {
   readyTimeoutMs?: number;
   /** cgroup v2 folder to run in (see ProcessSpec.cgroup). */
   cgroup?: string;
+  /** A process group of its own (see ProcessSpec.detached). */
+  detached?: boolean;
 }
 
 async function httpOk(url: string, check: (body: string) => boolean): Promise<boolean> {
@@ -47,6 +49,7 @@ export function etcdProcess(p: ServerPlacement, ports: EtcdPorts = { client: 237
     env: { ETCD_UNSUPPORTED_ARCH: process.arch === 'x64' ? '' : process.arch },
     ...(p.logFile ? { logFile: p.logFile } : {}),
     ...(p.cgroup ? { cgroup: p.cgroup } : {}),
+    ...(p.detached ? { detached: true } : {}),
     ready: () => httpOk(`${client}/health`, (b) => b.includes('"health":"true"')),
     readyTimeoutMs: p.readyTimeoutMs ?? 30_000,
   });
@@ -77,6 +80,7 @@ export function redisProcess(p: ServerPlacement, port = 6379, extraArgs: readonl
     args: ['--bind', p.host, '--port', String(port), '--dir', p.dataDir, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--protected-mode', 'no', '--loglevel', 'warning', ...extraArgs],
     ...(p.logFile ? { logFile: p.logFile } : {}),
     ...(p.cgroup ? { cgroup: p.cgroup } : {}),
+    ...(p.detached ? { detached: true } : {}),
     ready: () => redisPing(p.host, port),
     readyTimeoutMs: p.readyTimeoutMs ?? 15_000,
   });
@@ -127,6 +131,7 @@ export function consulProcess(
     ],
     ...(p.logFile ? { logFile: p.logFile } : {}),
     ...(p.cgroup ? { cgroup: p.cgroup } : {}),
+    ...(p.detached ? { detached: true } : {}),
     // Ready once a leader is elected and the agent's own node is in the catalog.
     ready: async () => {
       const leader = await (await fetch(`${httpUrl}/v1/status/leader`, { signal: AbortSignal.timeout(1_000) })).json();

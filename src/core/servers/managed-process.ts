@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MeridianError } from '../errors/index.js';
@@ -11,8 +11,16 @@ export interface ProcessSpec {
   args: string[];
   env?: NodeJS.ProcessEnv;
   cwd?: string;
-  /** stdout+stderr go here (appended); default: discarded. */
+  /**
+   * stdout+stderr go here (appended); default: discarded. The child writes the file itself
+   * (its fds are the file's), so every line it writes reaches the file whatever happens to us.
+   */
   logFile?: string;
+  /**
+   * A process group of its own: a terminal's Ctrl-C then reaches only the parent, which stops
+   * its children in its own order; kill() takes the whole group. Default: ours.
+   */
+  detached?: boolean;
   /** Resolves true once the process serves; polled until `readyTimeoutMs`. */
   ready: () => Promise<boolean>;
   readyTimeoutMs?: number;
@@ -20,35 +28,54 @@ export interface ProcessSpec {
   cgroup?: string;
 }
 
+/** How a process ended. */
+export interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** stop() or kill() asked for it; false for a crash or a kill from outside. */
+  requested: boolean;
+}
+
 /** Tracks every live child so an exiting parent can take them down with it. */
-const live = new Set<ChildProcess>();
+const live = new Map<ChildProcess, { group: boolean }>();
 let exitHookInstalled = false;
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on('exit', () => {
-    for (const child of live) {
-      try {
-        if (child.pid) process.kill(child.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+    for (const [child, { group }] of live) sigkill(child, group);
   });
+}
+
+/** SIGKILL to the child, or to its whole process group (workers, a cgroup shell's program). */
+function sigkill(child: ChildProcess, group: boolean): void {
+  if (!child.pid) return;
+  try {
+    process.kill(group ? -child.pid : child.pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
 }
 
 /** A real server process: start, wait until ready, stop/kill/freeze/thaw, restart. */
 export class ManagedProcess {
   readonly spec: ProcessSpec;
   private child: ChildProcess | undefined;
-  private log: WriteStream | undefined;
   private exited: Promise<void> = Promise.resolve();
   private frozen = false;
+  /** Set by stop()/kill(), cleared by start(): tells a requested exit from a crash. */
+  private exitRequested = false;
+  private readonly exitListeners: Array<(info: ExitInfo) => void> = [];
   onSpawn: ((pid: number) => void) | undefined;
 
   constructor(spec: ProcessSpec) {
     this.spec = spec;
     installExitHook();
+  }
+
+  /** `listener` is called once per spawned process when it has exited, requested or not. */
+  onExit(listener: (info: ExitInfo) => void): void {
+    this.exitListeners.push(listener);
   }
 
   get pid(): number | undefined {
@@ -62,35 +89,41 @@ export class ManagedProcess {
   async start(): Promise<void> {
     if (this.running) return;
     const { spec } = this;
+    this.exitRequested = false;
+    let logFd: number | undefined;
     if (spec.logFile) {
       mkdirSync(dirname(spec.logFile), { recursive: true });
-      this.log = createWriteStream(spec.logFile, { flags: 'a' });
+      logFd = openSync(spec.logFile, 'a');
     }
     const run = spec.cgroup ? inCgroup(spec.cgroup, spec.command, spec.args) : spec;
-    const child = spawn(run.command, run.args, {
-      cwd: spec.cwd,
-      env: { ...process.env, ...spec.env },
-      stdio: ['ignore', this.log ? 'pipe' : 'ignore', this.log ? 'pipe' : 'ignore'],
-    });
+    let child: ChildProcess;
+    try {
+      child = spawn(run.command, run.args, {
+        cwd: spec.cwd,
+        env: { ...process.env, ...spec.env },
+        stdio: ['ignore', logFd ?? 'ignore', logFd ?? 'ignore'],
+        detached: spec.detached ?? false,
+      });
+    } finally {
+      // The child holds its own copy of the fd.
+      if (logFd !== undefined) closeSync(logFd);
+    }
     this.child = child;
-    live.add(child);
+    live.set(child, { group: spec.detached ?? false });
     let exitInfo = '';
     this.exited = new Promise((resolve) => {
-      child.once('exit', (code, signal) => {
-        exitInfo = `exited with ${signal ?? `code ${String(code)}`}`;
+      let done = false;
+      const ended = (info: Omit<ExitInfo, 'requested'>, text: string) => {
+        if (done) return;
+        done = true;
+        exitInfo = text;
         live.delete(child);
         resolve();
-      });
-      child.once('error', (err) => {
-        exitInfo = err.message;
-        live.delete(child);
-        resolve();
-      });
+        for (const listener of this.exitListeners) listener({ ...info, requested: this.exitRequested });
+      };
+      child.once('exit', (code, signal) => ended({ code, signal }, `exited with ${signal ?? `code ${String(code)}`}`));
+      child.once('error', (err) => ended({ code: null, signal: null }, err.message));
     });
-    if (this.log) {
-      child.stdout?.pipe(this.log, { end: false });
-      child.stderr?.pipe(this.log, { end: false });
-    }
     if (child.pid) this.onSpawn?.(child.pid);
     const deadline = Date.now() + (spec.readyTimeoutMs ?? 30_000);
     let lastError = 'not ready';
@@ -112,18 +145,21 @@ export class ManagedProcess {
   private async signal(sig: NodeJS.Signals, waitMs: number): Promise<void> {
     const child = this.child;
     if (!child || !this.running) return;
+    this.exitRequested = true;
     if (this.frozen && sig !== 'SIGSTOP') {
       child.kill('SIGCONT');
       this.frozen = false;
     }
-    child.kill(sig);
+    const group = this.spec.detached ?? false;
+    if (sig === 'SIGKILL') sigkill(child, group);
+    else child.kill(sig);
     // A timer of its own, cleared once the child is gone: a pending one kept `meridian up`
     // alive for the whole grace after every process had exited.
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([this.exited.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), waitMs)))]);
     clearTimeout(timer);
     if (timedOut) {
-      child.kill('SIGKILL');
+      sigkill(child, group);
       await this.exited;
     }
   }

@@ -40,6 +40,8 @@ export class Http1Connection implements ResponseSink {
   private peerEnded = false;
   private body: Readable | null = null;
   private waitingDrain = false;
+  /** A stream body's head waits for its first bytes (or its end) and goes out with them. */
+  private headPending = false;
   private gone = false;
 
   constructor(
@@ -92,7 +94,9 @@ export class Http1Connection implements ResponseSink {
       this.requestSent(call);
     } else {
       this.arm(call.req.sendTimeout ?? this.pool.timeouts.send);
-      this.socket.write(head, 'latin1');
+      // As undici does: the head goes with the first body bytes, so a body that fails before
+      // any (a size limit) never reaches the upstream, and the head costs no write of its own.
+      this.headPending = true;
       call.bodyLeft = call.contentLength;
       this.body = body;
       body.on('data', this.onBodyData);
@@ -139,10 +143,12 @@ export class Http1Connection implements ResponseSink {
     if (n === 0) return;
     this.lastActivity = performance.now();
     const socket = this.socket;
+    const head = this.headPending ? call.head : '';
+    this.headPending = false;
     let ok: boolean;
     if (call.chunked) {
       socket.cork();
-      socket.write(`${n.toString(16)}\r\n`, 'latin1');
+      socket.write(`${head}${n.toString(16)}\r\n`, 'latin1');
       socket.write(buf);
       ok = socket.write('\r\n', 'latin1');
       socket.uncork();
@@ -151,7 +157,13 @@ export class Http1Connection implements ResponseSink {
         this.fail(call, this.requestError('request body longer than its content-length'));
         return;
       }
-      ok = socket.write(buf);
+      if (head === '') ok = socket.write(buf);
+      else {
+        socket.cork();
+        socket.write(head, 'latin1');
+        ok = socket.write(buf);
+        socket.uncork();
+      }
     }
     if (!ok && !this.waitingDrain) {
       this.waitingDrain = true;
@@ -173,7 +185,10 @@ export class Http1Connection implements ResponseSink {
       this.fail(call, this.requestError('request body shorter than its content-length'));
       return;
     }
-    if (call.chunked) this.socket.write(LAST_CHUNK, 'latin1');
+    const head = this.headPending ? call.head : '';
+    this.headPending = false;
+    if (call.chunked) this.socket.write(head + LAST_CHUNK, 'latin1');
+    else if (head !== '') this.socket.write(head, 'latin1');
     this.detachBody();
     this.requestSent(call);
   };
