@@ -16,6 +16,7 @@ export const ControllerProgramConfig = Strict({
     role: Role,
   }), { default: [], description: 'API tokens (hashes only)' }),
   zone: Type.String({ default: 'gw.example.net', description: 'virtual domain zone (default gw.example.net)' }),
+  delegated_zones: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'business zones delegated to Meridian DNS, as in the DNS servers\' delegated_zones: a binding in one is answered by Meridian DNS, one outside every zone gets a warning with the CNAME to publish (default none)' }),
   gateway_admin_token: Type.String({ default: '', description: 'bearer token sent to gateway admin endpoints (purge); the gateways hold its hash (default none)' }),
   max_body_bytes: Type.Integer({ minimum: 1024, default: 1_048_576, description: 'largest API request body (default 1 MiB)' }),
   leader: Strict({

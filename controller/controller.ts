@@ -68,11 +68,11 @@ export class Controller implements Lifecycle {
     this.log = log ?? createLogger('controller');
     this.central = new EtcdStore({ endpoints: config.etcd.endpoints, prefix: config.etcd.prefix, timeoutMs: config.etcd.timeout_ms });
     this.mirror = new CentralMirror(this.central, this.log);
-    this.service = new ResourceService(new ResourceStore(this.central), config.zone);
+    this.service = new ResourceService(new ResourceStore(this.central), config.zone, config.delegated_zones);
     this.regionStores = new RegionStores(config.regional_prefix, config.reconcile.region_timeout_ms);
     this.nodes = new NodeDirectory(this.regionStores);
     this.fanout = new PurgeFanout(this.nodes, config.gateway_admin_token);
-    this.drainer = new Drainer(this.mirror, this.fanout, config.purge.deadline_ms);
+    this.drainer = new Drainer(this.mirror, this.fanout, this.central, config.purge.deadline_ms);
     this.actions = new DeploymentActions(this.service);
     this.api = new ApiServer(new TokenAuth(config.tokens), this.log, config.max_body_bytes, (method, endpoint, status) => this.metrics.api.inc({ method, endpoint, status: String(status) }));
     registerVDomainApi(this.api, this.service);

@@ -1,7 +1,10 @@
 import { RESOURCES, type ResourceKind } from '../../src/core/model/index.js';
-import { DrainRequest } from '../purge/drain.js';
+import { DrainRequest, UndrainRequest } from '../purge/drain.js';
 import { SINGULAR } from '../store/resource-service.js';
 import type { RouteEntry } from './server.js';
+
+/** Drain and undrain report as they go when asked to (ApiServer `progress`). */
+const PROGRESS = '; with `Accept: application/x-ndjson`: 200 and a line `{progress: {stage, message, ms}}` per stage and gateway ack, then `{status, body}` of the plain answer';
 
 /** TypeBox schemas are JSON Schema; a JSON round trip drops TypeBox's symbol keys. */
 const plain = (schema: unknown): unknown => JSON.parse(JSON.stringify(schema));
@@ -58,7 +61,12 @@ function details(r: RouteEntry, kind: ResourceKind | undefined): Operation {
     case 'GET /v1/whoami':
       return { responses: { 200: { description: 'the name and role of the token', content: { 'application/json': { schema: { type: 'object', required: ['name', 'role'], properties: { name: { type: 'string' }, role: { enum: ['read', 'write', 'admin'] } } } } } } } };
     case 'POST /v1/drain':
-      return { requestBody: json({ $ref: '#/components/schemas/DrainRequest' }), responses: { 200: { description: 'every gateway node acked' }, 504: err('some nodes did not ack (named)') } };
+      return { requestBody: json({ $ref: '#/components/schemas/DrainRequest' }), responses: { 200: { description: `every gateway node acked${PROGRESS}` }, 504: err('some nodes did not ack (named)') } };
+    case 'POST /v1/undrain':
+      return {
+        requestBody: json({ $ref: '#/components/schemas/UndrainRequest' }),
+        responses: { 200: { description: `registered again from the drain's record, every gateway node acked the purge${PROGRESS}` }, 404: err('no recorded drain of this instance'), 504: err('some nodes did not ack (named)') },
+      };
     default:
       if (r.path.startsWith('/v1/deployments/:id/')) return { responses: { 200: { description: 'new state' }, 409: err('wrong state') } };
       return {};
@@ -88,6 +96,7 @@ export function openApiDocument(version: string, routes: readonly RouteEntry[]):
   const schemas: Record<string, unknown> = {
     Error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string', description: 'MERIDIAN_ERR_<AREA>_<DETAIL>' }, message: { type: 'string' } } },
     DrainRequest: plain(DrainRequest),
+    UndrainRequest: plain(UndrainRequest),
     ApplyRequest: {
       type: 'object', required: ['resources'], additionalProperties: false,
       properties: {

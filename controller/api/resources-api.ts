@@ -3,6 +3,7 @@ import { redactSecrets } from '../../src/core/secrets.js';
 import { MeridianError } from '../../src/core/errors/index.js';
 import type { Role } from '../config.js';
 import { TokenAuth, type Principal } from './auth.js';
+import { bindingWarning } from '../vdomains/binding-zones.js';
 import type { ApiServer, Request, Reply } from './server.js';
 import type { ResourceService} from '../store/resource-service.js';
 import { SINGULAR, isKind, type WriteResult } from '../store/resource-service.js';
@@ -51,7 +52,9 @@ export function registerResourceApi(api: ApiServer, svc: ResourceService): void 
     if (w.kind !== 'bindings' || !w.value) return {};
     const b = w.value as Binding;
     const vd = await svc.get<VDomain>('vdomains', b.vdomain);
-    return { cname: svc.cname(b.domain, vd?.value, b.vdomain) };
+    const cname = svc.cname(b.domain, vd?.value, b.vdomain);
+    const warning = bindingWarning(b.domain, svc.dnsZones, cname.record);
+    return { cname, ...(warning ? { warning } : {}) };
   };
 
   api.on('GET', '/v1/:kind', 'read', 'list', async (req) => {

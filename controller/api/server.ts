@@ -29,7 +29,19 @@ export interface Reply {
   headers?: Record<string, string>;
   /** Raw text instead of JSON (metrics). */
   text?: string;
+  /**
+   * A long operation that reports as it goes: answered 200 `application/x-ndjson`, a line
+   * `{"progress": event}` per `emit`, then `{"status", "body"}` of the Reply it resolves to.
+   */
+  progress?: (emit: (event: unknown) => void) => Promise<Reply>;
 }
+
+/** The client asked for progress lines (`Accept: application/x-ndjson`). */
+export function wantsProgress(req: Request): boolean {
+  return String(req.headers.accept ?? '').includes(NDJSON);
+}
+
+const NDJSON = 'application/x-ndjson';
 
 export type Handler = (req: Request) => Promise<Reply>;
 
@@ -127,6 +139,7 @@ export class ApiServer {
     } catch (err) {
       reply = errorReply(err, this.log);
     }
+    if (reply.progress) return this.progress(reply.progress, res, (status) => this.onRequest(method, route, status));
     this.onRequest(method, route, reply.status);
     const headers: Record<string, string> = { ...(reply.headers ?? {}) };
     let payload = '';
@@ -139,6 +152,21 @@ export class ApiServer {
     }
     res.writeHead(reply.status, { ...headers, 'content-length': Buffer.byteLength(payload) });
     res.end(payload);
+  }
+
+  private async progress(run: NonNullable<Reply['progress']>, res: ServerResponse, done: (status: number) => void): Promise<void> {
+    res.writeHead(200, { 'content-type': NDJSON, 'cache-control': 'no-store' });
+    // A handful of lines (one per stage and gateway node): no backpressure needed.
+    const line = (v: unknown) => res.write(`${JSON.stringify(v)}\n`);
+    let final: Reply;
+    try {
+      final = await run((event) => line({ progress: event }));
+    } catch (err) {
+      final = errorReply(err, this.log);
+    }
+    done(final.status);
+    line({ status: final.status, body: final.body ?? {} });
+    res.end();
   }
 
   async listen(hostPort: string): Promise<{ host: string; port: number }> {

@@ -10,6 +10,7 @@ import { table } from './table.js';
 import type { ControllerStatus } from '../status.js';
 import { applyBody, applyFile, diffText, dumpAll, postApply, resultLines, waitForRegions } from './apply.js';
 import { statusHealthy, statusTable } from './status-view.js';
+import { deploymentLine, followDeployment, type DeploymentView } from './follow.js';
 
 const HELP = `meridian ctl: operator CLI over the controller API
 
@@ -28,11 +29,18 @@ Commands:
   vdomain create [--policy nearest|pinned|weighted|failover] [--regions a,b]
                  [--clusters r/c,..] [--weights r/c=N,..] [--records N] [--ttl S] [--description T]
   vdomain bind DOMAIN UUID        bind a business domain; prints the CNAME to publish
-  deploy start (-f FILE | ID)     create (from a file) and start a deployment: its first step
-  deploy promote ID               next step (after the last one: all traffic on the new side)
-  deploy rollback ID [--reason T] back to the old side
+  deploy start (-f FILE | ID) [--wait]
+                                  create (from a file) and start a deployment: its first step;
+                                  a rolled-back one starts again from its first step
+  deploy promote ID [--wait]      next step (after the last one: all traffic on the new side)
+  deploy rollback ID [--reason T] [--wait]
+                                  back to the old side
   drain --service S --instance I --datacenter D [--timeout MS]
-                                  deregister from Consul, purge every gateway, wait for acks
+                                  record and deregister from Consul, purge every gateway,
+                                  wait for acks (each stage and ack on stderr as it comes)
+  undrain --instance I --datacenter D [--timeout MS]
+                                  register a drained instance again from the drain's record,
+                                  then purge every gateway so they resolve it
   status                          each region and gateway node (registered or named by its
                                   cluster definition): state, revisions, the probers' view;
                                   exit 1 unless every region is in_sync (or has no etcd)
@@ -46,8 +54,10 @@ Options:
       --dry-run      apply: the controller validates everything, writes nothing
       --prune        apply: delete what FILE no longer names, within the kinds it holds
   -y, --yes          apply --prune, sync: delete without asking
-      --wait         apply, sync: wait until every region's nodes serve the new revision
-      --timeout MS   drain deadline; --wait limit (default 60000)
+      --wait         apply, sync, deploy: wait until every region's nodes serve the new
+                     revision (a line per region on stderr for deploy); deploy: with a timer
+                     (interval_s), follow it step by step until promoted or rolled back
+      --timeout MS   drain and undrain deadline; --wait limit (default 60000)
   -h, --help         this text
 
 KIND: routes, upstreams, consumers, ssl, global_rules, regions, vdomains, bindings, deployments
@@ -180,12 +190,20 @@ async function run(argv: string[]): Promise<number> {
       return vdomain(api, pos, v, format);
     case 'deploy':
       return deploy(api, pos, v, format);
-    case 'drain': {
-      if (!v.service || !v.instance || !v.datacenter) throw usage('drain needs --service, --instance and --datacenter');
-      const body = { service: v.service, instance: v.instance, datacenter: v.datacenter, ...(v.timeout ? { timeout_ms: Number(v.timeout) } : {}) };
+    case 'drain':
+    case 'undrain': {
+      if (!v.instance || !v.datacenter || (verb === 'drain' && !v.service)) throw usage(`${verb} needs ${verb === 'drain' ? '--service, ' : ''}--instance and --datacenter`);
+      const body = { ...(verb === 'drain' ? { service: v.service } : {}), instance: v.instance, datacenter: v.datacenter, ...(v.timeout ? { timeout_ms: Number(v.timeout) } : {}) };
       try {
-        const r = await api.call('POST', '/v1/drain', body);
-        print(format, r.body, () => `drained ${v.service}/${v.instance}: ${(r.body.acked as unknown[]).length} gateway node(s) acked in ${String(r.body.took_ms)} ms\n`);
+        // Each stage and gateway ack on stderr as it happens; stdout keeps only the result.
+        // An undrain waits up to the deadline twice: for the instance's checks, then for the acks.
+        const r = await api.progress('POST', `/v1/${verb}`, body, (p) => errOut(`${String(p.message)}\n`), v.timeout ? 2 * Number(v.timeout) + 5_000 : undefined);
+        const acked = (r.body.acked as unknown[]).length;
+        print(format, r.body, () => (verb === 'drain'
+          ? `drained ${v.service}/${v.instance}: ${acked} gateway node(s) acked in ${String(r.body.took_ms)} ms\n`
+          : `undrained ${String(r.body.service)}/${v.instance}: registered with ${(r.body.checks as unknown[]).length} check(s), ${acked} gateway node(s) acked in ${String(r.body.took_ms)} ms\n`));
+        const lost = r.body.checks_not_restored as string[] | undefined;
+        if (lost?.length) errOut(`warning: checks not restored (Consul gave no definition): ${lost.join(', ')}\n`);
         return EXIT.ok;
       } catch (err) {
         if (err instanceof ApiFailure && format !== 'table') print(format, err.body, () => '');
@@ -229,6 +247,7 @@ async function vdomain(api: CtlClient, pos: string[], v: Values, format: string)
     const [domain, uuid] = rest;
     if (!domain || !uuid) throw usage('vdomain bind needs DOMAIN and UUID');
     const r = await api.call('PUT', `/v1/bindings/${encodeURIComponent(domain)}`, { domain, vdomain: uuid });
+    if (typeof r.body.warning === 'string') errOut(`warning: ${r.body.warning}\n`);
     print(format, r.body, () => `binding ${domain} ${String(r.body.result)}; publish this record:\n  ${(r.body.cname as { record: string }).record}\n`);
     return EXIT.ok;
   }
@@ -248,9 +267,10 @@ async function deploy(api: CtlClient, pos: string[], v: Values, format: string):
   }
   if (!id) throw usage(`deploy ${sub} needs ID`);
   const r = await api.call('POST', `/v1/deployments/${encodeURIComponent(id)}/${sub}`, v.reason ? { reason: v.reason } : {});
-  const d = r.body.deployment as { state: string; step: number; steps: number[]; to: string };
-  print(format, r.body, () => `deployment ${id}: ${d.state}${d.state === 'running' ? `, step ${d.step + 1}/${d.steps.length}: ${d.steps[d.step]}% on ${d.to}` : ''}\n`);
-  return EXIT.ok;
+  const d = r.body.deployment as DeploymentView;
+  print(format, r.body, () => `deployment ${id}: ${deploymentLine(d)}\n`);
+  if (!v.wait) return EXIT.ok;
+  return followDeployment(api, { id, deployment: d, revision: Number(r.body.revision), timeoutMs: v.timeout ? Number(v.timeout) : 60_000, say: (line) => errOut(`${line}\n`) });
 }
 
 export const ctlCommand: Command = {

@@ -43,7 +43,8 @@ function original(d: Deployment, target: Target): string {
 }
 
 function restored(d: Deployment, target: Target): Route | VDomain {
-  const saved = d.history.find((h) => h.event === 'started')?.detail;
+  // The last start: a restarted deployment rolls back to what the target had at its restart.
+  const saved = d.history.findLast((h) => h.event === 'started')?.detail;
   const before = saved ? (JSON.parse(saved) as { split?: Route['split'] | null; policy?: VDomainPolicy }) : {};
   if (d.kind === 'backend') {
     const route = structuredClone(target.value as Route);
@@ -79,8 +80,11 @@ export class DeploymentActions {
     const refuse = () => new MeridianError('MERIDIAN_ERR_CONTROLLER_DEPLOY_STATE', { id, state: d.state, action });
     let next: Route | VDomain;
     if (action === 'start' || (action === 'promote' && d.state === 'pending')) {
-      if (d.state !== 'pending') throw refuse();
+      // A rolled-back deployment starts again from step 0 (its history is kept); a promoted one
+      // is final: its target now points at `to`, so another change is a new deployment.
+      if (d.state !== 'pending' && !(action === 'start' && d.state === 'rolled_back')) throw refuse();
       await this.ensureOnlyActive(d);
+      if (d.state === 'rolled_back') d.history.push({ at, event: 'restarted', detail: `by ${actor.name}` });
       d.history.push({ at, event: 'started', detail: original(d, target) });
       d.state = 'running';
       d.step = 0;

@@ -9,6 +9,9 @@ import { scrapeCounts, type Counts } from './error-rate.js';
 
 const SYSTEM = { name: 'controller', role: 'admin' } as const;
 
+/** One run of a deployment (a restarted one is a new run, with a new error-rate baseline). */
+const runKey = (id: string, d: Deployment): string => `${id}@${d.history.findLast((h) => h.event === 'started')?.at ?? ''}`;
+
 /**
  * The leader's deployment loop: advances steps that have a timer, and rolls back a running
  * deployment whose new side's error rate (5xx share of the requests since it started, from the
@@ -17,7 +20,7 @@ const SYSTEM = { name: 'controller', role: 'admin' } as const;
 export class DeployScheduler implements Lifecycle {
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
-  /** Counters when each deployment was first observed running: the rate is on the difference. */
+  /** Counters when each deployment run was first observed: the rate is on the difference. */
   private readonly baselines = new Map<string, Counts>();
 
   constructor(
@@ -42,11 +45,12 @@ export class DeployScheduler implements Lifecycle {
 
   async tick(): Promise<void> {
     const running = this.mirror.list('deployments').filter((d) => (d.value as Deployment).state === 'running');
-    for (const id of this.baselines.keys()) if (!running.some((r) => r.id === id)) this.baselines.delete(id);
+    const runs = new Set(running.map((r) => runKey(r.id, r.value as Deployment)));
+    for (const key of this.baselines.keys()) if (!runs.has(key)) this.baselines.delete(key);
     for (const { id, value } of running) {
       const d = value as Deployment;
       try {
-        if (d.rollback && (await this.failing(id, d))) continue;
+        if (d.rollback && (await this.failing(runKey(id, d), id, d))) continue;
         await this.maybeAdvance(id, d);
       } catch (err) {
         // A 409 means someone else moved it first: the next tick sees the new state.
@@ -55,7 +59,7 @@ export class DeployScheduler implements Lifecycle {
     }
   }
 
-  private async failing(id: string, d: Deployment): Promise<boolean> {
+  private async failing(run: string, id: string, d: Deployment): Promise<boolean> {
     const rb = d.rollback as NonNullable<Deployment['rollback']>;
     const regions = this.mirror.list('regions').map((r) => r.value as Region);
     const all = (await Promise.all(regions.map((r) => this.nodes.nodes(r)))).flatMap((l) => l.nodes);
@@ -63,9 +67,9 @@ export class DeployScheduler implements Lifecycle {
       ? await scrapeCounts(all, this.gatewayToken, (s) => s.labels.route === d.route && s.labels.upstream === d.to)
       : await scrapeCounts(all.filter((n) => `${n.region}/${n.cluster}` === d.to), this.gatewayToken, () => true);
     if (counts.scraped === 0) return false;
-    const base = this.baselines.get(id);
+    const base = this.baselines.get(run);
     if (!base) {
-      this.baselines.set(id, { total: counts.total, errors: counts.errors });
+      this.baselines.set(run, { total: counts.total, errors: counts.errors });
       return false;
     }
     const total = counts.total - base.total;

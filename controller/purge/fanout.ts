@@ -44,11 +44,16 @@ interface PurgeAnswer {
 export class PurgeFanout {
   constructor(private readonly directory: NodeDirectory, private readonly token: string) {}
 
-  async purge(regions: Region[], body: PurgeRequest, deadlineMs: number): Promise<PurgeResult> {
+  /** `onAck` hears each node's answer (or failure) as it comes. */
+  async purge(regions: Region[], body: PurgeRequest, deadlineMs: number, onAck: (ack: NodeAck) => void = () => undefined): Promise<PurgeResult> {
     const started = performance.now();
     const lists = await Promise.all(regions.map((r) => this.directory.nodes(r)));
     const targets = lists.flatMap((l) => l.nodes);
-    const acks = await Promise.all(targets.map((n) => this.one(n, body, started + deadlineMs)));
+    const acks = await Promise.all(targets.map(async (n) => {
+      const ack = await this.one(n, body, started + deadlineMs);
+      onAck(ack);
+      return ack;
+    }));
     const acked = acks.filter((a) => a.ok);
     const notAcked = acks.filter((a) => !a.ok);
     return {

@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import { RESOURCES, type ResourceKind, type VDomain, type Deployment } from '../../src/core/model/index.js';
+import { RESOURCES, type ResourceKind, type VDomain, type Deployment, type Binding } from '../../src/core/model/index.js';
 import { check } from '../../src/core/validate.js';
 import { MeridianError } from '../../src/core/errors/index.js';
 import type { ResourceStore, Stored, WriteOp, AuditRecord } from './resource-store.js';
@@ -7,6 +7,7 @@ import { incoming, outgoing } from './references.js';
 import { checkSemantics } from './semantics.js';
 import { audit, type Actor } from './audit.js';
 import { protectSecrets } from './secrets.js';
+import { checkBindingZone, type DnsZones } from '../vdomains/binding-zones.js';
 
 export type { Actor } from './audit.js';
 
@@ -33,7 +34,12 @@ export function isKind(name: string): name is ResourceKind {
  * the URL, semantics, references, optimistic concurrency, idempotence, audit.
  */
 export class ResourceService {
-  constructor(readonly store: ResourceStore, private readonly zone: string) {}
+  constructor(readonly store: ResourceStore, private readonly zone: string, private readonly delegatedZones: readonly string[] = []) {}
+
+  /** What Meridian DNS serves, as far as bindings go (controller config `zone`, `delegated_zones`). */
+  get dnsZones(): DnsZones {
+    return { zone: this.zone, delegated: this.delegatedZones };
+  }
 
   get<T>(kind: ResourceKind, id: string): Promise<Stored<T> | undefined> {
     return this.store.get<T>(kind, id);
@@ -62,6 +68,7 @@ export class ResourceService {
     const res = check(schema, input, SINGULAR[kind]);
     if (!res.ok) throw new MeridianError('MERIDIAN_ERR_CONTROLLER_INVALID', { kind: SINGULAR[kind], field: res.field, reason: res.reason });
     checkSemantics(kind, id, res.value);
+    if (kind === 'bindings') checkBindingZone((res.value as Binding).domain, this.dnsZones);
     return res.value;
   }
 
@@ -85,7 +92,8 @@ export class ResourceService {
   async prepare(kind: ResourceKind, id: string, body: unknown, existing: Stored | undefined): Promise<{ value: unknown; unchanged: boolean }> {
     const value = await protectSecrets(kind, this.validate(kind, id, body, existing), existing?.value);
     if (existing && isDeepStrictEqual(existing.value, value)) return { value, unchanged: true };
-    if (kind === 'deployments' && existing && (existing.value as Deployment).state !== 'pending') {
+    // Pending and rolled-back deployments touch no traffic: their spec may change (before a restart).
+    if (kind === 'deployments' && existing && !['pending', 'rolled_back'].includes((existing.value as Deployment).state)) {
       throw new MeridianError('MERIDIAN_ERR_CONTROLLER_DEPLOY_STATE', { id, state: (existing.value as Deployment).state, action: 'change its spec' });
     }
     return { value, unchanged: false };

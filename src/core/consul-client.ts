@@ -41,6 +41,11 @@ function worst(checks: RawHealthEntry['Checks']): ServiceInstance['status'] {
   return 'passing';
 }
 
+/** Service meta key holding the check definition a registration was made with (JSON). */
+export const CHECK_META_KEY = 'meridian-check';
+/** Consul refuses meta values longer than this. */
+const CONSUL_META_VALUE_MAX = 512;
+
 /** The part of Consul's HTTP API Meridian uses, over the `consul` package. */
 export class ConsulClient {
   readonly address: string;
@@ -72,9 +77,13 @@ export class ConsulClient {
     const check = reg.check === undefined ? undefined
       : 'ttl' in reg.check ? { ttl: reg.check.ttl }
       : { http: reg.check.http, interval: reg.check.interval ?? '1s', timeout: reg.check.timeout ?? '1s', ...(reg.check.deregisterAfter ? { deregistercriticalserviceafter: reg.check.deregisterAfter } : {}) };
+    // Consul (1.8) does not return a check's definition through its API: it is kept in the
+    // service's meta so a drain can re-register the instance with it (controller undrain).
+    const checkJson = check === undefined ? undefined : JSON.stringify(check);
+    const meta = { ...(reg.meta ?? {}), ...(checkJson && checkJson.length <= CONSUL_META_VALUE_MAX ? { [CHECK_META_KEY]: checkJson } : {}) };
     try {
       await this.consul.agent.service.register({
-        id: reg.id, name: reg.name, address: reg.address, port: reg.port, tags: reg.tags ?? [], meta: reg.meta ?? {},
+        id: reg.id, name: reg.name, address: reg.address, port: reg.port, tags: reg.tags ?? [], meta,
         ...(check ? { check } : {}),
       } as unknown as Parameters<Consul['agent']['service']['register']>[0]);
     } catch (err) {
