@@ -17,9 +17,12 @@ import { call, GATEWAY_TOKEN, startController, TOKENS } from './helpers.js';
 
 // The web console in Debian's chromium (scripts/setup-servers.sh installs it as root), driven by
 // playwright-core, against a real controller and etcd, a real `meridian gateway` registered in
-// region east and a real `meridian prober` watching it. Screenshots go to docs/console/.
+// region east and a real `meridian prober` watching it. Screenshots go to docs/console/ with
+// MERIDIAN_SCREENSHOTS=1.
 const CHROMIUM = '/usr/bin/chromium';
-const SHOTS = join(PROJECT_ROOT, 'docs', 'console');
+// Screenshots land in docs/console/ only when asked (MERIDIAN_SCREENSHOTS=1): they hold times,
+// ports and host names, so every run would otherwise change committed files.
+const SHOTS = process.env.MERIDIAN_SCREENSHOTS === '1' ? join(PROJECT_ROOT, 'docs', 'console') : mkdtempSync(join(tmpdir(), 'meridian-console-shots-'));
 const servers = await useServers();
 const dir = mkdtempSync(join(tmpdir(), 'meridian-console-'));
 let ctl: Controller;

@@ -99,6 +99,7 @@ function tryCommands(cluster: LocalCluster): string {
     `  dig ${dnsAt} ${t.demo.business_domain} A`,
     cluster.vdomain ? `  dig ${dnsAt} ${cluster.vdomain} A +subnet=${a.cidr(t.regions.length > 1 ? 1 : 0)}` : '',
     `  MERIDIAN_CTL_SERVER=http://${a.controller} MERIDIAN_CTL_TOKEN=${t.admin_token} npx meridian ctl status`,
+    `Console: http://${a.controller}/ui/ (sign in with the token ${t.admin_token})`,
     `Logs: ${cluster.logDir}`,
   ].filter(Boolean).join('\n');
 }

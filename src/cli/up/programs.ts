@@ -32,6 +32,8 @@ export function controllerConfig(t: LocalTopology, a: AddressBook = addressesOf(
     regional_prefix: t.prefix,
     tokens: [{ name: 'local-admin', sha256: sha256(t.admin_token), role: 'admin' }],
     zone: t.zone,
+    // The zones the DNS servers answer bindings in (dnsConfig): a binding there needs no CNAME.
+    delegated_zones: [parentZone(t.demo.business_domain)],
     gateway_admin_token: t.admin_token,
   };
 }
