@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { createServer, request, type Server } from 'node:http';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, freePort, useServers } from '../harness/index.js';
 import { spawnMeridian } from '../harness/cli.js';
@@ -14,15 +14,13 @@ import type { ControllerStatus } from '../../controller/status.js';
 import { sha256Hex } from '../../controller/api/auth.js';
 import { ConsoleFiles } from '../../controller/api/console-files.js';
 import { call, GATEWAY_TOKEN, startController, TOKENS } from './helpers.js';
+import { CHROMIUM, launchConsoleBrowser, screenshotDir, signIn as openSignedIn } from './console-browser.js';
 
 // The web console in Debian's chromium (scripts/setup-servers.sh installs it as root), driven by
 // playwright-core, against a real controller and etcd, a real `meridian gateway` registered in
 // region east and a real `meridian prober` watching it. Screenshots go to docs/console/ with
 // MERIDIAN_SCREENSHOTS=1.
-const CHROMIUM = '/usr/bin/chromium';
-// Screenshots land in docs/console/ only when asked (MERIDIAN_SCREENSHOTS=1): they hold times,
-// ports and host names, so every run would otherwise change committed files.
-const SHOTS = process.env.MERIDIAN_SCREENSHOTS === '1' ? join(PROJECT_ROOT, 'docs', 'console') : mkdtempSync(join(tmpdir(), 'meridian-console-shots-'));
+const SHOTS = screenshotDir();
 const servers = await useServers();
 const dir = mkdtempSync(join(tmpdir(), 'meridian-console-'));
 let ctl: Controller;
@@ -56,13 +54,7 @@ beforeAll(async () => {
   gateway = spawnMeridian(['gateway', '-c', join(dir, 'gw1.yaml')], { MERIDIAN_LOG_LEVEL: 'warn' });
   prober = spawnMeridian(['prober', '-c', join(dir, 'prober.yaml')], { MERIDIAN_LOG_LEVEL: 'warn' });
   if (!existsSync(CHROMIUM)) return;
-  mkdirSync(SHOTS, { recursive: true });
-  context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'meridian-chromium-')), {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1280, height: 800 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  context = await launchConsoleBrowser();
   context.on('request', (r) => requested.push(r.url()));
   context.on('console', (m) => { if (m.type() === 'error' && !/status of 401/.test(m.text())) pageErrors.push(m.text()); });
   context.on('weberror', (e) => pageErrors.push(e.error().message));
@@ -86,14 +78,7 @@ function rawGet(path: string): Promise<{ status: number; type: string; body: str
   });
 }
 
-async function signIn(token: string): Promise<Page> {
-  const page = await context.newPage();
-  await page.goto(`${ctl.url}/ui/`);
-  await page.getByLabel('API token').fill(token);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('button', { name: 'Sign out' }).waitFor();
-  return page;
-}
+const signIn = (token: string): Promise<Page> => openSignedIn(context, ctl.url, token);
 
 const nodeRow = (page: Page) => page.locator('[data-region="east"] tr[data-node="c1/gw1"]');
 

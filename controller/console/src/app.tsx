@@ -5,10 +5,16 @@ import { BASE, navigate, usePath } from './nav';
 import { SignIn } from './signin';
 import { Overview } from './overview';
 import { RouteView, Routes } from './routes';
+import { VDomains } from './vdomains';
+import { Deployments } from './deployments';
+import { Operations } from './operations';
 
 const PAGES = [
   { path: '/', title: 'Overview' },
   { path: '/routes', title: 'Routes' },
+  { path: '/vdomains', title: 'Virtual domains' },
+  { path: '/deployments', title: 'Deployments' },
+  { path: '/operations', title: 'Operations' },
 ] as const;
 
 function Link(props: { to: string; children: string; current: boolean }): JSX.Element {
@@ -48,6 +54,9 @@ export function App(): JSX.Element {
   let page: JSX.Element;
   if (routeId !== undefined) page = <RouteView id={decodeURIComponent(routeId)} role={who.role} />;
   else if (path === '/routes') page = <Routes role={who.role} />;
+  else if (path === '/vdomains') page = <VDomains role={who.role} />;
+  else if (path === '/deployments') page = <Deployments role={who.role} />;
+  else if (path === '/operations') page = <Operations role={who.role} />;
   else page = <Overview />;
 
   return (
