@@ -118,7 +118,7 @@ function Bind(props: { vdomains: Array<Listed<VDomain>>; onDone: () => void }): 
     <form class="panel edit-control" aria-label="Bind a domain" onSubmit={(e) => void submit(e)}>
       <h2>Bind a business domain</h2>
       <label>Domain <input aria-label="Domain" placeholder="api.shop.example" value={domain} onInput={(e) => setDomain(e.currentTarget.value)} /></label>
-      <label>Virtual domain <select aria-label="Virtual domain" value={vdomain} onChange={(e) => setVdomain(e.currentTarget.value)}>
+      <label>Virtual domain <select aria-label="Virtual domain" value={vdomain || props.vdomains[0]?.id} onChange={(e) => setVdomain(e.currentTarget.value)}>
         {props.vdomains.map((v) => <option key={v.id} value={v.id}>{v.value.name ?? v.id}</option>)}
       </select></label>
       <button type="submit" disabled={props.vdomains.length === 0}>Bind</button>
