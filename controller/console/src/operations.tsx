@@ -4,36 +4,10 @@ import './ops.css';
 import { ApiError, api, canWrite, session, type Role } from './api';
 import { usePoll } from './nav';
 
-interface Progress {
-  stage: string;
-  message: string;
-  ms: number;
-}
-interface NodeAck {
-  region: string;
-  cluster: string;
-  node: string;
-  ok: boolean;
-  took_ms?: number;
-  error?: string;
-}
-interface Purge {
-  request: { service: string; datacenter: string; instance?: string };
-  complete: boolean;
-  acked: NodeAck[];
-  not_acked: NodeAck[];
-  took_ms: number;
-}
-interface AuditRecord {
-  at: string;
-  who: string;
-  role: string;
-  action: string;
-  kind: string;
-  id: string;
-  changed?: string[];
-  detail?: string;
-}
+// Types only: the controller's declarations, nothing of them bundled.
+import type { NodeAck, PurgeResult as Purge } from '../../purge/fanout.js';
+import type { AuditRecord } from '../../store/resource-store.js';
+import type { DrainProgress as Progress } from '../../purge/drain.js';
 
 /**
  * POST with `Accept: application/x-ndjson`: each `{"progress"}` line is handed to `onLine` as it
