@@ -35,6 +35,8 @@ export interface NodeScrape {
 interface Sample {
   /** Unix ms of the scrape round. */
   t: number;
+  /** False for a round in which no node had an earlier scrape to compare with: no rates at all. */
+  rated: boolean;
   regions: Map<string, TrafficPoint>;
   routes: Map<string, TrafficPoint>;
 }
@@ -111,19 +113,27 @@ export class TrafficWindow {
     const byRegion = new Map<string, Accum>(regions.map((r) => [r, new Accum()]));
     const byRoute = new Map<string, Accum>();
     const seen = new Set<string>();
+    // A region whose nodes were all scraped for the first time has no rate yet (not a zero).
+    const unrated = new Set<string>();
+    const rated = new Set<string>();
     for (const s of scrapes) {
       seen.add(s.node);
       const values = new Map(s.samples.map((x) => [seriesKey(x), x.value]));
       const base = this.bases.get(s.node);
       this.bases.set(s.node, { t, values });
-      if (!base || t <= base.t) continue;
+      if (!base || t <= base.t) {
+        unrated.add(s.region);
+        continue;
+      }
+      rated.add(s.region);
       const dt = (t - base.t) / 1000;
       let region = byRegion.get(s.region);
       if (!region) byRegion.set(s.region, (region = new Accum()));
       for (const x of s.samples) {
         const before = base.values.get(seriesKey(x)) ?? 0;
         const delta = x.value >= before ? x.value - before : x.value;
-        if (delta === 0) continue;
+        // A bucket that saw nothing still bounds the next one (p99 interpolates from it).
+        if (delta === 0 && x.name === REQUESTS) continue;
         const route = x.labels.route ?? '';
         let r = byRoute.get(route);
         if (!r) byRoute.set(route, (r = new Accum()));
@@ -142,9 +152,11 @@ export class TrafficWindow {
       }
     }
     for (const node of this.bases.keys()) if (!seen.has(node)) this.bases.delete(node);
-    const busiest = [...byRoute.entries()].sort((a, b) => b[1].rps - a[1].rps).slice(0, this.opts.maxRoutes);
+    for (const r of unrated) if (!rated.has(r)) byRegion.delete(r);
+    const busiest = [...byRoute.entries()].filter(([, a]) => a.rps > 0 || (a.buckets.get(Infinity) ?? 0) > 0).sort((a, b) => b[1].rps - a[1].rps).slice(0, this.opts.maxRoutes);
     this.samples.push({
       t,
+      rated: rated.size > 0,
       regions: new Map([...byRegion].map(([k, a]) => [k, a.point()])),
       routes: new Map(busiest.map(([k, a]) => [k, a.point()])),
     });
@@ -165,8 +177,8 @@ export class TrafficWindow {
 
   /** Every region and every route seen in the window, with its columns over `times`. */
   report(): { times: number[]; regions: TrafficRow[]; routes: TrafficRow[] } {
-    // The first round of a node has no rates: samples whose regions all lack a base are still
-    // worth a time (zeros) so the charts' x axis starts when scraping started.
+    // A round without rates still has its time (nulls), so the charts' x axis starts when
+    // scraping started.
     const times = this.samples.map((s) => s.t);
     const rows = (pick: (s: Sample) => Map<string, TrafficPoint>, zeroWhenMissing: boolean): TrafficRow[] => {
       const names = new Set(this.samples.flatMap((s) => [...pick(s).keys()]));
@@ -174,7 +186,7 @@ export class TrafficWindow {
         const series: TrafficSeries = { rps: [], r4xx: [], r5xx: [], p99_ms: [] };
         for (const s of this.samples) {
           const p = pick(s).get(name);
-          const zero = zeroWhenMissing ? 0 : null;
+          const zero = zeroWhenMissing && s.rated ? 0 : null;
           series.rps.push(p ? p.rps : zero);
           series.r4xx.push(p ? p.r4xx : zero);
           series.r5xx.push(p ? p.r5xx : zero);
