@@ -79,6 +79,11 @@ export class TrafficScraper implements Lifecycle {
     await this.round;
   }
 
+  /** Scraping now (someone asked within idleMs). */
+  get active(): boolean {
+    return this.running;
+  }
+
   /** The window as it is; marks the demand that keeps (or starts) scraping. */
   report(): TrafficReport {
     this.lastAsked = Date.now();
