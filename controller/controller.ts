@@ -31,8 +31,7 @@ import { ControllerMetrics } from './metrics.js';
 import { collectStatus } from './status.js';
 import { PROJECT_ROOT } from '../src/core/servers/binaries.js';
 import { hashClearSecrets } from './store/secrets.js';
-import { TRAFFIC_DEFAULTS, TrafficScraper } from './traffic/scraper.js';
-import type { TrafficReport } from './traffic/scraper.js';
+import { TRAFFIC_DEFAULTS, TrafficScraper, type TrafficReport } from './traffic/scraper.js';
 
 const VERSION = '0.1.0';
 
