@@ -5,10 +5,12 @@ import { BASE, navigate, usePath } from './nav';
 import { SignIn } from './signin';
 import { Overview } from './overview';
 import { RouteView, Routes } from './routes';
+import { Traffic } from './traffic';
 
 const PAGES = [
   { path: '/', title: 'Overview' },
   { path: '/routes', title: 'Routes' },
+  { path: '/traffic', title: 'Traffic' },
 ] as const;
 
 function Link(props: { to: string; children: string; current: boolean }): JSX.Element {
@@ -48,6 +50,7 @@ export function App(): JSX.Element {
   let page: JSX.Element;
   if (routeId !== undefined) page = <RouteView id={decodeURIComponent(routeId)} role={who.role} />;
   else if (path === '/routes') page = <Routes role={who.role} />;
+  else if (path === '/traffic') page = <Traffic />;
   else page = <Overview />;
 
   return (
