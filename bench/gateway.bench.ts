@@ -13,6 +13,7 @@ import { PoolManager } from '../src/upstream/pools.js';
 import { builtinRegistry } from '../src/plugins/index.js';
 import { BinaryServers } from '../test/harness/servers.js';
 import { freePort } from '../test/harness/loopback.js';
+import { ensureNginx, nginxConf } from './lib/nginx.js';
 import { treeCpuMs } from './lib/proc-cpu.js';
 import { ensureWrk, wrk, type LoadResult } from './lib/wrk.js';
 import { absoluteFigure, ratioFigure, type Benchmark } from './lib/types.js';
@@ -59,19 +60,6 @@ async function waitFor(url: string, ok: (status: number) => boolean = (s) => s =
   }
 }
 
-async function ensureNginx(): Promise<string> {
-  for (const p of ['/usr/sbin/nginx', '/usr/bin/nginx']) {
-    try {
-      await run(p, ['-v']);
-      return p;
-    } catch {
-      // try the next
-    }
-  }
-  await run('bash', ['-c', 'apt-get install -y -qq nginx-light >/dev/null 2>&1 || (apt-get update -qq >/dev/null && apt-get install -y -qq nginx-light >/dev/null)'], { timeout: 300_000 });
-  return '/usr/sbin/nginx';
-}
-
 async function ensureHaproxy(): Promise<string> {
   try {
     await run('haproxy', ['-v']);
@@ -104,22 +92,6 @@ backend be
   server s1 ${HOST}:${upstreamPort}
 `);
   return procs.start(bin, ['-db', '-f', join(dir, 'haproxy.cfg')]);
-}
-
-function nginxConf(dir: string, server: string): string {
-  return `worker_processes 1;
-daemon off;
-master_process off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
-  keepalive_requests 1000000;
-${server}
-}
-`;
 }
 
 function startNginx(procs: Processes, bin: string, name: string, server: string): ChildProcess {

@@ -12,18 +12,18 @@
  * CPU = user + system time of this process (process.cpuUsage) over the run / requests served.
  * Run: npx tsx bench/upstream-client.ts [--rounds 3] [--seconds 5] [--concurrency 50] [--only undici|http1] [--no-proxy]
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { ensureNginx, nginxConf } from './lib/nginx.js';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs, promisify } from 'node:util';
+import { parseArgs } from 'node:util';
 import { Pool, type Dispatcher } from 'undici';
 import { Http1Pool, type Http1Exchange, type Http1Handler } from '../src/upstream/http1/index.js';
 import { freePort } from '../test/harness/loopback.js';
 import { ensureWrk, wrk } from './lib/wrk.js';
 
-const run = promisify(execFile);
 const HOST = '127.0.0.1';
 
 const { values: opts } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, seconds: { type: 'string', default: '5' }, concurrency: { type: 'string', default: '50' }, only: { type: 'string' }, 'no-proxy': { type: 'boolean', default: false } } });
@@ -182,26 +182,11 @@ function startFront(getClient: () => Client): Promise<{ port: number; served: ()
 }
 
 async function startNginx(port: number): Promise<{ proc: ChildProcess; dir: string }> {
-  const bin = '/usr/sbin/nginx';
-  await run(bin, ['-v']).catch(async () => {
-    await run('bash', ['-c', 'apt-get install -y -qq nginx-light >/dev/null 2>&1 || (apt-get update -qq >/dev/null && apt-get install -y -qq nginx-light >/dev/null)'], { timeout: 300_000 });
-  });
+  const bin = await ensureNginx();
   const dir = mkdtempSync(join(tmpdir(), 'meridian-upstream-bench-'));
   mkdirSync(join(dir, 'logs'));
-  writeFileSync(join(dir, 'nginx.conf'), `worker_processes 1;
-daemon off;
-master_process off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
-  keepalive_requests 1000000;
-  keepalive_timeout 75s;
-  server { listen ${HOST}:${port}; location / { default_type text/plain; return 200 "hello world"; } }
-}
-`);
+  writeFileSync(join(dir, 'nginx.conf'), nginxConf(dir, `  keepalive_timeout 75s;
+  server { listen ${HOST}:${port}; location / { default_type text/plain; return 200 "hello world"; } }`));
   const proc = spawn(bin, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], { stdio: 'ignore' });
   for (let i = 0; i < 100; i++) {
     const ok = await new Promise<boolean>((resolve) => {

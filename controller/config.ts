@@ -36,5 +36,10 @@ export const ControllerProgramConfig = Strict({
   deploy: Strict({
     check_interval_ms: Type.Integer({ minimum: 100, default: 2_000, description: 'how often the leader advances timed steps and scrapes error rates (default 2000)' }),
   }, { default: {} }),
+  traffic: Strict({
+    scrape_interval_ms: Type.Integer({ minimum: 100, default: 5_000, description: 'how often the gateways\' /metrics are scraped for GET /v1/traffic, while someone asked for it within idle_s (default 5000)' }),
+    node_timeout_ms: Type.Integer({ minimum: 50, default: 2_000, description: 'deadline of one gateway node\'s scrape (default 2000)' }),
+    idle_s: Type.Integer({ minimum: 1, default: 600, description: 'scraping stops (and its 15 minutes of samples are dropped) this long after the last GET /v1/traffic (default 600)' }),
+  }, { default: {} }),
 });
 export type ControllerProgramConfig = Static<typeof ControllerProgramConfig>;

@@ -31,6 +31,7 @@ import { ControllerMetrics } from './metrics.js';
 import { collectStatus } from './status.js';
 import { PROJECT_ROOT } from '../src/core/servers/binaries.js';
 import { hashClearSecrets } from './store/secrets.js';
+import { TRAFFIC_DEFAULTS, TrafficScraper, type TrafficReport } from './traffic/scraper.js';
 
 const VERSION = '0.1.0';
 
@@ -51,6 +52,7 @@ export class Controller implements Lifecycle {
   readonly drainer: Drainer;
   readonly actions: DeploymentActions;
   readonly api: ApiServer;
+  readonly traffic: TrafficScraper;
   readonly id: string;
   readonly purges: PurgeResult[] = [];
   election: LeaderElection | undefined;
@@ -83,6 +85,11 @@ export class Controller implements Lifecycle {
     this.api.on('GET', '/openapi.json', null, 'the OpenAPI document of this API', async () => ({ status: 200, body: (doc ??= openApiDocument(VERSION, this.api.routes())) }));
     // Built by scripts/prepare.mjs (vite) from controller/console.
     registerConsole(this.api, join(PROJECT_ROOT, 'dist', 'console'));
+    const t = config.traffic;
+    this.traffic = new TrafficScraper({ regions: () => this.mirror.list('regions').map((r) => r.value as Region), directory: this.nodes, log: this.log }, {
+      ...TRAFFIC_DEFAULTS, intervalMs: t.scrape_interval_ms, nodeTimeoutMs: t.node_timeout_ms, idleMs: t.idle_s * 1000,
+    });
+    this.api.on('GET', '/v1/traffic', 'read', 'traffic per region and route over the last 15 minutes (requests/s, 4xx/s, 5xx/s, p99), scraped from the gateways', async (): Promise<{ status: number; body: TrafficReport }> => ({ status: 200, body: this.traffic.report() }));
     this.api.on('GET', '/v1/purges', 'read', 'recent purges', async () => ({ status: 200, body: { items: this.purges } }));
     registerOpsApi(this.api, {
       actions: this.actions,
@@ -107,6 +114,7 @@ export class Controller implements Lifecycle {
   async start(): Promise<void> {
     await this.central.start();
     await this.mirror.start();
+    await this.traffic.start();
     this.address = await this.api.listen(this.config.listen);
     this.election = new LeaderElection(this.central, { id: this.id, api: this.url, since: '' }, this.config.leader.ttl_s, this.log);
     // Start and stop of the leader parts are chained so a quick elected/deposed/elected never overlaps.
@@ -168,6 +176,7 @@ export class Controller implements Lifecycle {
     await this.leaderSwitch;
     await this.follow();
     await this.api.close();
+    await this.traffic.stop();
     this.drainer.close();
     await this.mirror.stop();
     await this.regionStores.stop();

@@ -10,6 +10,7 @@ import { table } from './table.js';
 import type { ControllerStatus } from '../status.js';
 import { applyBody, applyFile, diffText, dumpAll, postApply, resultLines, waitForRegions } from './apply.js';
 import { statusHealthy, statusTable } from './status-view.js';
+import { top } from './top.js';
 import { deploymentLine, followDeployment, type DeploymentView } from './follow.js';
 
 const HELP = `meridian ctl: operator CLI over the controller API
@@ -45,6 +46,9 @@ Commands:
                                   cluster definition): state, revisions, the probers' view;
                                   exit 1 unless every region is in_sync (or has no etcd)
   audit                           the newest audit records (admin)
+  top [--once]                    requests/s, 4xx/s, 5xx/s and p99 per region and per route
+                                  (GET /v1/traffic), redrawn every 2 s; --once: print once
+                                  (waiting up to --timeout for the controller's first rates)
 
 Options:
   -s, --server URL   controller API (default $MERIDIAN_CTL_SERVER or http://127.0.0.1:9180)
@@ -57,7 +61,8 @@ Options:
       --wait         apply, sync, deploy: wait until every region's nodes serve the new
                      revision (a line per region on stderr for deploy); deploy: with a timer
                      (interval_s), follow it step by step until promoted or rolled back
-      --timeout MS   drain and undrain deadline; --wait limit (default 60000)
+      --timeout MS   drain and undrain deadline; --wait limit (default 60000); top --once:
+                     longest wait for rates (default 30000)
   -h, --help         this text
 
 KIND: routes, upstreams, consumers, ssl, global_rules, regions, vdomains, bindings, deployments
@@ -95,6 +100,7 @@ const OPTIONS = {
   prune: { type: 'boolean' },
   yes: { type: 'boolean', short: 'y' },
   wait: { type: 'boolean' },
+  once: { type: 'boolean' },
 } as const;
 
 type Values = ReturnType<typeof parseCommandArgs<typeof OPTIONS>>['values'];
@@ -215,6 +221,11 @@ async function run(argv: string[]): Promise<number> {
       const st = r.body as unknown as ControllerStatus;
       print(format, st, () => statusTable(st));
       return statusHealthy(st) ? EXIT.ok : EXIT.error;
+    }
+    case 'top': {
+      const r = await top(api, { once: v.once === true || format !== 'table', timeoutMs: v.timeout ? Number(v.timeout) : 30_000, tty: process.stdout.isTTY === true, write: format === 'table' ? out : () => undefined });
+      if (format !== 'table') print(format, r, () => '');
+      return EXIT.ok;
     }
     case 'audit': {
       const r = await api.call('GET', '/v1/audit?limit=50');

@@ -1,7 +1,6 @@
 import type { CompiledChain } from '../plugins/index.js';
 import type { VarsMatcher } from '../router/vars.js';
 import type { RuntimeUpstream } from '../upstream/runtime.js';
-import type { RouteMetrics } from '../gateway/metrics.js';
 import type { Route } from '../core/model/index.js';
 
 /** Traffic share of a route sent to another upstream (canary / blue-green, `Route.split`). */
@@ -10,6 +9,11 @@ export interface CompiledSplit {
   /** Percent 0..100. */
   readonly weight: number;
   readonly match: VarsMatcher | undefined;
+}
+
+/** What the data path records per answered request (the gateway's RouteMetrics implements it). */
+export interface RouteObserver {
+  observe(upstream: string, status: number, seconds: number): void;
 }
 
 /** Everything about a route the hot path needs, computed once when the config is built. */
@@ -25,5 +29,5 @@ export interface CompiledRoute {
   readonly readTimeout: number | undefined;
   readonly maxBody: number | undefined;
   readonly chain: CompiledChain;
-  readonly metrics: RouteMetrics;
+  readonly metrics: RouteObserver;
 }

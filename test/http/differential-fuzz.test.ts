@@ -13,23 +13,12 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpEngine, type HttpEngine } from '../../src/http/index.js';
+import { prng } from '../harness/prng.js';
 
 const SEED = Number(process.env.HTTP_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const CASES = Number(process.env.HTTP_FUZZ_CASES ?? 3000);
 const CONCURRENCY = 32;
 const CASE_TIMEOUT_MS = 2_000;
-
-/** mulberry32: small, fast, seeded. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Framed { method: string; url: string; body: string }
 interface EngineFramed extends Framed { closes: boolean }

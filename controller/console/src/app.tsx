@@ -5,6 +5,7 @@ import { BASE, navigate, usePath } from './nav';
 import { SignIn } from './signin';
 import { Overview } from './overview';
 import { RouteView, Routes } from './routes';
+import { Traffic } from './traffic';
 import { VDomains } from './vdomains';
 import { Deployments } from './deployments';
 import { Operations } from './operations';
@@ -12,6 +13,7 @@ import { Operations } from './operations';
 const PAGES = [
   { path: '/', title: 'Overview' },
   { path: '/routes', title: 'Routes' },
+  { path: '/traffic', title: 'Traffic' },
   { path: '/vdomains', title: 'Virtual domains' },
   { path: '/deployments', title: 'Deployments' },
   { path: '/operations', title: 'Operations' },
@@ -54,6 +56,7 @@ export function App(): JSX.Element {
   let page: JSX.Element;
   if (routeId !== undefined) page = <RouteView id={decodeURIComponent(routeId)} role={who.role} />;
   else if (path === '/routes') page = <Routes role={who.role} />;
+  else if (path === '/traffic') page = <Traffic />;
   else if (path === '/vdomains') page = <VDomains role={who.role} />;
   else if (path === '/deployments') page = <Deployments role={who.role} />;
   else if (path === '/operations') page = <Operations role={who.role} />;

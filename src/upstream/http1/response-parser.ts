@@ -1,3 +1,4 @@
+import { CR, HEX, HTAB, LF, SP, TOKEN } from '../../http/chars.js';
 import { ResponseParseError } from './errors.js';
 
 /** What the parser tells its connection while it reads one response. */
@@ -24,10 +25,6 @@ export const UPGRADE = 11;
 /** Stopped from outside (the exchange failed or was aborted): every further byte is ignored. */
 const DEAD = 12;
 
-const CR = 13;
-const LF = 10;
-const SP = 32;
-const HT = 9;
 const COLON = 58;
 const SEMI = 59;
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
@@ -36,23 +33,10 @@ const MAX_CHUNK_EXT = 1024;
 /** 12 hex digits = 2^48 bytes: larger sizes are refused rather than risking float rounding. */
 const MAX_SIZE_DIGITS = 12;
 
-/** RFC 9110 tchar. */
-const TCHAR = new Uint8Array(256);
-for (const c of "!#$%&'*+-.^_`|~") TCHAR[c.charCodeAt(0)] = 1;
-for (let c = 48; c <= 57; c++) TCHAR[c] = 1;
-for (let c = 65; c <= 90; c++) TCHAR[c] = 1;
-for (let c = 97; c <= 122; c++) TCHAR[c] = 1;
-
-const HEX = new Int8Array(256).fill(-1);
-for (let c = 0; c < 10; c++) HEX[48 + c] = c;
-for (let c = 0; c < 6; c++) {
-  HEX[65 + c] = 10 + c;
-  HEX[97 + c] = 10 + c;
-}
 
 /** A byte not allowed in a header value or reason phrase: controls other than HTAB, and DEL. */
 function badValueByte(c: number): boolean {
-  return (c < SP && c !== HT) || c === 127;
+  return (c < SP && c !== HTAB) || c === 127;
 }
 
 /** Bytes [s, s + name.length) equal `name` (lower case) ignoring case. Names are tchar, so |0x20 is safe. */
@@ -214,7 +198,7 @@ export class ResponseParser {
         }
         case CHUNK_SIZE: {
           const c = d[i] as number;
-          const h = HEX[c] as number;
+          const h = (HEX[c] as number) - 1; // the table holds value + 1
           if (h >= 0) {
             if (++this.digits > MAX_SIZE_DIGITS) fail('chunk size too large');
             this.remaining = this.remaining * 16 + h;
@@ -355,17 +339,17 @@ export class ResponseParser {
         return i + 2;
       }
       const ns = i;
-      while (TCHAR[d[i] as number] === 1) i++;
+      while (TOKEN[d[i] as number] === 1) i++;
       // A space or tab here is obs-fold (line start) or whitespace before the colon: both refused.
       if (d[i] !== COLON || i === ns) fail('bad header name');
       const ne = i++;
-      while (d[i] === SP || d[i] === HT) i++;
+      while (d[i] === SP || d[i] === HTAB) i++;
       const vs = i;
       let ve = i;
       for (let c = d[i] as number; c !== CR; c = d[i] as number) {
         if (badValueByte(c)) fail('bad character in header value');
         i++;
-        if (c !== SP && c !== HT) ve = i;
+        if (c !== SP && c !== HTAB) ve = i;
       }
       if (d[i + 1] !== LF) fail('bare CR');
       const value = (d as Latin1Buffer).latin1Slice(vs, ve);

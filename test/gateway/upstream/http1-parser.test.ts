@@ -3,18 +3,7 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ResponseParseError } from '../../../src/upstream/http1/errors.js';
 import { DONE, ResponseParser, type ResponseSink } from '../../../src/upstream/http1/response-parser.js';
-
-/** A small seeded PRNG (mulberry32): a failing case is replayed from the printed seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../../harness/prng.js';
 
 interface Parsed {
   status: number;
