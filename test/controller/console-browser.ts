@@ -19,11 +19,11 @@ export function screenshotDir(): string {
 }
 
 /** Headless chromium with a fresh profile and the flags that keep it off the network. */
-export function launchConsoleBrowser(): Promise<BrowserContext> {
+export function launchConsoleBrowser(viewport = { width: 1280, height: 800 }): Promise<BrowserContext> {
   return chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'meridian-chromium-')), {
     executablePath: CHROMIUM,
     headless: true,
-    viewport: { width: 1280, height: 800 },
+    viewport,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
 }

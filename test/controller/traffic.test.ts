@@ -1,9 +1,9 @@
 import { createServer, type Server } from 'node:http';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { chromium, type BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, freePort, useServers } from '../harness/index.js';
 import { spawnMeridian } from '../harness/cli.js';
@@ -13,13 +13,13 @@ import type { TrafficReport } from '../../controller/traffic/scraper.js';
 import type { TrafficRow } from '../../controller/traffic/window.js';
 import { sha256Hex } from '../../controller/api/auth.js';
 import { call, GATEWAY_TOKEN, runCtl, startController, TOKENS } from './helpers.js';
+import { CHROMIUM, launchConsoleBrowser, screenshotDir, signIn } from './console-browser.js';
 import { execFileSync } from 'node:child_process';
 
 // GET /v1/traffic, `ctl top` and the console's Traffic page against a real controller and etcd
 // and a real `meridian gateway` in region east, with requests sent through the gateway all along:
 // route shop answers 200, route broken's upstream answers 500.
-const CHROMIUM = '/usr/bin/chromium';
-const SHOTS = process.env.MERIDIAN_SCREENSHOTS === '1' ? join(PROJECT_ROOT, 'docs', 'console') : mkdtempSync(join(tmpdir(), 'meridian-traffic-shots-'));
+const SHOTS = screenshotDir();
 const servers = await useServers();
 const dir = mkdtempSync(join(tmpdir(), 'meridian-traffic-'));
 let ctl: Controller;
@@ -63,13 +63,7 @@ beforeAll(async () => {
     }
   })();
   if (!existsSync(CHROMIUM)) return;
-  mkdirSync(SHOTS, { recursive: true });
-  context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'meridian-chromium-')), {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1280, height: 900 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  context = await launchConsoleBrowser({ width: 1280, height: 900 });
   context.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
   context.on('weberror', (e) => pageErrors.push(e.error().message));
 }, 60_000);
@@ -130,10 +124,7 @@ describe('traffic from the gateways, aggregated by the controller', () => {
   });
 
   it.runIf(existsSync(CHROMIUM))('the console\'s Traffic page charts each region and lists the routes', async () => {
-    const page = await (context as BrowserContext).newPage();
-    await page.goto(`${ctl.url}/ui/`);
-    await page.getByLabel('API token').fill(TOKENS.read);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    const page = await signIn(context as BrowserContext, ctl.url, TOKENS.read);
     await page.getByRole('link', { name: 'Traffic' }).click();
     expect(new URL(page.url()).pathname).toBe('/ui/traffic');
     const east = page.locator('[data-region="east"]');
