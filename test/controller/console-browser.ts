@@ -1,8 +1,12 @@
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { stringify } from 'yaml';
 import { PROJECT_ROOT } from '../../src/core/servers/binaries.js';
+import { sha256Hex } from '../../controller/api/auth.js';
+import { spawnMeridian } from '../harness/cli.js';
+import { GATEWAY_TOKEN } from './helpers.js';
 
 // What the console's browser tests share: Debian's chromium (scripts/setup-servers.sh installs
 // it as root) driven by playwright-core, kept off the network, and the sign-in form.
@@ -36,4 +40,19 @@ export async function signIn(context: BrowserContext, base: string, token: strin
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('button', { name: 'Sign out' }).waitFor();
   return page;
+}
+
+/**
+ * `meridian gateway` gw1 of cluster c1 in region east (one worker, config from `etcd`, registered
+ * with a 2 s lease), its config file written in `dir`: the node the console tests watch.
+ */
+export function spawnEastGateway(opts: { dir: string; etcd: string; http: number; admin: number }): ReturnType<typeof spawnMeridian> {
+  const file = join(opts.dir, 'gw1.yaml');
+  writeFileSync(file, stringify({
+    node: { name: 'gw1', cluster: 'c1', region: 'east' }, listen: { http: `127.0.0.1:${opts.http}` }, workers: 1,
+    admin: { listen: `127.0.0.1:${opts.admin}`, token_hash: sha256Hex(GATEWAY_TOKEN) },
+    config: { etcd: { endpoints: [opts.etcd] }, snapshot_file: join(opts.dir, 'gw1.snapshot.json') },
+    registration: { ttl_s: 2 },
+  }));
+  return spawnMeridian(['gateway', '-c', file], { MERIDIAN_LOG_LEVEL: 'warn' });
 }

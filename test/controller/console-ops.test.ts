@@ -1,22 +1,20 @@
 import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { stringify } from 'yaml';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, freePort, useServers, type ConsulServer } from '../harness/index.js';
-import { spawnMeridian } from '../harness/cli.js';
+import type { spawnMeridian } from '../harness/cli.js';
 import { PROJECT_ROOT } from '../../src/core/servers/binaries.js';
 import type { Controller } from '../../controller/controller.js';
 import type { ControllerStatus } from '../../controller/status.js';
 import type { Deployment } from '../../src/core/model/index.js';
-import { sha256Hex } from '../../controller/api/auth.js';
-import { call, GATEWAY_TOKEN, startController, TOKENS } from './helpers.js';
-import { CHROMIUM, launchConsoleBrowser, screenshotDir, signIn } from './console-browser.js';
+import { call, startController, TOKENS } from './helpers.js';
+import { CHROMIUM, launchConsoleBrowser, screenshotDir, spawnEastGateway, signIn } from './console-browser.js';
 
 // The console's virtual domains, deployments and operations pages in headless chromium against
 // a real controller, etcd (central and regional), Consul (region east's datacenter) and one real
@@ -45,13 +43,7 @@ beforeAll(async () => {
   for (const u of ['v1', 'v2']) await call(ctl.url, 'PUT', `/v1/upstreams/${u}`, { body: { nodes: [{ host: '127.0.0.1', port }] } });
   for (const r of ['shop', 'cart']) await call(ctl.url, 'PUT', `/v1/routes/${r}`, { body: { paths: [`/${r}`], upstream_id: 'v1' } });
   await call(ctl.url, 'PUT', '/v1/upstreams/api', { body: { discovery: { type: 'consul', service: 'api' } } });
-  writeFileSync(join(dir, 'gw1.yaml'), stringify({
-    node: { name: 'gw1', cluster: 'c1', region: 'east' }, listen: { http: `127.0.0.1:${http}` }, workers: 1,
-    admin: { listen: `127.0.0.1:${admin}`, token_hash: sha256Hex(GATEWAY_TOKEN) },
-    config: { etcd: { endpoints: [east.endpoint] }, snapshot_file: join(dir, 'gw1.snapshot.json') },
-    registration: { ttl_s: 2 },
-  }));
-  gateway = spawnMeridian(['gateway', '-c', join(dir, 'gw1.yaml')], { MERIDIAN_LOG_LEVEL: 'warn' });
+  gateway = spawnEastGateway({ dir, etcd: east.endpoint, http, admin });
   await consul.register({ id: 'api-1', name: 'api', address: '127.0.0.1', port, check: { http: `http://127.0.0.1:${port}/health`, interval: '1s', timeout: '1s' } });
   if (!existsSync(CHROMIUM)) return;
   context = await launchConsoleBrowser();

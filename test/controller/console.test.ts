@@ -11,10 +11,9 @@ import { spawnMeridian } from '../harness/cli.js';
 import { PROJECT_ROOT } from '../../src/core/servers/binaries.js';
 import type { Controller } from '../../controller/controller.js';
 import type { ControllerStatus } from '../../controller/status.js';
-import { sha256Hex } from '../../controller/api/auth.js';
 import { ConsoleFiles } from '../../controller/api/console-files.js';
-import { call, GATEWAY_TOKEN, startController, TOKENS } from './helpers.js';
-import { CHROMIUM, launchConsoleBrowser, screenshotDir, signIn as openSignedIn } from './console-browser.js';
+import { call, startController, TOKENS } from './helpers.js';
+import { CHROMIUM, launchConsoleBrowser, screenshotDir, spawnEastGateway, signIn as openSignedIn } from './console-browser.js';
 
 // The web console in Debian's chromium (scripts/setup-servers.sh installs it as root), driven by
 // playwright-core, against a real controller and etcd, a real `meridian gateway` registered in
@@ -44,14 +43,8 @@ beforeAll(async () => {
   await call(ctl.url, 'PUT', '/v1/regions/east', { body: { etcd: { endpoints: [east.endpoint] }, clusters: [{ name: 'c1', nodes: [{ name: 'gw1', address: '127.0.0.1', port: http, admin: `http://127.0.0.1:${admin}` }] }] } });
   await call(ctl.url, 'PUT', '/v1/upstreams/u1', { body: { nodes: [{ host: '127.0.0.1', port: (backend.address() as { port: number }).port }] } });
   await call(ctl.url, 'PUT', '/v1/routes/shop', { body: { paths: ['/shop'], hosts: ['shop.example.test'], upstream_id: 'u1' } });
-  writeFileSync(join(dir, 'gw1.yaml'), stringify({
-    node: { name: 'gw1', cluster: 'c1', region: 'east' }, listen: { http: `127.0.0.1:${http}` }, workers: 1,
-    admin: { listen: `127.0.0.1:${admin}`, token_hash: sha256Hex(GATEWAY_TOKEN) },
-    config: { etcd: { endpoints: [east.endpoint] }, snapshot_file: join(dir, 'gw1.snapshot.json') },
-    registration: { ttl_s: 2 },
-  }));
   writeFileSync(join(dir, 'prober.yaml'), stringify({ name: 'p-east', region: 'east', admin: `127.0.0.1:${proberAdmin}`, etcd: { endpoints: [central.endpoint] }, interval_ms: 200, rise: 1, fall: 2, lease_ttl_s: 2 }));
-  gateway = spawnMeridian(['gateway', '-c', join(dir, 'gw1.yaml')], { MERIDIAN_LOG_LEVEL: 'warn' });
+  gateway = spawnEastGateway({ dir, etcd: east.endpoint, http, admin });
   prober = spawnMeridian(['prober', '-c', join(dir, 'prober.yaml')], { MERIDIAN_LOG_LEVEL: 'warn' });
   if (!existsSync(CHROMIUM)) return;
   context = await launchConsoleBrowser();

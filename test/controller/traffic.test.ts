@@ -1,19 +1,17 @@
 import { createServer, type Server } from 'node:http';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, freePort, useServers } from '../harness/index.js';
-import { spawnMeridian } from '../harness/cli.js';
+import type { spawnMeridian } from '../harness/cli.js';
 import { PROJECT_ROOT } from '../../src/core/servers/binaries.js';
 import type { Controller } from '../../controller/controller.js';
 import type { TrafficReport } from '../../controller/traffic/scraper.js';
 import type { TrafficRow } from '../../controller/traffic/window.js';
-import { sha256Hex } from '../../controller/api/auth.js';
-import { call, GATEWAY_TOKEN, runCtl, startController, TOKENS } from './helpers.js';
-import { CHROMIUM, launchConsoleBrowser, screenshotDir, signIn } from './console-browser.js';
+import { call, runCtl, startController, TOKENS } from './helpers.js';
+import { CHROMIUM, launchConsoleBrowser, screenshotDir, spawnEastGateway, signIn } from './console-browser.js';
 import { execFileSync } from 'node:child_process';
 
 // GET /v1/traffic, `ctl top` and the console's Traffic page against a real controller and etcd
@@ -47,13 +45,7 @@ beforeAll(async () => {
   await call(ctl.url, 'PUT', '/v1/upstreams/u1', { body: { nodes: [{ host: '127.0.0.1', port: (backend.address() as { port: number }).port }] } });
   await call(ctl.url, 'PUT', '/v1/routes/shop', { body: { paths: ['/shop'], upstream_id: 'u1' } });
   await call(ctl.url, 'PUT', '/v1/routes/broken', { body: { paths: ['/broken'], upstream_id: 'u1' } });
-  writeFileSync(join(dir, 'gw1.yaml'), stringify({
-    node: { name: 'gw1', cluster: 'c1', region: 'east' }, listen: { http: `127.0.0.1:${http}` }, workers: 1,
-    admin: { listen: `127.0.0.1:${admin}`, token_hash: sha256Hex(GATEWAY_TOKEN) },
-    config: { etcd: { endpoints: [east.endpoint] }, snapshot_file: join(dir, 'gw1.snapshot.json') },
-    registration: { ttl_s: 2 },
-  }));
-  gateway = spawnMeridian(['gateway', '-c', join(dir, 'gw1.yaml')], { MERIDIAN_LOG_LEVEL: 'warn' });
+  gateway = spawnEastGateway({ dir, etcd: east.endpoint, http, admin });
   await eventually(async () => (await fetch(`http://127.0.0.1:${http}/shop`).then((r) => r.status, () => 0)) === 200, 30_000, 100);
   // Steady load for the whole file: ~25 req/s on shop, ~10 req/s on broken.
   load = (async () => {
