@@ -10,6 +10,7 @@ import type { CompiledRoute } from '../proxy/types.js';
 import { normaliseTarget } from '../router/normalize.js';
 import type { RuntimeUpstream } from '../upstream/runtime.js';
 import type { Runtime } from './build.js';
+import { EngineIncoming } from './engine-adapter.js';
 import type { GatewayMetrics } from './metrics.js';
 import { NONE } from './metrics.js';
 import { chooseUpstream, hashKeyOf } from './upstream-choice.js';
@@ -66,7 +67,11 @@ export function createRequestHandler(w: WorkerContext, proto: 'http' | 'https'):
     }
     const hasBody = h.transferEncoding !== undefined || (h.contentLength !== undefined && h.contentLength !== '0');
     let body: Readable | null = null;
-    if (hasBody) body = route.maxBody !== undefined && h.contentLength === undefined ? (req as Readable).pipe(new BodyLimit(route.maxBody)) : req;
+    if (hasBody) {
+      // The engine's body stream itself (node's request is its own body).
+      const stream: Readable = req instanceof EngineIncoming ? req.body : req;
+      body = route.maxBody !== undefined && h.contentLength === undefined ? stream.pipe(new BodyLimit(route.maxBody)) : stream;
+    }
     let path = target.path;
     if (route.stripPrefix !== undefined && path.startsWith(route.stripPrefix)) path = path.slice(route.stripPrefix.length) || '/';
     if (route.rewritePath !== undefined) path = route.rewritePath;
@@ -185,7 +190,7 @@ function upstreamBody(ctx: RequestContext, body: Readable | null, contentLength:
   // Chunked: counted while it streams; the exchange answers 413 when it passes the limit.
   const limited = new BodyLimit(limit, 'MERIDIAN_ERR_PLUGIN_BODY_TOO_LARGE');
   // Already the route's max_body_size stream: pipe() does not forward its error, the exchange must see it.
-  if (body !== ctx.req) body.once('error', (err) => limited.destroy(err));
+  if (body !== ctx.req && body !== (ctx.req as unknown as Partial<EngineIncoming>).body) body.once('error', (err) => limited.destroy(err));
   return body.pipe(limited);
 }
 
