@@ -1,12 +1,13 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { EngineRequest, EngineResponse } from '../http/index.js';
+import type { GatewayRequest, GatewayResponse } from '../plugins/index.js';
 
 /**
- * The engine's request and response (src/http) seen through the members of node:http's
- * IncomingMessage / ServerResponse that the gateway and plugins use, so one handler serves
- * node:http2's compat objects and the engine's. Nothing is built that is not asked for: the
+ * The engine's request and response (src/http) as GatewayRequest / GatewayResponse
+ * (src/plugins/contract.ts): the members of node:http's IncomingMessage / ServerResponse that
+ * the gateway and plugins use, so one handler serves node:http2's compat objects and the engine's. Nothing is built that is not asked for: the
  * header object only when read (routes with plugins, header matchers, hash_on header), the
  * body stream only when the body is read.
  */
@@ -35,7 +36,7 @@ export function nodeHeaders(raw: readonly string[]): IncomingHttpHeaders {
 
 type Listener = Parameters<Readable['on']>[1];
 
-export class EngineIncoming {
+export class EngineIncoming implements GatewayRequest {
   readonly httpVersionMajor = 1;
   private headerObject: IncomingHttpHeaders | undefined;
 
@@ -56,8 +57,8 @@ export class EngineIncoming {
   once(event: string, fn: Listener): this { this.engine.body.once(event, fn); return this; }
   off(event: string, fn: Listener): this { this.engine.body.off(event, fn); return this; }
   removeListener(event: string, fn: Listener): this { return this.off(event, fn); }
-  pipe<T extends Writable>(dest: T, opts?: { end?: boolean }): T { return this.engine.body.pipe(dest, opts); }
-  unpipe(dest?: Writable): this { if (this.engine.hasBody) this.engine.body.unpipe(dest); return this; }
+  pipe<T extends NodeJS.WritableStream>(dest: T, opts?: { end?: boolean }): T { return this.engine.body.pipe(dest, opts); }
+  unpipe(dest?: NodeJS.WritableStream): this { if (this.engine.hasBody) this.engine.body.unpipe(dest); return this; }
   pause(): this { this.engine.body.pause(); return this; }
   resume(): this { this.engine.body.resume(); return this; }
   [Symbol.asyncIterator](): AsyncIterableIterator<unknown> { return this.engine.body[Symbol.asyncIterator](); }
@@ -80,7 +81,7 @@ function flatten(h: HeaderInput): Flat {
   return out;
 }
 
-export class EngineOutgoing {
+export class EngineOutgoing implements GatewayResponse {
   private closeListeners: (() => void)[] | undefined;
   private finishListeners: (() => void)[] | undefined;
   private closed = false;

@@ -1,10 +1,10 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createSecureServer, type Http2SecureServer, type Http2Session } from 'node:http2';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer, type SecureContext, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { MeridianError } from '../core/errors/index.js';
 import { createHttpEngine, type EngineRequest, type EngineResponse, type HttpEngine } from '../http/index.js';
+import type { GatewayRequest, GatewayResponse } from '../plugins/index.js';
 import { writeRaw } from '../proxy/websocket.js';
 import type { GatewayProgramConfig } from './config.js';
 import { splitHostPort } from './config.js';
@@ -51,8 +51,8 @@ export function gatewayAnswer(err: MeridianError): MeridianError {
   }
 }
 
-export type Handler = (req: IncomingMessage, res: ServerResponse) => void;
-export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+export type Handler = (req: GatewayRequest, res: GatewayResponse) => void;
+export type UpgradeHandler = (req: GatewayRequest, socket: Duplex, head: Buffer) => void;
 
 /** The engine for one listener: the gateway's limits and timeouts, its handlers behind the node:http-shaped facade. */
 function engineFor(limits: Limits, onRequest: Handler, onUpgrade: UpgradeHandler): HttpEngine {
@@ -60,7 +60,7 @@ function engineFor(limits: Limits, onRequest: Handler, onUpgrade: UpgradeHandler
     onRequest(req: EngineRequest, res: EngineResponse) {
       // As node:http does: 100 Continue at once; the body then streams to wherever it is sent.
       if (req.expectsContinue) res.writeContinue();
-      onRequest(new EngineIncoming(req) as unknown as IncomingMessage, new EngineOutgoing(res) as unknown as ServerResponse);
+      onRequest(new EngineIncoming(req), new EngineOutgoing(res));
     },
     onUpgrade(req: EngineRequest, socket: Socket, head: Buffer) {
       socket.on('error', () => socket.destroy());
@@ -69,7 +69,7 @@ function engineFor(limits: Limits, onRequest: Handler, onUpgrade: UpgradeHandler
         writeRaw(socket, 'MERIDIAN_ERR_HTTP_CONNECT_UNSUPPORTED', {}, '');
         return;
       }
-      onUpgrade(new EngineIncoming(req) as unknown as IncomingMessage, socket, head);
+      onUpgrade(new EngineIncoming(req), socket, head);
     },
     answerFor: gatewayAnswer,
     limits: {
