@@ -132,7 +132,11 @@ export class EngineOutgoing implements GatewayResponse {
   once(event: string, fn: () => void): this {
     switch (event) {
       case 'close':
-        if (this.closed) break;
+        // Already closed: called all the same (soon), so what a plugin releases on 'close' is released.
+        if (this.closed) {
+          queueMicrotask(fn);
+          break;
+        }
         if (this.closeListeners === undefined) {
           this.closeListeners = [];
           this.engine.onClose(this.emitClose);

@@ -1,7 +1,8 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nodeHeaders } from '../../src/gateway/engine-adapter.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { EngineOutgoing, nodeHeaders } from '../../src/gateway/engine-adapter.js';
+import type { EngineResponse } from '../../src/http/index.js';
 import { startGateway, startUpstream, type TestGateway, type Upstream } from './helpers.js';
 
 /** Writes raw bytes on a fresh connection and collects everything until the gateway closes or `done` says so. */
@@ -98,5 +99,19 @@ describe('nodeHeaders (req.headers of the engine facade)', () => {
     });
     expect(seen.rawHeaders).toEqual(raw);
     expect(nodeHeaders(raw)).toEqual(seen.headers);
+  });
+});
+
+describe('EngineOutgoing (res of the engine facade)', () => {
+  it("emits 'close' after end(), asynchronously as node:http does, also to a listener added after end()", async () => {
+    const engine = { finished: false, aborted: false, headersSent: false, statusCode: 200, end() { this.finished = true; }, onClose() {}, onDrain() {}, writeHead() {}, write: () => true, destroy() {} };
+    const res = new EngineOutgoing(engine as unknown as EngineResponse);
+    const seen: string[] = [];
+    res.once('finish', () => seen.push('finish'));
+    res.once('close', () => seen.push('close'));
+    res.end();
+    res.once('close', () => seen.push('late close'));
+    expect(seen).toEqual(['finish']);
+    await vi.waitFor(() => expect(seen).toEqual(['finish', 'close', 'late close']));
   });
 });
