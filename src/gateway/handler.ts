@@ -1,7 +1,6 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../core/logger.js';
-import { settle, type CompiledChain, type RequestContext, type ShortCircuit } from '../plugins/index.js';
+import { settle, type CompiledChain, type GatewayRequest, type GatewayResponse, type RequestContext, type ShortCircuit } from '../plugins/index.js';
 import { BodyLimit } from '../proxy/body-limit.js';
 import { Exchange, applyHeaderEdits, sendShortCircuit, type ExchangeEnv } from '../proxy/exchange.js';
 import { alignPluginView, scanRequestHeaders, type ClientHeaders } from '../proxy/headers.js';
@@ -10,6 +9,7 @@ import type { CompiledRoute } from '../proxy/types.js';
 import { normaliseTarget } from '../router/normalize.js';
 import type { RuntimeUpstream } from '../upstream/runtime.js';
 import type { Runtime } from './build.js';
+import { EngineIncoming } from './engine-adapter.js';
 import type { GatewayMetrics } from './metrics.js';
 import { NONE } from './metrics.js';
 import { chooseUpstream, hashKeyOf } from './upstream-choice.js';
@@ -32,7 +32,7 @@ export function requestIdSource(): () => string {
 }
 
 /** The public request handler of one listener (`proto` is what X-Forwarded-Proto says). */
-export function createRequestHandler(w: WorkerContext, proto: 'http' | 'https'): (req: IncomingMessage, res: ServerResponse) => void {
+export function createRequestHandler(w: WorkerContext, proto: 'http' | 'https'): (req: GatewayRequest, res: GatewayResponse) => void {
   return function onRequest(req, res) {
     const startedAt = performance.now();
     const raw = req.rawHeaders;
@@ -47,6 +47,11 @@ export function createRequestHandler(w: WorkerContext, proto: 'http' | 'https'):
     // Two Hosts, two framings, no Host on HTTP/1.1: refused before anything reads them.
     if (h.invalid !== undefined) {
       reply(w, res, NONE, 'MERIDIAN_ERR_GATEWAY_BAD_REQUEST', { reason: h.invalid }, requestId, startedAt, true);
+      return;
+    }
+    // An Upgrade with a body (the engine serves it as a plain request): refused as on the upgrade path.
+    if (h.upgrade !== undefined && (h.transferEncoding !== undefined || (h.contentLength !== undefined && h.contentLength !== '0')) && h.connection !== undefined && /(^|[\s,])upgrade($|[\s,])/i.test(h.connection)) {
+      reply(w, res, NONE, 'MERIDIAN_ERR_GATEWAY_BAD_REQUEST', { reason: 'upgrade request with a body' }, requestId, startedAt, true);
       return;
     }
     const target = normaliseTarget(req.url as string);
@@ -66,7 +71,10 @@ export function createRequestHandler(w: WorkerContext, proto: 'http' | 'https'):
     }
     const hasBody = h.transferEncoding !== undefined || (h.contentLength !== undefined && h.contentLength !== '0');
     let body: Readable | null = null;
-    if (hasBody) body = route.maxBody !== undefined && h.contentLength === undefined ? (req as Readable).pipe(new BodyLimit(route.maxBody)) : req;
+    if (hasBody) {
+      const stream = bodyStream(req);
+      body = route.maxBody !== undefined && h.contentLength === undefined ? stream.pipe(new BodyLimit(route.maxBody)) : stream;
+    }
     let path = target.path;
     if (route.stripPrefix !== undefined && path.startsWith(route.stripPrefix)) path = path.slice(route.stripPrefix.length) || '/';
     if (route.rewritePath !== undefined) path = route.rewritePath;
@@ -88,6 +96,11 @@ export function createRequestHandler(w: WorkerContext, proto: 'http' | 'https'):
   };
 }
 
+/** The request's body stream: the engine's Readable; node's request (HTTP/2) is its own body. */
+function bodyStream(req: GatewayRequest): Readable {
+  return req instanceof EngineIncoming ? req.body : (req as unknown as Readable);
+}
+
 /** Host header upstream per pass_host; returns its value's index (rewritten per node for `node`). */
 function pushHost(out: string[], upstream: RuntimeUpstream, h: ClientHeaders): number {
   const value = upstream.passHost === 'rewrite' ? (upstream.upstreamHost as string) : upstream.passHost === 'node' ? '' : (h.host ?? '');
@@ -95,7 +108,7 @@ function pushHost(out: string[], upstream: RuntimeUpstream, h: ClientHeaders): n
   return out.length - 1;
 }
 
-function reply(w: WorkerContext, res: ServerResponse, routeLabel: string, code: string, params: Record<string, string | number>, requestId: string, startedAt: number, close: boolean, route?: CompiledRoute): void {
+function reply(w: WorkerContext, res: GatewayResponse, routeLabel: string, code: string, params: Record<string, string | number>, requestId: string, startedAt: number, close: boolean, route?: CompiledRoute): void {
   const status = sendError(res, code, params, requestId, close || w.draining);
   (route?.metrics ?? w.metrics.route(routeLabel)).observe(route?.upstream?.id ?? NONE, status, (performance.now() - startedAt) / 1000);
 }
@@ -103,8 +116,8 @@ function reply(w: WorkerContext, res: ServerResponse, routeLabel: string, code: 
 /** The slower path of routes with plugins: a RequestContext, the request phases, then the proxy. */
 function withPlugins(
   w: WorkerContext,
-  req: IncomingMessage,
-  res: ServerResponse,
+  req: GatewayRequest,
+  res: GatewayResponse,
   route: CompiledRoute,
   upstream: RuntimeUpstream | undefined,
   h: ClientHeaders,
@@ -185,13 +198,13 @@ function upstreamBody(ctx: RequestContext, body: Readable | null, contentLength:
   // Chunked: counted while it streams; the exchange answers 413 when it passes the limit.
   const limited = new BodyLimit(limit, 'MERIDIAN_ERR_PLUGIN_BODY_TOO_LARGE');
   // Already the route's max_body_size stream: pipe() does not forward its error, the exchange must see it.
-  if (body !== ctx.req) body.once('error', (err) => limited.destroy(err));
+  if (body !== bodyStream(ctx.req)) body.once('error', (err) => limited.destroy(err));
   return body.pipe(limited);
 }
 
 async function shortCircuit(
   w: WorkerContext,
-  res: ServerResponse,
+  res: GatewayResponse,
   route: CompiledRoute,
   chain: CompiledChain,
   ctx: RequestContext,

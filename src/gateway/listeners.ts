@@ -1,82 +1,104 @@
-import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import { createSecureServer, type Http2SecureServer, type Http2Session } from 'node:http2';
-import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import type { Socket } from 'node:net';
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { SecureContext } from 'node:tls';
+import { createServer as createTlsServer, type SecureContext, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import { MeridianError } from '../core/errors/index.js';
+import { createHttpEngine, type EngineRequest, type EngineResponse, type HttpEngine } from '../http/index.js';
+import type { GatewayRequest, GatewayResponse } from '../plugins/index.js';
+import { writeRaw } from '../proxy/websocket.js';
 import type { GatewayProgramConfig } from './config.js';
 import { splitHostPort } from './config.js';
+import { EngineIncoming, EngineOutgoing } from './engine-adapter.js';
 import type { DefaultCert } from './tls.js';
 
-export type PublicServer = Server | HttpsServer | Http2SecureServer;
+export type PublicServer = NetServer | TlsServer | Http2SecureServer;
 
 export interface Listener {
   readonly address: string;
   readonly port: number;
   readonly tls: boolean;
   readonly server: PublicServer;
+  /** Serves the listener's HTTP/1.x connections (HTTP/2 sessions stay on node:http2). */
+  readonly engine: HttpEngine;
   /** Current default certificate id (no-SNI clients), to skip needless context swaps. */
   defaultCertId: string | undefined;
 }
 
 type Limits = GatewayProgramConfig['limits'];
 
-const CLIENT_ERRORS: Record<string, [number, string, string]> = {
-  HPE_HEADER_OVERFLOW: [431, 'MERIDIAN_ERR_GATEWAY_HEADERS_TOO_LARGE', 'request headers too large: header section over the size limit'],
-  ERR_HTTP_REQUEST_TIMEOUT: [408, 'MERIDIAN_ERR_GATEWAY_REQUEST_TIMEOUT', 'request not received in time'],
-};
-
 /**
- * What llhttp refuses before a request exists, said plainly. It refuses any repeated
- * Content-Length (equal values too) and Content-Length with Transfer-Encoding itself, so
- * neither reaches the handler on HTTP/1.
+ * The engine's refusals answered with the gateway's codes (the same ones node:http's listeners
+ * answered with): 431 and 408 keep their statuses, the rest are coded 400s saying what was wrong.
  */
-const PARSE_ERRORS: Record<string, string> = {
-  HPE_UNEXPECTED_CONTENT_LENGTH: 'duplicate Content-Length',
-  HPE_INVALID_TRANSFER_ENCODING: 'both Content-Length and Transfer-Encoding, or an invalid Transfer-Encoding',
-  HPE_INVALID_CONTENT_LENGTH: 'invalid Content-Length',
+const BAD_REQUEST_REASONS: Record<string, string> = {
+  MERIDIAN_ERR_HTTP_DUPLICATE_HOST: 'duplicate Host header',
+  MERIDIAN_ERR_HTTP_MISSING_HOST: 'missing Host header',
+  MERIDIAN_ERR_HTTP_DUPLICATE_CONTENT_LENGTH: 'duplicate Content-Length',
+  MERIDIAN_ERR_HTTP_LENGTH_AND_CHUNKED: 'both Content-Length and Transfer-Encoding',
 };
 
-/** Protocol-level errors Node raises before a request exists: a coded JSON answer, then close. */
-function onClientError(err: Error & { code?: string }, socket: Duplex): void {
-  if (!socket.writable || (socket as Socket).bytesWritten > 0) {
-    socket.destroy();
-    return;
+export function gatewayAnswer(err: MeridianError): MeridianError {
+  switch (err.code) {
+    case 'MERIDIAN_ERR_HTTP_HEADERS_TOO_LARGE':
+    case 'MERIDIAN_ERR_HTTP_TOO_MANY_HEADERS':
+      return new MeridianError('MERIDIAN_ERR_GATEWAY_HEADERS_TOO_LARGE', { reason: err.message });
+    case 'MERIDIAN_ERR_HTTP_HEADERS_TIMEOUT':
+    case 'MERIDIAN_ERR_HTTP_REQUEST_TIMEOUT':
+      return new MeridianError('MERIDIAN_ERR_GATEWAY_REQUEST_TIMEOUT');
+    default:
+      if (err.status !== 400) return err; // 414, 501
+      return new MeridianError('MERIDIAN_ERR_GATEWAY_BAD_REQUEST', { reason: BAD_REQUEST_REASONS[err.code] ?? err.message });
   }
-  const [status, code, message] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'MERIDIAN_ERR_GATEWAY_BAD_REQUEST', `bad request: ${PARSE_ERRORS[err.code ?? ''] ?? 'malformed HTTP'}`];
-  const body = JSON.stringify({ code, message });
-  const reason = status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
 }
 
-function httpOptions(limits: Limits): ServerOptions {
-  return {
-    maxHeaderSize: limits.max_header_bytes,
-    headersTimeout: limits.headers_timeout_ms,
-    requestTimeout: limits.request_timeout_ms,
-    keepAliveTimeout: limits.keepalive_timeout_ms,
-    connectionsCheckingInterval: limits.timeouts_check_ms,
-    // The handler refuses an HTTP/1.1 request without Host with the coded JSON 400 (Node's is plain text).
-    requireHostHeader: false,
-  };
-}
+export type Handler = (req: GatewayRequest, res: GatewayResponse) => void;
+export type UpgradeHandler = (req: GatewayRequest, socket: Duplex, head: Buffer) => void;
 
-type Handler = (req: IncomingMessage, res: ServerResponse) => void;
-type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+/** The engine for one listener: the gateway's limits and timeouts, its handlers behind the node:http-shaped facade. */
+function engineFor(limits: Limits, onRequest: Handler, onUpgrade: UpgradeHandler): HttpEngine {
+  return createHttpEngine({
+    onRequest(req: EngineRequest, res: EngineResponse) {
+      // As node:http does: 100 Continue at once; the body then streams to wherever it is sent.
+      if (req.expectsContinue) res.writeContinue();
+      onRequest(new EngineIncoming(req), new EngineOutgoing(res));
+    },
+    onUpgrade(req: EngineRequest, socket: Socket, head: Buffer) {
+      socket.on('error', () => socket.destroy());
+      // CONNECT is no upgrade: a gateway is no forward proxy.
+      if (req.method === 'CONNECT') {
+        writeRaw(socket, 'MERIDIAN_ERR_HTTP_CONNECT_UNSUPPORTED', {}, '');
+        return;
+      }
+      onUpgrade(new EngineIncoming(req), socket, head);
+    },
+    answerFor: gatewayAnswer,
+    limits: {
+      maxHeaderBytes: limits.max_header_bytes,
+      maxHeaders: limits.max_headers,
+      // node:http bounded the request line by the head's size only.
+      maxUrlLength: limits.max_header_bytes,
+      // A body the answer did not need is read and dropped whole, as node:http does, so the
+      // connection carries the next request; request_timeout_ms bounds it in time.
+      maxDiscardBytes: Number.MAX_SAFE_INTEGER,
+    },
+    timeouts: { headersMs: limits.headers_timeout_ms, requestMs: limits.request_timeout_ms, keepAliveMs: limits.keepalive_timeout_ms, checkMs: limits.timeouts_check_ms },
+    // The handler refuses an HTTP/1.1 request without Host with its coded 400 (the same answer).
+    requireHost: false,
+  });
+}
 
 export function httpListener(address: string, limits: Limits, onRequest: Handler, onUpgrade: UpgradeHandler): Listener {
-  const server = createServer(httpOptions(limits), onRequest);
-  // No silent truncation (Node's default drops headers past 2000): the handler counts them and
-  // answers 431 past limits.max_headers; the byte size is bounded by maxHeaderSize anyway.
-  server.maxHeadersCount = 0;
-  server.on('clientError', onClientError);
-  server.on('upgrade', onUpgrade);
-  return { address, port: splitHostPort(address).port, tls: false, server, defaultCertId: undefined };
+  const engine = engineFor(limits, onRequest, onUpgrade);
+  const server = createNetServer({ allowHalfOpen: true });
+  engine.attach(server);
+  return { address, port: splitHostPort(address).port, tls: false, server, engine, defaultCertId: undefined };
 }
 
 /**
- * HTTPS with SNI from the current config. With `http2`, ALPN offers h2 and http/1.1
- * (allowHTTP1): HTTP/1.1 clients are served by Node's HTTP/1 code path unchanged.
+ * HTTPS with SNI from the current config. HTTP/1.1 goes to the engine; with `http2`, ALPN
+ * also offers h2 and those sessions are node:http2's: the http2 server's own connection
+ * listener gets the sockets that chose h2, the engine the others (one tls.Server, so SNI and
+ * the default certificate apply to both).
  */
 export function httpsListener(
   address: string,
@@ -88,6 +110,7 @@ export function httpsListener(
   sessions: Set<Http2Session>,
 ): Listener {
   const SNICallback = (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void): void => cb(null, sni(servername));
+  const engine = engineFor(limits, onRequest, onUpgrade);
   let server: PublicServer;
   if (http2) {
     const s = createSecureServer({ allowHTTP1: true, SNICallback, maxSessionMemory: 64, settings: { maxHeaderListSize: limits.max_header_bytes } }, onRequest as never);
@@ -95,16 +118,18 @@ export function httpsListener(
       sessions.add(session);
       session.once('close', () => sessions.delete(session));
     });
-    // HTTP/1 connections on this server are handled by Node's HTTP/1 server code with these.
-    Object.assign(s, { headersTimeout: limits.headers_timeout_ms, requestTimeout: limits.request_timeout_ms, keepAliveTimeout: limits.keepalive_timeout_ms, maxHeadersCount: 0 });
+    const [h2Listener] = s.listeners('secureConnection') as ((socket: TLSSocket) => void)[];
+    s.removeAllListeners('secureConnection');
+    s.on('secureConnection', (socket: TLSSocket) => {
+      if (socket.alpnProtocol === 'h2') h2Listener?.call(s, socket);
+      else engine.serve(socket);
+    });
     server = s;
   } else {
-    server = createHttpsServer({ ...httpOptions(limits), SNICallback }, onRequest);
-    (server as HttpsServer).maxHeadersCount = 0;
+    server = createTlsServer({ SNICallback, ALPNProtocols: ['http/1.1'], allowHalfOpen: true });
+    engine.attach(server);
   }
-  server.on('clientError', onClientError);
-  server.on('upgrade', onUpgrade);
-  return { address, port: splitHostPort(address).port, tls: true, server, defaultCertId: undefined };
+  return { address, port: splitHostPort(address).port, tls: true, server, engine, defaultCertId: undefined };
 }
 
 /** Serves `cert` to clients without SNI on this listener (hot: no restart). */
@@ -112,7 +137,7 @@ export function setDefaultCert(l: Listener, cert: DefaultCert | undefined): void
   const id = cert ? `${cert.id}\n${cert.cert}\n${cert.key}` : undefined;
   if (id === l.defaultCertId) return;
   l.defaultCertId = id;
-  if (cert) (l.server as HttpsServer).setSecureContext({ cert: cert.cert, key: cert.key });
+  if (cert) (l.server as TlsServer).setSecureContext({ cert: cert.cert, key: cert.key });
 }
 
 export function listen(l: Listener): Promise<void> {

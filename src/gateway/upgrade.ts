@@ -1,6 +1,5 @@
-import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { settle, type RequestContext } from '../plugins/index.js';
+import { settle, type GatewayRequest, type RequestContext } from '../plugins/index.js';
 import { applyHeaderEdits, sendShortCircuit } from '../proxy/exchange.js';
 import { alignPluginView, scanRequestHeaders } from '../proxy/headers.js';
 import { lingerClose, responseOnSocket, tunnel, writeRaw, type TunnelClient } from '../proxy/websocket.js';
@@ -19,7 +18,7 @@ export interface UpgradeLimits {
  * phases run (so an auth plugin guards a socket as it guards a request), then the upstream
  * is asked; only its 101 makes the connection a tunnel (src/proxy/websocket.ts).
  */
-export function createUpgradeHandler(w: WorkerContext, proto: 'http' | 'https', limits: UpgradeLimits): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+export function createUpgradeHandler(w: WorkerContext, proto: 'http' | 'https', limits: UpgradeLimits): (req: GatewayRequest, socket: Duplex, head: Buffer) => void {
   return function onUpgrade(req, socket, head) {
     const startedAt = performance.now();
     socket.on('error', () => socket.destroy());

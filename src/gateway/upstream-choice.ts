@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { GatewayRequest } from '../plugins/index.js';
 import type { CompiledRoute } from '../proxy/types.js';
 import { parseCookies, RequestFacts } from '../router/vars.js';
 import type { RuntimeUpstream } from '../upstream/runtime.js';
@@ -9,7 +9,7 @@ import type { RuntimeUpstream } from '../upstream/runtime.js';
  */
 
 /** Picks the upstream for this request: split.match, then split.weight percent, else the route's. */
-export function chooseUpstream(route: CompiledRoute, req: IncomingMessage, rawQuery: string): RuntimeUpstream | undefined {
+export function chooseUpstream(route: CompiledRoute, req: GatewayRequest, rawQuery: string): RuntimeUpstream | undefined {
   const split = route.split;
   if (split === undefined) return route.upstream;
   if (split.match !== undefined) {
@@ -21,7 +21,7 @@ export function chooseUpstream(route: CompiledRoute, req: IncomingMessage, rawQu
 }
 
 /** The consistent-hash key per the upstream's `hash_on` (`url`: path and query). */
-export function hashKeyOf(upstream: RuntimeUpstream, req: IncomingMessage, clientIp: string, url: string): string | undefined {
+export function hashKeyOf(upstream: RuntimeUpstream, req: GatewayRequest, clientIp: string, url: string): string | undefined {
   const on = upstream.hashOn;
   if (on === undefined) return undefined;
   switch (on.type) {

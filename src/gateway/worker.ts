@@ -233,14 +233,11 @@ export class GatewayWorker implements WorkerContext {
       l.server.close(() => resolve());
     })));
     for (const s of this.sessions) s.close();
-    const sweep = setInterval(() => {
-      for (const l of this.listeners) (l.server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
-    }, 100);
-    for (const l of this.listeners) (l.server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+    // Idle keep-alive connections close now, busy ones after their current answer.
+    for (const l of this.listeners) l.engine.shutdown();
     const deadline = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref());
     await Promise.race([closed, deadline]);
-    clearInterval(sweep);
-    for (const l of this.listeners) (l.server as { closeAllConnections?: () => void }).closeAllConnections?.();
+    for (const l of this.listeners) l.engine.close();
     await this.pools.closeAll();
     await this.discovery?.stop().catch(() => undefined);
     await this.registry.close();

@@ -257,8 +257,9 @@ export class Connection implements ParserHandler, ResponseOwner, BodySource {
     this.config.onClientError?.(error, this.socket);
     this.closing = true;
     this.setDeadline(Deadline.None, 0);
-    const body = JSON.stringify(error.toJSON());
-    const status = error.status;
+    const answer = this.config.answerFor?.(error) ?? error;
+    const body = JSON.stringify(answer.toJSON());
+    const status = answer.status;
     const head = `HTTP/1.1 ${status} ${statusText(status)}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`;
     if (!this.socket.destroyed && this.socket.writable) this.socket.end(head + body);
     else this.socket.destroy();

@@ -40,6 +40,11 @@ export interface HttpEngineOptions {
   onUpgrade?(req: EngineRequest, socket: Socket, head: Buffer): void;
   /** A refusal or timeout answered by the engine (for logs and metrics). */
   onClientError?(err: MeridianError, socket: Socket): void;
+  /**
+   * The answer sent for a refusal or timeout (default: the error itself): lets a program keep
+   * its own codes. Its status is the one sent; the connection is closed after it either way.
+   */
+  answerFor?(err: MeridianError): MeridianError;
   limits?: Partial<EngineLimits>;
   timeouts?: Partial<EngineTimeouts>;
   /** Add a Date header to responses that carry none. Default true. */
@@ -53,6 +58,7 @@ export interface EngineConfig {
   onRequest: HttpEngineOptions['onRequest'];
   onUpgrade: HttpEngineOptions['onUpgrade'];
   onClientError: HttpEngineOptions['onClientError'];
+  answerFor: HttpEngineOptions['answerFor'];
   limits: EngineLimits;
   timeouts: EngineTimeouts;
   parser: ParserLimits;
@@ -69,6 +75,7 @@ export function engineConfig(opts: HttpEngineOptions): EngineConfig {
     onRequest: opts.onRequest,
     onUpgrade: opts.onUpgrade,
     onClientError: opts.onClientError,
+    answerFor: opts.answerFor,
     limits,
     timeouts,
     parser: {

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { TSchema } from '@sinclair/typebox';
 import type { MeridianError } from '../core/errors/index.js';
 import type { Consumer, Route } from '../core/model/index.js';
@@ -13,10 +13,60 @@ export const RESPONSE_PHASES = ['header_filter', 'log'] as const;
 export const PHASES = [...REQUEST_PHASES, ...RESPONSE_PHASES] as const;
 export type Phase = (typeof PHASES)[number];
 
+/**
+ * The client's request: the members of node:http's IncomingMessage that the gateway and plugins
+ * use, which node:http2's compat request and the HTTP/1.1 engine's facade
+ * (src/gateway/engine-adapter.ts) have too. The body is the stream itself.
+ */
+export interface GatewayRequest {
+  readonly method?: string | undefined;
+  /** The raw request target, as sent. */
+  readonly url?: string | undefined;
+  readonly httpVersion: string;
+  readonly httpVersionMajor: number;
+  readonly httpVersionMinor: number;
+  /** Lower-case names; repeated headers as node:http joins them. */
+  readonly headers: IncomingHttpHeaders;
+  readonly rawHeaders: string[];
+  readonly socket: { readonly remoteAddress?: string | undefined };
+  readonly readableEnded: boolean;
+  on(event: 'data', listener: (chunk: Buffer) => void): this;
+  on(event: 'end' | 'close', listener: () => void): this;
+  on(event: 'error', listener: (err: Error) => void): this;
+  once(event: 'data', listener: (chunk: Buffer) => void): this;
+  once(event: 'end' | 'close', listener: () => void): this;
+  once(event: 'error', listener: (err: Error) => void): this;
+  off(event: 'data', listener: (chunk: Buffer) => void): this;
+  off(event: 'end' | 'close', listener: () => void): this;
+  off(event: 'error', listener: (err: Error) => void): this;
+  pipe<T extends NodeJS.WritableStream>(destination: T, options?: { end?: boolean | undefined }): T;
+  unpipe(destination?: NodeJS.WritableStream): this;
+  pause(): this;
+  resume(): this;
+  [Symbol.asyncIterator](): AsyncIterator<unknown>;
+}
+
+/** The client's response: the members of node:http's ServerResponse the gateway uses (plugins: 'close'). */
+export interface GatewayResponse {
+  readonly headersSent: boolean;
+  /** The connection is gone or the response was given up. */
+  readonly destroyed: boolean;
+  readonly statusCode: number;
+  writeHead(statusCode: number, headers?: OutgoingHttpHeaders | string[]): this;
+  write(chunk: Buffer | string): boolean;
+  end(chunk?: Buffer | string): this;
+  destroy(error?: Error): this;
+  flushHeaders(): void;
+  /** 'close': the answer is done or the connection gone; 'finish': end() was called; 'drain': write() may go on. */
+  on(event: 'close' | 'finish' | 'drain', listener: () => void): this;
+  once(event: 'close' | 'finish' | 'drain', listener: () => void): this;
+  off(event: 'close' | 'finish' | 'drain', listener: () => void): this;
+}
+
 /** What the gateway hands a plugin for one request. Plugins never touch the router or pools. */
 export interface RequestContext {
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
+  readonly req: GatewayRequest;
+  readonly res: GatewayResponse;
   readonly requestId: string;
   readonly clientIp: string;
   /** Normalised request path (no query string), as routed. */

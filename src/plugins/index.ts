@@ -20,7 +20,7 @@ import { bodyLimit } from './body-limit.js';
 import { proxyCache } from './proxy-cache.js';
 import { proxyMirror } from './proxy-mirror.js';
 
-export type { Plugin, PluginServices, RequestContext, ShortCircuit, Phase, BodyCapture } from './contract.js';
+export type { Plugin, PluginServices, RequestContext, ShortCircuit, Phase, BodyCapture, GatewayRequest, GatewayResponse } from './contract.js';
 export { PHASES, REQUEST_PHASES, RESPONSE_PHASES } from './contract.js';
 export { PluginRegistry, CompiledChain, settle, type PluginLayers, type RequestOutcome, type MaybePromise } from './chain.js';
 export { pluginMetrics } from './shared/metrics.js';

@@ -1,9 +1,7 @@
-import type { IncomingMessage } from 'node:http';
-import type { Http2ServerRequest } from 'node:http2';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { observeLatency } from '../balancer/index.js';
-import { settle, type BodyCapture, type CompiledChain, type RequestContext, type ShortCircuit } from '../plugins/index.js';
+import { settle, type BodyCapture, type CompiledChain, type GatewayRequest, type RequestContext, type ShortCircuit } from '../plugins/index.js';
 import { Http1Error, Http1Pool, gatewayErrorOf, type Http1Exchange, type Http1Handler, type Http1Request } from '../upstream/http1/index.js';
 import type { RuntimeNode, RuntimeUpstream } from '../upstream/runtime.js';
 import { MeridianError } from '../core/errors/index.js';
@@ -70,7 +68,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, Http1
 
   constructor(
     private readonly env: ExchangeEnv,
-    private readonly req: IncomingMessage | Http2ServerRequest,
+    private readonly req: GatewayRequest,
     private readonly res: ClientResponse,
     private readonly route: CompiledRoute,
     private readonly upstream: RuntimeUpstream,

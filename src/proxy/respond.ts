@@ -1,12 +1,13 @@
-import type { ServerResponse } from 'node:http';
 import type { Http2ServerResponse } from 'node:http2';
+import type { GatewayResponse } from '../plugins/index.js';
 import { MeridianError, type ErrorParams } from '../core/errors/index.js';
 
 /**
- * The client response. HTTP/2 compat responses are handled through the same shape (write,
- * end, writeHead with an object); isHttp2() tells them apart where they differ.
+ * The client response: node:http2's compat response or the HTTP/1.1 engine's (through the same
+ * shape: write, end, writeHead with an object or a flat list); isHttp2() tells them apart where
+ * they differ.
  */
-export type ClientResponse = ServerResponse;
+export type ClientResponse = GatewayResponse;
 
 /**
  * A coded JSON error for the client: `{code, message, request_id}` with the catalogue's

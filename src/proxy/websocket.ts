@@ -3,6 +3,7 @@ import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { MeridianError, type ErrorParams } from '../core/errors/index.js';
+import type { GatewayRequest } from '../plugins/index.js';
 import type { RuntimeNode, RuntimeUpstream } from '../upstream/runtime.js';
 import { responseHeaders } from './headers.js';
 
@@ -27,7 +28,7 @@ export interface TunnelRequest {
 
 /** The client side of an upgrade: its request, its socket (detached from node:http) and the bytes read past its head. */
 export interface TunnelClient {
-  readonly req: IncomingMessage;
+  readonly req: GatewayRequest;
   readonly socket: Duplex;
   readonly head: Buffer;
 }
@@ -237,8 +238,9 @@ export function writeRaw(socket: Duplex, code: string, params: ErrorParams, requ
 }
 
 /** A ServerResponse on an upgrade socket, so plugins can answer (401, 429...) before the tunnel. */
-export function responseOnSocket(req: IncomingMessage, socket: Duplex): ServerResponse {
-  const res = new ServerResponse(req);
+export function responseOnSocket(req: GatewayRequest, socket: Duplex): ServerResponse {
+  // ServerResponse reads the request's method and HTTP version only.
+  const res = new ServerResponse(req as IncomingMessage);
   res.assignSocket(socket as Socket);
   res.shouldKeepAlive = false;
   return res;

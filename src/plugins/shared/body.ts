@@ -1,11 +1,11 @@
-import type { IncomingMessage } from 'node:http';
+import type { GatewayRequest } from '../contract.js';
 
 /**
  * Reads a whole request body up to `max` bytes; undefined when larger (the reading stops).
  * Only for plugins that must see the body (hmac body digest); they hand it to the gateway in
  * ctx.requestBody since the stream is consumed.
  */
-export function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
+export function readBody(req: GatewayRequest, max: number): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

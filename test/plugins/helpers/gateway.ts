@@ -122,7 +122,7 @@ export async function miniGateway(opts: MiniGatewayOptions): Promise<MiniGateway
         yield c as Buffer;
       }
     }
-    const body = !hasBody ? undefined : ctx.requestBody ?? (ctx.maxRequestBody !== undefined ? Readable.from(limited(ctx.maxRequestBody)) : ctx.req);
+    const body = !hasBody ? undefined : ctx.requestBody ?? (ctx.maxRequestBody !== undefined ? Readable.from(limited(ctx.maxRequestBody)) : (ctx.req as IncomingMessage));
     let up;
     try {
       up = await undiciRequest(`${opts.upstreamUrl}${ctx.upstreamPath}${query}`, {
@@ -135,7 +135,7 @@ export async function miniGateway(opts: MiniGatewayOptions): Promise<MiniGateway
     } catch (err) {
       if (tooLarge) {
         ctx.status = 413;
-        send(ctx.res, ctx, { status: 413, body: { code: 'MERIDIAN_ERR_PLUGIN_BODY_TOO_LARGE', message: `request body larger than ${String(ctx.maxRequestBody)} bytes` } });
+        send(ctx.res as ServerResponse, ctx, { status: 413, body: { code: 'MERIDIAN_ERR_PLUGIN_BODY_TOO_LARGE', message: `request body larger than ${String(ctx.maxRequestBody)} bytes` } });
         return;
       }
       ctx.upstreamError = (err as Error).message;
@@ -148,7 +148,7 @@ export async function miniGateway(opts: MiniGatewayOptions): Promise<MiniGateway
       if (!up || fallback) {
         await run.headerFilter(ctx);
         ctx.status = answer.status;
-        send(ctx.res, ctx, answer);
+        send(ctx.res as ServerResponse, ctx, answer);
         return;
       }
     }
@@ -157,7 +157,7 @@ export async function miniGateway(opts: MiniGatewayOptions): Promise<MiniGateway
     if (replaced) {
       await up.body.dump();
       ctx.status = replaced.status;
-      send(ctx.res, ctx, replaced);
+      send(ctx.res as ServerResponse, ctx, replaced);
       return;
     }
     const out: Record<string, string | string[]> = {};
