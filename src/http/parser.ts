@@ -531,14 +531,21 @@ export class RequestParser {
 
   // ---- bodies -------------------------------------------------------------------------
 
-  private stepBodyLength(): boolean {
+  /** The body bytes at hand, up to what the current length or chunk has left (counted as read). */
+  private takeBody(): Buffer | undefined {
     const avail = this.buf.length - this.pos;
-    if (avail === 0) return false;
+    if (avail === 0) return undefined;
     const n = avail < this.remaining ? avail : this.remaining;
     const chunk = this.buf.subarray(this.pos, this.pos + n);
     this.pos += n;
     this.remaining -= n;
     this.bodyBytes += n;
+    return chunk;
+  }
+
+  private stepBodyLength(): boolean {
+    const chunk = this.takeBody();
+    if (chunk === undefined) return false;
     this.handler.onBody(chunk);
     if (this.remaining === 0) return this.complete(this.currentHead as RequestHead, []);
     return true;
@@ -585,13 +592,8 @@ export class RequestParser {
   }
 
   private stepChunkData(): boolean {
-    const avail = this.buf.length - this.pos;
-    if (avail === 0) return false;
-    const n = avail < this.remaining ? avail : this.remaining;
-    const chunk = this.buf.subarray(this.pos, this.pos + n);
-    this.pos += n;
-    this.remaining -= n;
-    this.bodyBytes += n;
+    const chunk = this.takeBody();
+    if (chunk === undefined) return false;
     if (this.remaining === 0) this.state = State.ChunkDataEnd;
     this.handler.onBody(chunk);
     return true;
