@@ -41,6 +41,11 @@ function details(r: RouteEntry, kind: ResourceKind | undefined): Operation {
       return { summary: `list ${kind}`, responses: { 200: { description: 'items with revisions' } } };
     case 'GET /v1/:kind/:id':
       return { summary: `get a ${one}`, responses: { 200: { description: `the ${one} (ETag: its revision)`, content: { 'application/json': { schema: ref } } }, 404: err('not found') } };
+    case 'GET /v1/:kind/:id/references':
+      return {
+        summary: `what references a ${one}`,
+        responses: { 200: { description: `\`{kind, id, by}\`: by lists the resources (\`<kind>/<id>\`) that refer to this ${one}; while it is not empty a DELETE answers 409`, content: { 'application/json': { schema: { type: 'object', required: ['kind', 'id', 'by'], properties: { kind: { type: 'string' }, id: { type: 'string' }, by: { type: 'array', items: { type: 'string' } } } } } } }, 404: err('not found') },
+      };
     case 'PUT /v1/:kind/:id':
       return {
         summary: `create or replace a ${one} (idempotent)`, requestBody: json(ref),

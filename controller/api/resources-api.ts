@@ -7,6 +7,7 @@ import { bindingWarning } from '../vdomains/binding-zones.js';
 import type { ApiServer, Request, Reply } from './server.js';
 import type { ResourceService} from '../store/resource-service.js';
 import { SINGULAR, isKind, type WriteResult } from '../store/resource-service.js';
+import { incoming } from '../store/references.js';
 
 /** Kinds that change the shape of the whole platform (or hold secrets) need the admin role to write. */
 const ADMIN_KINDS: ReadonlySet<ResourceKind> = new Set(['regions', 'ssl', 'global_rules']);
@@ -67,6 +68,15 @@ export function registerResourceApi(api: ApiServer, svc: ResourceService): void 
     const kind = kindParam(req);
     const s = await svc.require(kind, req.params.id ?? '');
     return { status: 200, headers: { etag: etag(s.revision), 'x-meridian-revision': String(s.revision) }, body: redact(kind, s.value, req.principal) };
+  });
+
+  // What a delete would be refused for (409 while referenced), asked before deleting: the same
+  // check the delete runs, so the console's warning and the API's refusal agree.
+  api.on('GET', '/v1/:kind/:id/references', 'read', 'what references a resource', async (req) => {
+    const kind = kindParam(req);
+    const id = req.params.id ?? '';
+    await svc.require(kind, id);
+    return { status: 200, body: { kind, id, by: await incoming(svc.store, kind, id) } };
   });
 
   api.on('PUT', '/v1/:kind/:id', 'write', 'put', async (req) => {

@@ -43,16 +43,23 @@ export async function signIn(context: BrowserContext, base: string, token: strin
 }
 
 /**
- * `meridian gateway` gw1 of cluster c1 in region east (one worker, config from `etcd`, registered
- * with a 2 s lease), its config file written in `dir`: the node the console tests watch.
+ * A `meridian gateway` node of `region` (one worker, config from that region's `etcd`,
+ * registered with a 2 s lease), its config file written in `dir`. Node `gw1` of cluster `c1`
+ * unless named otherwise.
  */
-export function spawnEastGateway(opts: { dir: string; etcd: string; http: number; admin: number }): ReturnType<typeof spawnMeridian> {
-  const file = join(opts.dir, 'gw1.yaml');
+export function spawnRegionGateway(opts: { region: string; dir: string; etcd: string; http: number; admin: number; node?: string; cluster?: string }): ReturnType<typeof spawnMeridian> {
+  const node = opts.node ?? 'gw1';
+  const file = join(opts.dir, `${opts.region}-${node}.yaml`);
   writeFileSync(file, stringify({
-    node: { name: 'gw1', cluster: 'c1', region: 'east' }, listen: { http: `127.0.0.1:${opts.http}` }, workers: 1,
+    node: { name: node, cluster: opts.cluster ?? 'c1', region: opts.region }, listen: { http: `127.0.0.1:${opts.http}` }, workers: 1,
     admin: { listen: `127.0.0.1:${opts.admin}`, token_hash: sha256Hex(GATEWAY_TOKEN) },
-    config: { etcd: { endpoints: [opts.etcd] }, snapshot_file: join(opts.dir, 'gw1.snapshot.json') },
+    config: { etcd: { endpoints: [opts.etcd] }, snapshot_file: join(opts.dir, `${opts.region}-${node}.snapshot.json`) },
     registration: { ttl_s: 2 },
   }));
   return spawnMeridian(['gateway', '-c', file], { MERIDIAN_LOG_LEVEL: 'warn' });
+}
+
+/** gw1 of cluster c1 in region east: the node the console tests watch. */
+export function spawnEastGateway(opts: { dir: string; etcd: string; http: number; admin: number }): ReturnType<typeof spawnMeridian> {
+  return spawnRegionGateway({ region: 'east', ...opts });
 }

@@ -195,14 +195,17 @@ describe.skipIf(!existsSync(CHROMIUM))('the console in chromium', () => {
     await admin.getByRole('button', { name: 'YAML' }).click();
     await admin.screenshot({ path: join(SHOTS, 'route.png') });
 
-    // Edit as JSON: the API's 400 is shown; a good change is saved and shown.
+    // Edit as YAML: the API's 400 is shown at the field it names; a good change is saved and shown.
+    // (The form, the diff and the other kinds: console-resources.test.ts.)
     await admin.getByRole('button', { name: 'Edit' }).click();
-    const editor = admin.getByLabel('Route as JSON');
-    const original = await editor.inputValue();
-    await editor.fill(original.replace('"priority": 0', '"priority": "high"'));
+    await admin.getByRole('button', { name: 'YAML' }).click();
+    const editor = admin.getByLabel('Route as YAML');
+    await editor.fill((await editor.inputValue()).replace('priority: 0', 'priority: high'));
+    await admin.getByRole('button', { name: 'Review changes' }).click();
     await admin.getByRole('button', { name: 'Save' }).click();
-    await expect.poll(() => admin.getByRole('alert').textContent()).toContain('priority');
-    await editor.fill(original.replace('"priority": 0', '"priority": 5'));
+    await expect.poll(() => admin.locator('[data-field="priority"] [role="alert"]').textContent()).toContain('priority: must be an integer');
+    await admin.locator('[data-field="priority"] input').fill('5');
+    await admin.getByRole('button', { name: 'Review changes' }).click();
     await admin.getByRole('button', { name: 'Save' }).click();
     await expect.poll(() => admin.getByTestId('route-source').textContent()).toContain('priority: 5');
     expect((await call(ctl.url, 'GET', '/v1/routes/shop')).body).toMatchObject({ priority: 5 });

@@ -26,7 +26,18 @@ export const SIGNED_OUT = 'meridian:signed-out';
 export const canWrite = (role: Role): boolean => role === 'write' || role === 'admin';
 
 /** One API call with the session's token (or `token`); an error answer throws ApiError with its code. */
-export async function api<T>(method: string, path: string, opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<T> {
+export async function api<T>(method: string, path: string, opts: CallOptions = {}): Promise<T> {
+  return (await apiCall<T>(method, path, opts)).body;
+}
+
+interface CallOptions {
+  token?: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+/** As api(), with the answer's ETag (the stored revision a later If-Match names). */
+export async function apiCall<T>(method: string, path: string, opts: CallOptions = {}): Promise<{ body: T; etag: string | null }> {
   const token = opts.token ?? session.token();
   const headers: Record<string, string> = { accept: 'application/json', ...(opts.headers ?? {}) };
   if (token) headers.authorization = `Bearer ${token}`;
@@ -42,7 +53,7 @@ export async function api<T>(method: string, path: string, opts: { token?: strin
     const e = body as { code?: string; message?: string };
     throw new ApiError(res.status, e.code ?? `HTTP_${res.status}`, e.message ?? res.statusText);
   }
-  return body as T;
+  return { body: body as T, etag: res.headers.get('etag') };
 }
 
 export const whoami = (token?: string): Promise<Who> => api<Who>('GET', '/v1/whoami', token === undefined ? {} : { token });

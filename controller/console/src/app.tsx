@@ -4,7 +4,9 @@ import { ApiError, SIGNED_OUT, session, whoami, type Who } from './api';
 import { BASE, navigate, usePath } from './nav';
 import { SignIn } from './signin';
 import { Overview } from './overview';
-import { RouteView, Routes } from './routes';
+import { KINDS } from './kinds';
+import { ResourceList } from './resource-list';
+import { ResourcePage } from './resource-page';
 import { Traffic } from './traffic';
 import { VDomains } from './vdomains';
 import { Deployments } from './deployments';
@@ -12,12 +14,12 @@ import { Operations } from './operations';
 
 const PAGES = [
   { path: '/', title: 'Overview' },
-  { path: '/routes', title: 'Routes' },
+  ...KINDS.map((k) => ({ path: `/${k.kind}`, title: k.title })),
   { path: '/traffic', title: 'Traffic' },
   { path: '/vdomains', title: 'Virtual domains' },
   { path: '/deployments', title: 'Deployments' },
   { path: '/operations', title: 'Operations' },
-] as const;
+];
 
 function Link(props: { to: string; children: string; current: boolean }): JSX.Element {
   return (
@@ -52,10 +54,13 @@ export function App(): JSX.Element {
     session.clear();
     setWho(null);
   };
-  const routeId = /^\/routes\/(.+)$/.exec(path)?.[1];
+  // /<kind>, /<kind>/<id>, /<kind>/-/new (no id starts with "-").
+  const res = /^\/([a-z_]+)(?:\/(.+))?$/.exec(path);
+  const view = KINDS.find((k) => k.kind === res?.[1]);
+  const rest = res?.[2];
   let page: JSX.Element;
-  if (routeId !== undefined) page = <RouteView id={decodeURIComponent(routeId)} role={who.role} />;
-  else if (path === '/routes') page = <Routes role={who.role} />;
+  if (view && rest === undefined) page = <ResourceList key={view.kind} view={view} role={who.role} />;
+  else if (view && rest !== undefined) page = <ResourcePage key={path} view={view} id={rest === '-/new' ? null : decodeURIComponent(rest)} role={who.role} />;
   else if (path === '/traffic') page = <Traffic />;
   else if (path === '/vdomains') page = <VDomains role={who.role} />;
   else if (path === '/deployments') page = <Deployments role={who.role} />;
