@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -51,6 +51,8 @@ beforeAll(async () => {
   await call(ctl.url, 'PUT', '/v1/upstreams/base', { body: { nodes: [{ host: '127.0.0.1', port: backendPort }] } });
   await call(ctl.url, 'PUT', '/v1/routes/base', { body: { paths: ['/base'], upstream_id: 'base' } });
   await call(ctl.url, 'PUT', '/v1/consumers/alice', { body: { plugins: { 'key-auth': { key: 'alice-secret-key' } } } });
+  const pem = selfSigned('shop.example.test');
+  await call(ctl.url, 'PUT', '/v1/ssl/shop', { body: { snis: ['shop.example.test'], cert: pem.cert, key: pem.key } });
   await call(ctl.url, 'PUT', '/v1/global_rules/metrics', { body: { plugins: { prometheus: {} } } });
   await eventually(async () => (await call<ControllerStatus>(ctl.url, 'GET', '/v1/status')).body.regions.every((r) => r.nodes[0]?.state === 'in_sync'), 60_000, 200);
   if (!existsSync(CHROMIUM)) return;
@@ -65,6 +67,13 @@ afterAll(async () => {
   await ctl?.stop();
   backend?.close();
 });
+
+/** A throwaway self-signed certificate and key (PEM). */
+function selfSigned(cn: string): { cert: string; key: string } {
+  const [key, cert] = [join(dir, `${cn}.key`), join(dir, `${cn}.crt`)];
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', `/CN=${cn}`], { stdio: 'ignore' });
+  return { cert: readFileSync(cert, 'utf8'), key: readFileSync(key, 'utf8') };
+}
 
 const go = async (page: Page, link: string): Promise<void> => {
   await page.getByRole('link', { name: link, exact: true }).click();
@@ -250,11 +259,29 @@ describe.skipIf(!existsSync(CHROMIUM))('the console: resources', () => {
     await page.close();
   }, 60_000);
 
+  it('an admin adds a server name to a certificate: the PEM fields keep their line breaks, the key is kept', async () => {
+    const before = await stored<{ cert: string; key: string }>('ssl', 'shop');
+    const page = await signIn(context, ctl.url, TOKENS.admin);
+    await page.goto(`${ctl.url}/ui/ssl/shop`);
+    await page.getByRole('button', { name: 'Edit' }).click();
+    expect(await field(page, 'cert').inputValue()).toBe(before.cert);
+    await page.getByRole('button', { name: 'Add to snis' }).click();
+    await field(page, 'snis[1]').fill('www.shop.example.test');
+    await page.getByRole('button', { name: 'Review changes' }).click();
+    const diff = await page.locator('[data-testid="diff"] > div').allTextContents();
+    expect(diff.filter((l) => /^[-+] /.test(l))).toEqual(['+   - www.shop.example.test']);
+    await page.screenshot({ path: join(SHOTS, 'ssl-form.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => page.getByRole('status').textContent()).toBe('SSL certificate shop updated.');
+    expect(await stored('ssl', 'shop')).toEqual({ ...before, snis: ['shop.example.test', 'www.shop.example.test'] });
+    await page.close();
+  }, 60_000);
+
   it('a read token sees the resource pages and no edit control on any of them', async () => {
     const page = await signIn(context, ctl.url, TOKENS.read);
     const pages: Array<[string, string, string, string]> = [
       ['Routes', 'routes', 'shop-new', 'route'], ['Upstreams', 'upstreams', 'shop-backend', 'upstream'], ['Consumers', 'consumers', 'alice', 'consumer'],
-      ['SSL', 'ssl', '', 'ssl'], ['Global rules', 'global_rules', 'metrics', 'global_rule'],
+      ['SSL', 'ssl', 'shop', 'ssl'], ['Global rules', 'global_rules', 'metrics', 'global_rule'],
     ];
     for (const [link, kind, id, one] of pages) {
       await go(page, link);
@@ -270,6 +297,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the console: resources', () => {
     }
     // The API refuses a read token anyway; the console just does not offer it.
     expect((await call(ctl.url, 'GET', '/v1/upstreams/shop-backend/references', { token: TOKENS.read })).body).toEqual({ kind: 'upstreams', id: 'shop-backend', by: ['routes/shop-new'] });
+    expect((await call(ctl.url, 'GET', '/v1/upstreams/nothing/references', { token: TOKENS.read })).body.code).toBe('MERIDIAN_ERR_CONTROLLER_NOT_FOUND');
     await page.close();
     expect(pageErrors).toEqual([]);
   }, 60_000);

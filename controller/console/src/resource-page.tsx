@@ -5,7 +5,7 @@ import { ApiError, api, apiCall, type Role } from './api';
 import { KINDS, mayWrite, type KindView } from './kinds';
 import { lineDiff } from './line-diff';
 import { navigate } from './nav';
-import { errorField, errorTarget, prune, resourceSchema, type JsonSchema } from './schema';
+import { errorField, errorTarget, isObject, prune, resourceSchema, type JsonSchema } from './schema';
 import { SchemaForm, type FieldError } from './schema-form';
 
 type Value = Record<string, unknown>;
@@ -14,7 +14,6 @@ type Mode = 'view' | 'edit' | 'review' | 'delete';
 /** What a save that moved to another page says there (the new resource's page, once created). */
 let flash = '';
 
-const isObject = (v: unknown): v is Value => typeof v === 'object' && v !== null && !Array.isArray(v);
 const yamlOf = (v: unknown): string => (v === undefined ? '' : stringify(v));
 
 function Diff(props: { before: string; after: string }): JSX.Element {
@@ -188,7 +187,7 @@ export function ResourcePage(props: { view: KindView; id: string | null; role: R
           {mode === 'review' && <Diff before={yamlOf(stored?.value)} after={yamlOf(prune(draft))} />}
           <div class="toolbar">
             {mode === 'edit' ? (
-              <button type="button" class="edit-control" disabled={yamlError !== '' && tab === 'yaml'} onClick={() => setMode('review')}>Review changes</button>
+              <button type="button" class="edit-control" disabled={yamlError !== '' && tab === 'yaml'} onClick={() => { setError(null); setMode('review'); }}>Review changes</button>
             ) : (
               <>
                 <button type="button" class="edit-control" onClick={() => void save()}>Save</button>

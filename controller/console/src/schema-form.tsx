@@ -6,7 +6,7 @@
 import { useState } from 'preact/hooks';
 import type { ComponentChildren, JSX } from 'preact';
 import { parse, stringify } from 'yaml';
-import { childPath, choices, widgetOf, type JsonSchema } from './schema';
+import { childPath, choices, isObject, widgetOf, type JsonSchema } from './schema';
 
 export interface FieldError {
   /** The rendered field the error belongs at (schema.ts errorTarget); '' = the form as a whole. */
@@ -33,7 +33,6 @@ interface FieldProps {
 }
 
 const inputId = (path: string): string => `field:${path}`;
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function Help(props: { schema: JsonSchema }): JSX.Element | null {
   const { description, default: def } = props.schema;
@@ -110,6 +109,10 @@ function Scalar(props: FieldProps): JSX.Element {
         onInput={(e) => props.onChange(e.currentTarget.value === '' ? undefined : Number(e.currentTarget.value))}
       />
     );
+  }
+  // PEM blocks and other multi-line text keep their line breaks in a textarea.
+  if ((typeof value === 'string' && value.includes('\n')) || /\bPEM\b/.test(s.description ?? '')) {
+    return <textarea id={id} class="mono" disabled={disabled} rows={6} value={typeof value === 'string' ? value : ''} onInput={(e) => props.onChange(e.currentTarget.value === '' && !props.item ? undefined : e.currentTarget.value)} />;
   }
   return (
     <input

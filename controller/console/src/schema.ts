@@ -95,6 +95,8 @@ export function errorField(e: ApiError, singular: string): string | undefined {
   return m?.[1] === singular ? undefined : m?.[1];
 }
 
+export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
 /** The value without the keys a form left empty (undefined), as the API should receive it. */
 export function prune(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(prune);
