@@ -277,6 +277,23 @@ describe.skipIf(!existsSync(CHROMIUM))('the console: resources', () => {
     await page.close();
   }, 60_000);
 
+  it('removing an array item leaves each remaining item its own fields, YAML boxes included', async () => {
+    const page = await signIn(context, ctl.url, TOKENS.admin);
+    await page.goto(`${ctl.url}/ui/upstreams/-/new`);
+    for (const [i, zone] of ['a', 'b'].entries()) {
+      await page.getByRole('button', { name: 'Add to nodes' }).click();
+      await field(page, `nodes[${i}].host`).fill(`10.0.0.${i + 1}`);
+      await field(page, `nodes[${i}].metadata`).fill(`zone: ${zone}`);
+    }
+    await page.getByRole('button', { name: 'Remove nodes[0]' }).click();
+    expect(await field(page, 'nodes[0].host').inputValue()).toBe('10.0.0.2');
+    expect(await field(page, 'nodes[0].metadata').inputValue()).toBe('zone: b\n');
+    expect(await page.locator('[data-field="nodes[1]"]').count()).toBe(0);
+    await page.getByRole('button', { name: 'YAML' }).click();
+    expect(parse(await yamlBox(page, 'Upstream').inputValue())).toEqual({ nodes: [{ host: '10.0.0.2', metadata: { zone: 'b' } }] });
+    await page.close();
+  }, 60_000);
+
   it('a read token sees the resource pages and no edit control on any of them', async () => {
     const page = await signIn(context, ctl.url, TOKENS.read);
     const pages: Array<[string, string, string, string]> = [

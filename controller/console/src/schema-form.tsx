@@ -3,7 +3,7 @@
 // remove; what it cannot render (free-form maps such as plugin configs, unions of shapes) is a
 // YAML box for that field. Every field is marked with the path the API's messages use
 // (`data-field="nodes[0].port"`), and an API error naming a field is shown there.
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { ComponentChildren, JSX } from 'preact';
 import { parse, stringify } from 'yaml';
 import { childPath, choices, isObject, widgetOf, type JsonSchema } from './schema';
@@ -61,12 +61,23 @@ function Labelled(props: { name: string; path: string; schema: JsonSchema; requi
 
 /** Free-form YAML for what the generator cannot render; the last text that parses is the value. */
 function YamlBox(props: { path: string; value: unknown; onChange: (v: unknown) => void }): JSX.Element {
-  const [text, setText] = useState(() => (props.value === undefined ? '' : stringify(props.value)));
+  const show = (v: unknown): string => (v === undefined ? '' : stringify(v));
+  const [text, setText] = useState(() => show(props.value));
   const [bad, setBad] = useState('');
+  // The value this box last produced: another one arriving (an array item removed above this
+  // one) replaces the text, while the box's own edits leave what is being typed alone.
+  const mine = useRef(props.value);
+  useEffect(() => {
+    if (props.value === mine.current) return;
+    mine.current = props.value;
+    setText(show(props.value));
+    setBad('');
+  }, [props.value]);
   const onInput = (t: string): void => {
     setText(t);
     try {
-      props.onChange(t.trim() === '' ? undefined : (parse(t) as unknown));
+      mine.current = t.trim() === '' ? undefined : (parse(t) as unknown);
+      props.onChange(mine.current);
       setBad('');
     } catch (err) {
       setBad((err as Error).message.split('\n')[0] ?? 'not YAML');
