@@ -56,3 +56,20 @@ export function spawnEastGateway(opts: { dir: string; etcd: string; http: number
   }));
   return spawnMeridian(['gateway', '-c', file], { MERIDIAN_LOG_LEVEL: 'warn' });
 }
+
+/**
+ * `meridian gateway` `name` (default gw1) of cluster c1 in `region`, on its own loopback `host`
+ * (what the region's definition and so DNS hand out), one worker, config from the region's
+ * `etcd`, registered with a 2 s lease; its config file written in `dir`. For the two-region tests.
+ */
+export function spawnRegionNode(opts: { dir: string; region: string; host: string; etcd: string; http: number; admin: number; name?: string }): ReturnType<typeof spawnMeridian> {
+  const name = opts.name ?? 'gw1';
+  const file = join(opts.dir, `${opts.region}-${name}.yaml`);
+  writeFileSync(file, stringify({
+    node: { name, cluster: 'c1', region: opts.region }, listen: { http: `${opts.host}:${opts.http}` }, workers: 1,
+    admin: { listen: `${opts.host}:${opts.admin}`, token_hash: sha256Hex(GATEWAY_TOKEN) },
+    config: { etcd: { endpoints: [opts.etcd] }, snapshot_file: join(opts.dir, `${opts.region}-${name}.snapshot.json`) },
+    registration: { ttl_s: 2 },
+  }));
+  return spawnMeridian(['gateway', '-c', file], { MERIDIAN_LOG_LEVEL: 'warn' });
+}
