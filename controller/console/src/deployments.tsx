@@ -32,7 +32,7 @@ function LiveCell(props: { live: DeploymentLive | { error: string } | undefined 
   if (!l) return <td data-testid="live" class="muted">—</td>;
   if ('error' in l) return <td data-testid="live" class="error">{l.error}</td>;
   return (
-    <td data-testid="live">
+    <td data-testid="live" class="live">
       {l.sides.map((s) => <SideLine key={s.side} side={s} />)}
       <div class="muted">{l.window_ms === null ? 'first scrape' : `last ${(l.window_ms / 1000).toFixed(0)} s`}, {l.nodes.scraped}/{l.nodes.registered} node(s)</div>
     </td>
