@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { EtcdSettings, Strict } from '../src/core/model/index.js';
+import { EtcdSettings, HostPort, Strict } from '../src/core/model/index.js';
 
 export const Role = Type.Union([Type.Literal('read'), Type.Literal('write'), Type.Literal('admin')]);
 export type Role = Static<typeof Role>;
@@ -35,6 +35,10 @@ export const ControllerProgramConfig = Strict({
   }, { default: {} }),
   deploy: Strict({
     check_interval_ms: Type.Integer({ minimum: 100, default: 2_000, description: 'how often the leader advances timed steps and scrapes error rates (default 2000)' }),
+  }, { default: {} }),
+  dns: Strict({
+    servers: Type.Array(HostPort, { default: [], description: 'the `meridian dns` servers (host:port, UDP and TCP) asked for GET /v1/vdomains/{id}/answer, in order: the first that answers is shown (default none: the endpoint answers 503)' }),
+    timeout_ms: Type.Integer({ minimum: 50, maximum: 10_000, default: 1_000, description: 'deadline of one DNS server\'s answer before the next is asked (default 1000)' }),
   }, { default: {} }),
   traffic: Strict({
     scrape_interval_ms: Type.Integer({ minimum: 100, default: 5_000, description: 'how often the gateways\' /metrics are scraped for GET /v1/traffic, while someone asked for it within idle_s (default 5000)' }),

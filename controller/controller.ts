@@ -4,7 +4,7 @@ import { EtcdStore } from '../src/core/etcd-store.js';
 import { centralKeys, type HealthObservation } from '../src/core/keys.js';
 import { createLogger, type Logger } from '../src/core/logger.js';
 import { stopAll, type Lifecycle } from '../src/core/lifecycle.js';
-import type { Region } from '../src/core/model/index.js';
+import type { Deployment, Region } from '../src/core/model/index.js';
 import type { ControllerProgramConfig } from './config.js';
 import { TokenAuth } from './api/auth.js';
 import { ApiServer } from './api/server.js';
@@ -27,6 +27,7 @@ import { Drainer } from './purge/drain.js';
 import { LeaderElection } from './ha/leader.js';
 import { DeploymentActions } from './deploy/actions.js';
 import { DeployScheduler } from './deploy/scheduler.js';
+import { DeploymentLiveStats } from './deploy/live.js';
 import { ControllerMetrics } from './metrics.js';
 import { collectStatus } from './status.js';
 import { PROJECT_ROOT } from '../src/core/servers/binaries.js';
@@ -77,7 +78,7 @@ export class Controller implements Lifecycle {
     this.drainer = new Drainer(this.mirror, this.fanout, this.central, config.purge.deadline_ms);
     this.actions = new DeploymentActions(this.service);
     this.api = new ApiServer(new TokenAuth(config.tokens), this.log, config.max_body_bytes, (method, endpoint, status) => this.metrics.api.inc({ method, endpoint, status: String(status) }));
-    registerVDomainApi(this.api, this.service);
+    registerVDomainApi(this.api, this.service, { zone: config.zone, dns: { servers: config.dns.servers, timeoutMs: config.dns.timeout_ms } });
     registerResourceApi(this.api, this.service);
     registerApplyApi(this.api, this.service);
     // Generated at the first request, from every route registered by then (all of them).
@@ -91,7 +92,9 @@ export class Controller implements Lifecycle {
     });
     this.api.on('GET', '/v1/traffic', 'read', 'traffic per region and route over the last 15 minutes (requests/s, 4xx/s, 5xx/s, p99), scraped from the gateways', async (): Promise<{ status: number; body: TrafficReport }> => ({ status: 200, body: this.traffic.report() }));
     this.api.on('GET', '/v1/purges', 'read', 'recent purges', async () => ({ status: 200, body: { items: this.purges } }));
+    const live = new DeploymentLiveStats({ regions: () => this.mirror.list('regions').map((r) => r.value as Region), directory: this.nodes, token: config.gateway_admin_token, nodeTimeoutMs: t.node_timeout_ms });
     registerOpsApi(this.api, {
+      live: async (id) => live.live(id, (await this.service.require<Deployment>('deployments', id)).value),
       actions: this.actions,
       drainer: this.drainer,
       metrics: this.metrics,

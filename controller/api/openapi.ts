@@ -6,6 +6,29 @@ import type { RouteEntry } from './server.js';
 /** Drain and undrain report as they go when asked to (ApiServer `progress`). */
 const PROGRESS = '; with `Accept: application/x-ndjson`: 200 and a line `{progress: {stage, message, ms}}` per stage and gateway ack, then `{status, body}` of the plain answer';
 
+const RECORD = { type: 'object', required: ['name', 'type', 'ttl', 'value'], properties: { name: { type: 'string' }, type: { type: 'string', description: 'A, AAAA, CNAME' }, ttl: { type: 'integer' }, value: { type: 'string', description: 'address or target name' } } };
+const VDOMAIN_ANSWER = {
+  type: 'object', required: ['vdomain', 'name', 'region', 'client_subnet', 'server', 'rcode', 'records', 'failed'],
+  properties: {
+    vdomain: { type: 'string' }, name: { type: 'string', description: '<uuid>.<zone>, the name asked' }, region: { type: 'string' },
+    client_subnet: { type: ['string', 'null'], description: 'the ECS subnet sent (the region\'s first CIDR); null: the region has none' },
+    server: { type: 'string', description: 'the DNS server (host:port) that answered' }, transport: { enum: ['udp', 'tcp'] },
+    rcode: { type: 'string' }, authoritative: { type: 'boolean' }, scope: { type: ['integer', 'null'], description: 'ECS scope prefix of the answer' },
+    records: { type: 'array', items: RECORD }, took_ms: { type: 'integer' },
+    failed: { type: 'array', items: { type: 'object', properties: { server: { type: 'string' }, error: { type: 'string' } } }, description: 'servers asked first that did not answer' },
+  },
+};
+const RATE = { type: ['number', 'null'] };
+const DEPLOYMENT_LIVE = {
+  type: 'object', required: ['id', 'kind', 'state', 'window_ms', 'sides', 'nodes'],
+  properties: {
+    id: { type: 'string' }, kind: { enum: ['backend', 'gateway'] }, state: { type: 'string' },
+    window_ms: { ...RATE, description: 'time the rates cover; null on the first scrape' },
+    sides: { type: 'array', minItems: 2, maxItems: 2, items: { type: 'object', properties: { side: { enum: ['from', 'to'] }, name: { type: 'string' }, weight: { type: 'number' }, rps: RATE, error_rate: { ...RATE, description: '5xx share of the requests' }, requests: RATE, errors: RATE } } },
+    nodes: { type: 'object', properties: { registered: { type: 'integer' }, scraped: { type: 'integer' } } },
+  },
+};
+
 /** TypeBox schemas are JSON Schema; a JSON round trip drops TypeBox's symbol keys. */
 const plain = (schema: unknown): unknown => JSON.parse(JSON.stringify(schema));
 
@@ -65,6 +88,13 @@ function details(r: RouteEntry, kind: ResourceKind | undefined): Operation {
       };
     case 'GET /v1/whoami':
       return { responses: { 200: { description: 'the name and role of the token', content: { 'application/json': { schema: { type: 'object', required: ['name', 'role'], properties: { name: { type: 'string' }, role: { enum: ['read', 'write', 'admin'] } } } } } } } };
+    case 'GET /v1/vdomains/:id/answer':
+      return {
+        parameters: [{ name: 'region', in: 'query', required: true, schema: { type: 'string' }, description: 'the client\'s region: its first CIDR is sent as the EDNS Client Subnet' }],
+        responses: { 200: { description: 'the first configured DNS server\'s answer', content: { 'application/json': { schema: { $ref: '#/components/schemas/VDomainAnswer' } } } }, 400: err('no region given'), 404: err('no such virtual domain or region'), 503: err('no DNS server configured, or none answered (each named with its error)') },
+      };
+    case 'GET /v1/deployments/:id/live':
+      return { responses: { 200: { description: 'per side (from, to): weight, requests/s, 5xx share', content: { 'application/json': { schema: { $ref: '#/components/schemas/DeploymentLive' } } } }, 404: err('no such deployment') } };
     case 'POST /v1/drain':
       return { requestBody: json({ $ref: '#/components/schemas/DrainRequest' }), responses: { 200: { description: `every gateway node acked${PROGRESS}` }, 504: err('some nodes did not ack (named)') } };
     case 'POST /v1/undrain':
@@ -102,6 +132,8 @@ export function openApiDocument(version: string, routes: readonly RouteEntry[]):
     Error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string', description: 'MERIDIAN_ERR_<AREA>_<DETAIL>' }, message: { type: 'string' } } },
     DrainRequest: plain(DrainRequest),
     UndrainRequest: plain(UndrainRequest),
+    VDomainAnswer: VDOMAIN_ANSWER,
+    DeploymentLive: DEPLOYMENT_LIVE,
     ApplyRequest: {
       type: 'object', required: ['resources'], additionalProperties: false,
       properties: {

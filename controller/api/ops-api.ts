@@ -5,12 +5,15 @@ import type { Drainer, OnProgress } from '../purge/drain.js';
 import type { PurgeResult } from '../purge/fanout.js';
 import type { ControllerMetrics } from '../metrics.js';
 import type { ControllerStatus } from '../status.js';
+import type { DeploymentLive } from '../deploy/live.js';
 
 export interface OpsDeps {
   actions: DeploymentActions;
   drainer: Drainer;
   metrics: ControllerMetrics;
   status: () => Promise<ControllerStatus>;
+  /** Per side of a deployment: weight, requests/s and 5xx share from the gateways' metrics. */
+  live: (id: string) => Promise<DeploymentLive>;
   leader: () => { id: string | null; api: string | null; is_me: boolean };
   defaultDeadlineMs: number;
 }
@@ -27,6 +30,10 @@ export function registerOpsApi(api: ApiServer, deps: OpsDeps): void {
       return { status: 200, headers: { etag: `"${r.revision}"` }, body: { revision: r.revision, deployment: r.deployment } };
     });
   }
+
+  api.on('GET', '/v1/deployments/:id/live', 'read', 'a deployment\'s live split: per side its weight, requests/s and 5xx share over the last seconds, from the gateways\' metrics', async (req) => ({
+    status: 200, body: await deps.live(req.params.id ?? ''),
+  }));
 
   api.on('POST', '/v1/drain', 'write', 'drain', async (req) => {
     const body = deps.drainer.parse(req.body);

@@ -28,27 +28,37 @@ export interface Counts {
 }
 
 /**
- * Requests and 5xx answers (meridian_http_requests_total) summed over the given nodes for the
- * samples `select` keeps. A node that cannot be scraped is left out: its counters come back
- * later, and the rate is computed on differences.
+ * Requests and 5xx answers (meridian_http_requests_total) of each node, per selector: the
+ * samples `select[k]` keeps summed under `k`. A node that cannot be scraped is undefined.
  */
-export async function scrapeCounts(nodes: NodeRegistration[], token: string, select: (s: Sample, n: NodeRegistration) => boolean, timeoutMs = 1_000): Promise<Counts & { scraped: number }> {
-  const results = await Promise.all(nodes.map(async (n) => {
+export async function scrapeNodeCounts<K extends string>(nodes: NodeRegistration[], token: string, select: Record<K, (s: Sample, n: NodeRegistration) => boolean>, timeoutMs = 1_000): Promise<Array<Record<K, Counts> | undefined>> {
+  const keys = Object.keys(select) as K[];
+  return Promise.all(nodes.map(async (n) => {
     try {
       const res = await request(new URL('/metrics', n.admin), { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(timeoutMs) });
       const text = await res.body.text();
       if (res.statusCode !== 200) return undefined;
-      const c = { total: 0, errors: 0 };
+      const out = Object.fromEntries(keys.map((k) => [k, { total: 0, errors: 0 }])) as Record<K, Counts>;
       for (const s of parseSamples(text, METRICS.httpRequests)) {
-        if (!select(s, n)) continue;
-        c.total += s.value;
-        if ((s.labels.code ?? '').startsWith('5')) c.errors += s.value;
+        for (const k of keys) {
+          if (!select[k](s, n)) continue;
+          out[k].total += s.value;
+          if ((s.labels.code ?? '').startsWith('5')) out[k].errors += s.value;
+        }
       }
-      return c;
+      return out;
     } catch {
       return undefined;
     }
   }));
-  const ok = results.filter((r): r is Counts => r !== undefined);
+}
+
+/**
+ * Requests and 5xx answers summed over the given nodes for the samples `select` keeps. A node
+ * that cannot be scraped is left out: its counters come back later, and the rate is computed on
+ * differences.
+ */
+export async function scrapeCounts(nodes: NodeRegistration[], token: string, select: (s: Sample, n: NodeRegistration) => boolean, timeoutMs = 1_000): Promise<Counts & { scraped: number }> {
+  const ok = (await scrapeNodeCounts(nodes, token, { all: select }, timeoutMs)).filter((r) => r !== undefined).map((r) => r.all);
   return { total: ok.reduce((a, c) => a + c.total, 0), errors: ok.reduce((a, c) => a + c.errors, 0), scraped: ok.length };
 }

@@ -43,23 +43,23 @@ export async function signIn(context: BrowserContext, base: string, token: strin
 }
 
 /**
- * A `meridian gateway` node of `region` (one worker, config from that region's `etcd`,
- * registered with a 2 s lease), its config file written in `dir`. Node `gw1` of cluster `c1`
- * unless named otherwise.
+ * `meridian gateway` `name` (default gw1) of cluster c1 in `region`, on its own loopback `host`
+ * (what the region's definition and so DNS hand out), one worker, config from the region's
+ * `etcd`, registered with a 2 s lease; its config file written in `dir`. For the two-region tests.
  */
-export function spawnRegionGateway(opts: { region: string; dir: string; etcd: string; http: number; admin: number; node?: string; cluster?: string }): ReturnType<typeof spawnMeridian> {
-  const node = opts.node ?? 'gw1';
-  const file = join(opts.dir, `${opts.region}-${node}.yaml`);
+export function spawnRegionNode(opts: { dir: string; region: string; host: string; etcd: string; http: number; admin: number; name?: string }): ReturnType<typeof spawnMeridian> {
+  const name = opts.name ?? 'gw1';
+  const file = join(opts.dir, `${opts.region}-${name}.yaml`);
   writeFileSync(file, stringify({
-    node: { name: node, cluster: opts.cluster ?? 'c1', region: opts.region }, listen: { http: `127.0.0.1:${opts.http}` }, workers: 1,
-    admin: { listen: `127.0.0.1:${opts.admin}`, token_hash: sha256Hex(GATEWAY_TOKEN) },
-    config: { etcd: { endpoints: [opts.etcd] }, snapshot_file: join(opts.dir, `${opts.region}-${node}.snapshot.json`) },
+    node: { name, cluster: 'c1', region: opts.region }, listen: { http: `${opts.host}:${opts.http}` }, workers: 1,
+    admin: { listen: `${opts.host}:${opts.admin}`, token_hash: sha256Hex(GATEWAY_TOKEN) },
+    config: { etcd: { endpoints: [opts.etcd] }, snapshot_file: join(opts.dir, `${opts.region}-${name}.snapshot.json`) },
     registration: { ttl_s: 2 },
   }));
   return spawnMeridian(['gateway', '-c', file], { MERIDIAN_LOG_LEVEL: 'warn' });
 }
 
-/** gw1 of cluster c1 in region east: the node the console tests watch. */
+/** gw1 of cluster c1 in region east on 127.0.0.1: the node console.test.ts watches. */
 export function spawnEastGateway(opts: { dir: string; etcd: string; http: number; admin: number }): ReturnType<typeof spawnMeridian> {
-  return spawnRegionGateway({ region: 'east', ...opts });
+  return spawnRegionNode({ region: 'east', host: '127.0.0.1', ...opts });
 }

@@ -13,7 +13,7 @@ import { PROJECT_ROOT } from '../../src/core/servers/binaries.js';
 import type { Controller } from '../../controller/controller.js';
 import type { ControllerStatus } from '../../controller/status.js';
 import { call, startController, TOKENS } from './helpers.js';
-import { CHROMIUM, launchConsoleBrowser, screenshotDir, signIn, spawnRegionGateway } from './console-browser.js';
+import { CHROMIUM, launchConsoleBrowser, screenshotDir, signIn, spawnRegionNode } from './console-browser.js';
 
 // The console's resource pages (routes, upstreams, consumers, ssl, global rules) in headless
 // chromium against a real controller, a central etcd and one etcd per region, and a real
@@ -45,7 +45,7 @@ beforeAll(async () => {
     listeners[region] = http;
     const put = await call(ctl.url, 'PUT', `/v1/regions/${region}`, { body: { etcd: { endpoints: [etcd] }, clusters: [{ name: 'c1', nodes: [{ name: 'gw1', address: '127.0.0.1', port: http, admin: `http://127.0.0.1:${admin}` }] }] } });
     expect(put.status, JSON.stringify(put.body)).toBe(201);
-    gateways.push(spawnRegionGateway({ region, dir, etcd, http, admin }));
+    gateways.push(spawnRegionNode({ region, host: '127.0.0.1', dir, etcd, http, admin }));
   }
   // A route the gateways serve from the start (a gateway wants one), and a consumer with a secret.
   await call(ctl.url, 'PUT', '/v1/upstreams/base', { body: { nodes: [{ host: '127.0.0.1', port: backendPort }] } });

@@ -80,7 +80,7 @@ function Drain(): JSX.Element {
         <button type="button" disabled={running} onClick={() => void run('undrain')} title="registers the instance again from the drain's record (the service is read from it)">Undrain</button>
       </div>
       {lines.length > 0 && <ol class="progress" data-testid="progress">
-        {lines.map((l, i) => <li key={i} data-stage={l.stage}><span class="muted">{l.ms} ms</span> {l.message}</li>)}
+        {lines.map((l, i) => <li key={i} data-stage={l.stage}><span class="muted">{Math.round(l.ms)} ms</span> {l.message}</li>)}
       </ol>}
       {result && <p class={result.ok ? 'ok' : 'error'} role={result.ok ? 'status' : 'alert'}>{result.text}</p>}
     </form>

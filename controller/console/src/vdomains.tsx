@@ -1,7 +1,8 @@
-import { useState } from 'preact/hooks';
+import { useRef, useState } from 'preact/hooks';
 import type { JSX } from 'preact';
 import './ops.css';
-import { api, canWrite, type ControllerStatus, type Listed, type Role } from './api';
+import { api, canWrite, type Listed, type Role } from './api';
+import type { VDomainAnswer } from '../../vdomains/dns-answer.js';
 import { usePoll } from './nav';
 
 // Types only: the model's declarations, nothing of them bundled.
@@ -23,33 +24,25 @@ export function policyText(p: VDomainPolicy): string {
   return 'nearest';
 }
 
-/** A region can serve when it is not drained and at least one of its nodes is not down or missing. */
-function healthyRegions(regions: Region[], status: ControllerStatus | null): Set<string> {
-  const ok = new Set<string>();
-  for (const r of regions) {
-    const s = status?.regions.find((x) => x.region === r.name);
-    if (!r.drained && (s?.nodes.some((n) => n.state !== 'down' && n.state !== 'missing') ?? false)) ok.add(r.name);
-  }
-  return ok;
-}
+/** At most this many virtual domains are asked about per refresh (each is two DNS queries). */
+const MAX_ANSWERS = 50;
 
-/**
- * The steering policy's order for a client located in `from`, computed here from the virtual
- * domain, the regions' failover lists and /v1/status: not the DNS servers' answer (no endpoint
- * gives that), which also weighs ISP lines, record counts and the probers' per-node view.
- */
-export function computedOrder(vd: VDomain, from: string, regions: Region[], status: ControllerStatus | null): string[] {
-  const healthy = healthyRegions(regions, status);
-  const tag = (r: string): string => (healthy.has(r) ? r : `${r} (unhealthy: skipped)`);
-  const p = vd.policy;
-  if (p.type === 'weighted') {
-    const w = Object.entries(p.weights ?? {}).filter(([k]) => healthy.has(k.split('/')[0] ?? ''));
-    const total = w.reduce((s, [, n]) => s + n, 0);
-    return total === 0 ? ['no healthy weighted cluster'] : w.map(([k, n]) => `${k} ${Math.round((n / total) * 100)}%`);
-  }
-  const order = p.type === 'nearest' ? [from, ...(regions.find((r) => r.name === from)?.failover ?? [])] : p.type === 'pinned' ? (p.regions ?? [...new Set((p.clusters ?? []).map((c) => c.split('/')[0] ?? ''))]) : (p.regions ?? []);
-  const out = [...new Set(order)].map(tag);
-  return out.length ? out : ['no region'];
+/** GET /v1/vdomains/{id}/answer for one virtual domain, or why no server answered. */
+type Preview = { answer: VDomainAnswer } | { error: string };
+
+function AnswerCell(props: { preview: Preview | undefined }): JSX.Element {
+  const p = props.preview;
+  if (!p) return <td data-testid="preview" class="muted">asking…</td>;
+  if ('error' in p) return <td data-testid="preview" class="error">no DNS server reachable: {p.error}</td>;
+  const a = p.answer;
+  const records = a.records.filter((r) => r.type !== 'CNAME');
+  return (
+    <td data-testid="preview" data-server={a.server}>
+      <span class="mono" data-testid="records">{records.length ? records.map((r) => `${r.type} ${r.value}`).join(', ') : `${a.rcode}: no records`}</span>
+      {records[0] && <span class="muted"> TTL {records[0].ttl} s</span>}
+      <div class="muted" data-testid="answered-by">answered by {a.server} ({a.transport}{a.client_subnet ? `, ECS ${a.client_subnet}` : ', no CIDR: the controller\'s address'}{a.scope !== null ? `, scope /${a.scope}` : ''}, {a.took_ms} ms){a.failed.length ? `; not answering: ${a.failed.map((f) => f.server).join(', ')}` : ''}</div>
+    </td>
+  );
 }
 
 function policyFrom(type: string, regions: string, weights: string): VDomainPolicy {
@@ -136,28 +129,47 @@ export function VDomains(props: { role: Role }): JSX.Element {
   const [vdomains, setVdomains] = useState<Array<Listed<VDomain>> | null>(null);
   const [bindings, setBindings] = useState<Array<Listed<Binding>>>([]);
   const [regions, setRegions] = useState<Region[]>([]);
-  const [status, setStatus] = useState<ControllerStatus | null>(null);
   const [from, setFrom] = useState('');
+  const [previews, setPreviews] = useState<{ region: string; by: Record<string, Preview> }>({ region: '', by: {} });
   const [error, setError] = useState('');
+  // The poll's closure is made once: the region picked is read through a ref.
+  const picked = useRef('');
+  const ask = async (items: Array<Listed<VDomain>>, region: string): Promise<void> => {
+    if (!region) return;
+    const by: Record<string, Preview> = {};
+    await Promise.all(items.slice(0, MAX_ANSWERS).map(async (v) => {
+      try {
+        by[v.id] = { answer: await api<VDomainAnswer>('GET', `/v1/vdomains/${encodeURIComponent(v.id)}/answer?region=${encodeURIComponent(region)}`) };
+      } catch (err) {
+        by[v.id] = { error: (err as Error).message };
+      }
+    }));
+    if (picked.current === region) setPreviews({ region, by });
+  };
   const load = async (): Promise<void> => {
     try {
-      const [v, b, r, s] = await Promise.all([
+      const [v, b, r] = await Promise.all([
         api<{ items: Array<Listed<VDomain>> }>('GET', '/v1/vdomains'),
         api<{ items: Array<Listed<Binding>> }>('GET', '/v1/bindings'),
         api<{ items: Array<Listed<Region>> }>('GET', '/v1/regions'),
-        api<ControllerStatus>('GET', '/v1/status'),
       ]);
       setVdomains(v.items);
       setBindings(b.items);
       setRegions(r.items.map((x) => x.value));
-      setStatus(s);
       setError('');
+      picked.current ||= r.items[0]?.id ?? '';
+      await ask(v.items, picked.current);
     } catch (err) {
       setError((err as Error).message);
     }
   };
   usePoll(load, POLL_MS);
   const region = from || regions[0]?.name || '';
+  const pick = (name: string): void => {
+    setFrom(name);
+    picked.current = name;
+    void ask(vdomains ?? [], name);
+  };
 
   return (
     <div class="vdomains">
@@ -165,25 +177,25 @@ export function VDomains(props: { role: Role }): JSX.Element {
       {error && <p class="error" role="alert">{error}</p>}
       {vdomains === null ? <p class="loading">Loading…</p> : (
         <table data-testid="vdomains">
-          <thead><tr><th>Name</th><th>Policy</th><th>Records</th><th>TTL</th><th>Bound domains</th><th>Client in {region || '—'} gets (computed)</th></tr></thead>
+          <thead><tr><th>Name</th><th>Policy</th><th>Records</th><th>TTL</th><th>Bound domains</th><th>A client in {region || '—'} gets (DNS answer)</th></tr></thead>
           <tbody>
-            {vdomains.map((v) => (
+            {vdomains.map((v, i) => (
               <tr key={v.id} data-vdomain={v.id}>
                 <td class="mono">{v.value.name ?? v.id}{v.value.description ? <div class="muted">{v.value.description}</div> : null}</td>
                 <td>{policyText(v.value.policy)}</td>
                 <td>{v.value.records}</td>
                 <td>{v.value.ttl} s</td>
                 <td class="mono">{bindings.filter((b) => b.value.vdomain === v.id).map((b) => b.id).join(' ') || '—'}</td>
-                <td data-testid="preview">{region ? computedOrder(v.value, region, regions, status).join(' → ') : '—'}</td>
+                {i < MAX_ANSWERS ? <AnswerCell preview={previews.region === region ? previews.by[v.id] : undefined} /> : <td class="muted">not asked (first {MAX_ANSWERS} only)</td>}
               </tr>
             ))}
           </tbody>
         </table>
       )}
       <p class="facts">
-        Client in region <select aria-label="Client region" value={region} onChange={(e) => setFrom(e.currentTarget.value)}>
+        A client in region <select aria-label="Client region" value={region} onChange={(e) => pick(e.currentTarget.value)}>
           {regions.map((r) => <option key={r.name} value={r.name}>{r.name}</option>)}
-        </select>: the order is computed from each policy, the regions' failover lists and their health in /v1/status, not read from the DNS servers.
+        </select>: each virtual domain's A and AAAA records as the DNS servers answer them now, asked with the region's first CIDR as the EDNS Client Subnet (GET /v1/vdomains/&lt;id&gt;/answer).
       </p>
       {canWrite(props.role) && <div class="forms">
         <Allocate onDone={() => void load()} />

@@ -35,6 +35,8 @@ export function controllerConfig(t: LocalTopology, a: AddressBook = addressesOf(
     // The zones the DNS servers answer bindings in (dnsConfig): a binding there needs no CNAME.
     delegated_zones: [parentZone(t.demo.business_domain)],
     gateway_admin_token: t.admin_token,
+    // Asked by the console's "what does a client in region X get" (GET /v1/vdomains/{id}/answer).
+    dns: { servers: [...new Set(t.regions.map((_r, i) => `${a.dns(i)}:${t.dns_port}`))] },
   };
 }
 

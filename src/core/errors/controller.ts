@@ -34,4 +34,6 @@ export const CONTROLLER_ERRORS = defineErrors('CONTROLLER', {
   MERIDIAN_ERR_CONTROLLER_CTL_WAIT_TIMEOUT: { message: 'not every region serves revision {revision} after {timeout} ms: {regions}', status: 504 },
   MERIDIAN_ERR_CONTROLLER_CONSOLE_NOT_BUILT: { message: 'the web console is not built ({dir} has no index.html): run `node scripts/prepare.mjs console`', status: 503 },
   MERIDIAN_ERR_CONTROLLER_CONSOLE_NO_FILE: { message: 'no console file {path}', status: 404 },
+  MERIDIAN_ERR_CONTROLLER_NO_DNS_SERVERS: { message: 'no DNS server to ask: the controller config lists none (dns.servers)', status: 503 },
+  MERIDIAN_ERR_CONTROLLER_DNS_UNREACHABLE: { message: 'no DNS server answered for {name}: {errors}', status: 503 },
 });
