@@ -222,6 +222,13 @@ describe.skipIf(!existsSync(CHROMIUM))('the console: resources', () => {
     expect(diff).toContain('+ priority: 7');
     expect(diff).toContain('+ hosts:');
     expect(diff).not.toMatch(/^[-+] (id|upstream_id|paths):/m);
+    // Changed by someone else meanwhile: the save answers 409, the console reads the route
+    // again, and the next review shows the edit against what is stored now.
+    expect((await call(ctl.url, 'PUT', '/v1/routes/shop-new', { body: { ...before, name: 'concurrent' } })).status).toBe(200);
+    await page.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/^route shop-new was changed: If-Match \d+, current revision \d+\. Read again/);
+    await page.getByRole('button', { name: 'Review changes' }).click();
+    expect(await page.locator('[data-testid="diff"] > div').allTextContents()).toContain('- name: concurrent');
     await page.getByRole('button', { name: 'Save' }).click();
     await expect.poll(() => page.getByRole('status').textContent()).toBe('Route shop-new updated.');
     expect(await stored('routes', 'shop-new')).toEqual(edited);

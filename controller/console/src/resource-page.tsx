@@ -105,7 +105,11 @@ export function ResourcePage(props: { view: KindView; id: string | null; role: R
       const e = err as Error;
       const field = err instanceof ApiError && err.status === 400 ? errorField(err, view.one) : undefined;
       const at = field !== undefined && schema ? errorTarget(schema, field) : '';
-      setError({ at, message: e.message });
+      // Changed by someone else since it was read: the stored version is read again, so the next
+      // review compares the edit with it (and the next save names its revision).
+      const conflict = err instanceof ApiError && err.code === 'MERIDIAN_ERR_CONTROLLER_CONFLICT';
+      if (conflict) load();
+      setError({ at, message: conflict ? `${e.message}. Read again: review your changes against it.` : e.message });
       if (at !== '') setTab('form');
       setMode('edit');
     }
