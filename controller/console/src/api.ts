@@ -25,15 +25,15 @@ export const SIGNED_OUT = 'meridian:signed-out';
 
 export const canWrite = (role: Role): boolean => role === 'write' || role === 'admin';
 
-/** One API call with the session's token (or `token`); an error answer throws ApiError with its code. */
-export async function api<T>(method: string, path: string, opts: CallOptions = {}): Promise<T> {
-  return (await apiCall<T>(method, path, opts)).body;
-}
-
 interface CallOptions {
   token?: string;
   body?: unknown;
   headers?: Record<string, string>;
+}
+
+/** One API call with the session's token (or `token`); an error answer throws ApiError with its code. */
+export async function api<T>(method: string, path: string, opts: CallOptions = {}): Promise<T> {
+  return (await apiCall<T>(method, path, opts)).body;
 }
 
 /** As api(), with the answer's ETag (the stored revision a later If-Match names). */
