@@ -40,6 +40,11 @@ export const ControllerProgramConfig = Strict({
     servers: Type.Array(HostPort, { default: [], description: 'the `meridian dns` servers (host:port, UDP and TCP) asked for GET /v1/vdomains/{id}/answer, in order: the first that answers is shown (default none: the endpoint answers 503)' }),
     timeout_ms: Type.Integer({ minimum: 50, maximum: 10_000, default: 1_000, description: 'deadline of one DNS server\'s answer before the next is asked (default 1000)' }),
   }, { default: {} }),
+  audit: Strict({
+    max_records: Type.Integer({ minimum: 1, default: 50_000, description: 'most audit records kept in central etcd; the leader deletes the oldest beyond it (default 50000: at most 16 KiB each, typically 1-2 KiB)' }),
+    max_age_days: Type.Integer({ minimum: 1, default: 90, description: 'audit records older than this are deleted by the leader (default 90)' }),
+    trim_interval_s: Type.Integer({ minimum: 1, default: 600, description: 'how often the leader deletes the audit records past max_records or max_age_days, in batches of 100 keys per etcd transaction; also once when it is elected (default 600)' }),
+  }, { default: {} }),
   traffic: Strict({
     scrape_interval_ms: Type.Integer({ minimum: 100, default: 5_000, description: 'how often the gateways\' /metrics are scraped for GET /v1/traffic, while someone asked for it within idle_s (default 5000)' }),
     node_timeout_ms: Type.Integer({ minimum: 50, default: 2_000, description: 'deadline of one gateway node\'s scrape (default 2000)' }),

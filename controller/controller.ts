@@ -32,6 +32,7 @@ import { ControllerMetrics } from './metrics.js';
 import { collectStatus } from './status.js';
 import { PROJECT_ROOT } from '../src/core/servers/binaries.js';
 import { hashClearSecrets } from './store/secrets.js';
+import { AuditTrimmer } from './store/audit-retention.js';
 import { TRAFFIC_DEFAULTS, TrafficScraper, type TrafficReport } from './traffic/scraper.js';
 
 const VERSION = '0.1.0';
@@ -39,7 +40,7 @@ const VERSION = '0.1.0';
 /**
  * One controller replica. Every replica serves the API (reads and writes go to central etcd,
  * which serialises them); only the elected leader runs the parts that must run once: the
- * reconciler, the Consul watches and the deployment timers.
+ * reconciler, the Consul watches, the deployment timers and the audit log's trim.
  */
 export class Controller implements Lifecycle {
   readonly log: Logger;
@@ -142,7 +143,8 @@ export class Controller implements Lifecycle {
     });
     this.watches = new WatchManager(this.mirror, { waitS: c.purge.consul_wait_s, minIntervalMs: c.purge.min_interval_ms }, (ch) => void this.onServiceChange(ch), this.metrics, this.log);
     const scheduler = new DeployScheduler(this.mirror, this.nodes, this.actions, c.gateway_admin_token, c.deploy.check_interval_ms, this.metrics, this.log);
-    this.leaderParts = [this.reconciler, this.watches, scheduler];
+    const trimmer = new AuditTrimmer(this.central, { maxRecords: c.audit.max_records, maxAgeMs: c.audit.max_age_days * 86_400_000, intervalMs: c.audit.trim_interval_s * 1000 }, this.log);
+    this.leaderParts = [this.reconciler, this.watches, scheduler, trimmer];
     for (const p of this.leaderParts) await p.start();
     // In the background: scrypt costs ~50 ms per clear password, and nothing waits for it.
     this.leading = true;

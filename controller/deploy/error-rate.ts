@@ -1,6 +1,6 @@
-import { request } from 'undici';
 import type { NodeRegistration } from '../../src/core/keys.js';
 import { METRICS } from '../../src/core/metric-names.js';
+import { fetchNodeMetrics } from '../traffic/fetch-metrics.js';
 
 export interface Sample {
   labels: Record<string, string>;
@@ -29,15 +29,14 @@ export interface Counts {
 
 /**
  * Requests and 5xx answers (meridian_http_requests_total) of each node, per selector: the
- * samples `select[k]` keeps summed under `k`. A node that cannot be scraped is undefined.
+ * samples `select[k]` keeps summed under `k`. A node that cannot be scraped (no answer within
+ * `timeoutMs`, not 200, a /metrics body over METRICS_BODY_MAX) is undefined.
  */
 export async function scrapeNodeCounts<K extends string>(nodes: NodeRegistration[], token: string, select: Record<K, (s: Sample, n: NodeRegistration) => boolean>, timeoutMs = 1_000): Promise<Array<Record<K, Counts> | undefined>> {
   const keys = Object.keys(select) as K[];
   return Promise.all(nodes.map(async (n) => {
     try {
-      const res = await request(new URL('/metrics', n.admin), { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(timeoutMs) });
-      const text = await res.body.text();
-      if (res.statusCode !== 200) return undefined;
+      const text = await fetchNodeMetrics(n.admin, { token, timeoutMs });
       const out = Object.fromEntries(keys.map((k) => [k, { total: 0, errors: 0 }])) as Record<K, Counts>;
       for (const s of parseSamples(text, METRICS.httpRequests)) {
         for (const k of keys) {

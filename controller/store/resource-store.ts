@@ -119,7 +119,8 @@ export class ResourceStore {
 
   /**
    * The newest `limit` audit records, oldest first. Only those are read: records carry values
-   * now (up to 2 x 8 KiB each), and the log is never trimmed.
+   * now (up to 2 x 8 KiB each); the leader trims the log to the configured retention
+   * (audit-retention.ts).
    */
   async audit(limit: number): Promise<AuditRecord[]> {
     let res: Record<string, string>;

@@ -2,6 +2,7 @@ import type { Deployment, ResourceKind, Route, RouteVar, VDomain } from '../../s
 import { varRegexError } from '../../src/core/safe-regex.js';
 import { MeridianError } from '../../src/core/errors/index.js';
 import { patternError } from '../../src/router/router.js';
+import { checkPluginConfigs } from './plugin-configs.js';
 
 /** Rules the schema cannot state (which optional fields a policy or kind needs). */
 export function checkSemantics(kind: ResourceKind, id: string, value: unknown): void {
@@ -11,6 +12,7 @@ export function checkSemantics(kind: ResourceKind, id: string, value: unknown): 
     checkPaths(value as Route);
     checkVars(value as Route);
   }
+  checkPluginConfigs(kind, value);
 }
 
 /** The gateways' router would refuse these patterns (and with them the region's whole config). */

@@ -1,10 +1,10 @@
-import { request } from 'undici';
 import type { NodeRegistration } from '../../src/core/keys.js';
 import type { Logger } from '../../src/core/logger.js';
 import type { Lifecycle } from '../../src/core/lifecycle.js';
 import type { Region } from '../../src/core/model/index.js';
 import type { NodeDirectory } from '../regions/nodes.js';
 import { parsePromText } from './prom-text.js';
+import { METRICS_BODY_MAX, fetchNodeMetrics } from './fetch-metrics.js';
 import { TrafficWindow, WANTED, type NodeScrape, type TrafficRow } from './window.js';
 
 export interface TrafficSettings {
@@ -22,7 +22,7 @@ export interface TrafficSettings {
   maxRoutes: number;
 }
 
-export const TRAFFIC_DEFAULTS = { concurrency: 8, maxBodyBytes: 16 * 1024 * 1024, windowMs: 15 * 60_000, maxRoutes: 200 } as const;
+export const TRAFFIC_DEFAULTS = { concurrency: 8, maxBodyBytes: METRICS_BODY_MAX, windowMs: 15 * 60_000, maxRoutes: 200 } as const;
 
 export interface NodeFailure {
   region: string;
@@ -134,7 +134,7 @@ export class TrafficScraper implements Lifecycle {
         const n = targets[next++] as NodeRegistration;
         const node = `${n.region}/${n.cluster}/${n.name}`;
         try {
-          results.push({ region: n.region, node, samples: parsePromText(await this.fetchMetrics(n.admin), WANTED) });
+          results.push({ region: n.region, node, samples: parsePromText(await fetchNodeMetrics(n.admin, { timeoutMs: this.s.nodeTimeoutMs, maxBytes: this.s.maxBodyBytes }), WANTED) });
         } catch (err) {
           failed.push({ region: n.region, node, error: (err as Error).message });
         }
@@ -145,25 +145,5 @@ export class TrafficScraper implements Lifecycle {
     this.window.add(Date.now(), results, regions.map((r) => r.name));
     this.scraped = results.length;
     this.failed = failed.sort((a, b) => a.node.localeCompare(b.node));
-  }
-
-  private async fetchMetrics(admin: string): Promise<string> {
-    const t = this.s.nodeTimeoutMs;
-    const res = await request(new URL('/metrics', admin), { method: 'GET', signal: AbortSignal.timeout(t), headersTimeout: t, bodyTimeout: t });
-    if (res.statusCode !== 200) {
-      await res.body.dump();
-      throw new Error(`HTTP ${res.statusCode}`);
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const c of res.body as AsyncIterable<Buffer>) {
-      size += c.length;
-      if (size > this.s.maxBodyBytes) {
-        res.body.destroy();
-        throw new Error(`/metrics larger than ${this.s.maxBodyBytes} bytes`);
-      }
-      chunks.push(c);
-    }
-    return Buffer.concat(chunks).toString('utf8');
   }
 }

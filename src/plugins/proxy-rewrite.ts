@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Strict } from '../core/model/index.js';
+import { REGEX_INPUT_MAX, regexError } from '../core/safe-regex.js';
 import type { Plugin, RequestContext } from './contract.js';
 
 const HeaderName = Type.String({ pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$' });
@@ -15,17 +16,21 @@ export const ProxyRewriteConfig = Strict({
 });
 export type ProxyRewriteConfig = Static<typeof ProxyRewriteConfig>;
 
-const regexes = new WeakMap<ProxyRewriteConfig, RegExp>();
+/** The compiled `regex_uri` pattern of a config; null when the pattern is refused (it never runs). */
+const regexes = new WeakMap<ProxyRewriteConfig, RegExp | null>();
 
 function rewrite(ctx: RequestContext, cfg: ProxyRewriteConfig): undefined {
   if (cfg.uri) ctx.upstreamPath = cfg.uri;
   else if (cfg.regex_uri) {
     let re = regexes.get(cfg);
-    if (!re) {
-      re = new RegExp(cfg.regex_uri[0]);
+    if (re === undefined) {
+      // check() refuses unsafe patterns; should one get through, it never runs.
+      re = regexError(cfg.regex_uri[0]) === undefined ? new RegExp(cfg.regex_uri[0]) : null;
       regexes.set(cfg, re);
     }
-    ctx.upstreamPath = ctx.upstreamPath.replace(re, cfg.regex_uri[1]);
+    // As route vars: a path over REGEX_INPUT_MAX does not match (is sent as it is), so the
+    // work per request stays bounded whatever the client sends.
+    if (re && ctx.upstreamPath.length <= REGEX_INPUT_MAX) ctx.upstreamPath = ctx.upstreamPath.replace(re, cfg.regex_uri[1]);
   }
   if (cfg.host) ctx.upstreamHeaders.host = cfg.host;
   if (cfg.headers) {
@@ -44,11 +49,9 @@ export const proxyRewrite: Plugin<ProxyRewriteConfig> = {
   check: (cfg) => {
     if (cfg.uri && cfg.regex_uri) return { field: 'regex_uri', reason: 'cannot be used with uri' };
     if (cfg.regex_uri) {
-      try {
-        new RegExp(cfg.regex_uri[0]);
-      } catch (err) {
-        return { field: 'regex_uri[0]', reason: `invalid regular expression: ${(err as Error).message}` };
-      }
+      // Run on every request path: the patterns that can backtrack super-linearly are refused.
+      const error = regexError(cfg.regex_uri[0]);
+      if (error !== undefined) return { field: 'regex_uri[0]', reason: `invalid regular expression: ${error}` };
     }
     for (const name of Object.keys(cfg.headers?.set ?? {})) {
       if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(name)) return { field: `headers.set.${name}`, reason: 'is not a valid header name' };
