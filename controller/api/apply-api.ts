@@ -34,7 +34,8 @@ export function registerApplyApi(api: ApiServer, svc: ResourceService): void {
       return { status: 200, headers: { etag: `"${out.revision}"` }, body: { dry_run: out.dryRun, revision: out.revision, items } };
     } catch (err) {
       if (!(err instanceof ApplyItemError)) throw err;
-      return { status: err.error.status, body: { code: err.error.code, message: err.message, resource: err.resource } };
+      // The resource's own error, its message prefixed with the resource; a `field` is within that resource.
+      return { status: err.error.status, body: { ...err.error.toJSON(), message: err.message, resource: err.resource } };
     }
   });
 }

@@ -129,7 +129,15 @@ function operation(r: RouteEntry, kind: ResourceKind | undefined, params: string
  */
 export function openApiDocument(version: string, routes: readonly RouteEntry[]): Record<string, unknown> {
   const schemas: Record<string, unknown> = {
-    Error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string', description: 'MERIDIAN_ERR_<AREA>_<DETAIL>' }, message: { type: 'string' } } },
+    Error: {
+      type: 'object', required: ['code', 'message'],
+      properties: {
+        code: { type: 'string', description: 'MERIDIAN_ERR_<AREA>_<DETAIL>' },
+        message: { type: 'string' },
+        field: { type: 'string', description: 'the field the error is about, when it is about one: its path in the body, dots between keys and [n] for array items (`nodes[0].port`, `plugins.key-auth.key`); in an apply, within the resource named by `resource`' },
+        resource: { type: 'string', description: 'POST /v1/apply only: the resource (<kind>/<id>) the error is about' },
+      },
+    },
     DrainRequest: plain(DrainRequest),
     UndrainRequest: plain(UndrainRequest),
     VDomainAnswer: VDOMAIN_ANSWER,

@@ -8,6 +8,7 @@ import type { ApiServer, Request, Reply } from './server.js';
 import type { ResourceService} from '../store/resource-service.js';
 import { SINGULAR, isKind, type WriteResult } from '../store/resource-service.js';
 import { incoming } from '../store/references.js';
+import { invalid } from '../store/invalid.js';
 
 /** Kinds that change the shape of the whole platform (or hold secrets) need the admin role to write. */
 const ADMIN_KINDS: ReadonlySet<ResourceKind> = new Set(['regions', 'ssl', 'global_rules']);
@@ -95,7 +96,7 @@ export function registerResourceApi(api: ApiServer, svc: ResourceService): void 
     const keyField = RESOURCES[kind].key;
     const body = req.body as Record<string, unknown> | undefined;
     const id = body && typeof body === 'object' ? body[keyField] : undefined;
-    if (typeof id !== 'string') throw new MeridianError('MERIDIAN_ERR_CONTROLLER_INVALID', { kind: SINGULAR[kind], field: keyField, reason: 'is required' });
+    if (typeof id !== 'string') throw invalid(SINGULAR[kind], keyField, 'is required');
     const w = await svc.put(kind, id, req.body, req.principal, { createOnly: true });
     return writeReply(w, req.principal, await withCname(w));
   });

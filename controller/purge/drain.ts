@@ -7,6 +7,7 @@ import type { CentralMirror } from '../central/mirror.js';
 import type { EtcdStore } from '../../src/core/etcd-store.js';
 import type { NodeAck, PurgeFanout, PurgeResult } from './fanout.js';
 import { drainKey, readRegistration, registerAgain, type DrainRecord } from './drain-record.js';
+import { invalidBody } from '../store/invalid.js';
 
 export const DrainRequest = Strict({
   service: Type.String({ minLength: 1, description: 'Consul service name' }),
@@ -60,7 +61,7 @@ export class Drainer {
   private regionFor(datacenter: string): Region & { consul: NonNullable<Region['consul']> } {
     const regions = this.mirror.list('regions').map((r) => r.value as Region);
     const region = regions.find((r) => r.consul?.datacenter === datacenter) ?? regions.find((r) => r.name === datacenter && r.consul);
-    if (!region?.consul) throw new MeridianError('MERIDIAN_ERR_CONTROLLER_UNKNOWN_DATACENTER', { datacenter });
+    if (!region?.consul) throw new MeridianError('MERIDIAN_ERR_CONTROLLER_UNKNOWN_DATACENTER', { datacenter }, { field: 'datacenter' });
     return region as Region & { consul: NonNullable<Region['consul']> };
   }
 
@@ -151,6 +152,6 @@ function ackProgress(a: NodeAck, ms: number): DrainProgress {
 
 function parsed<T extends typeof DrainRequest | typeof UndrainRequest>(schema: T, body: unknown, kind: string): Static<T> {
   const res = check(schema, body, kind);
-  if (!res.ok) throw new MeridianError('MERIDIAN_ERR_CONTROLLER_INVALID', { kind, field: res.field, reason: res.reason });
+  if (!res.ok) throw invalidBody(kind, res);
   return res.value as Static<T>;
 }

@@ -43,29 +43,30 @@ export class ApplyItemError extends Error {
   }
 }
 
-function invalidRequest(reason: string): MeridianError {
-  return new MeridianError('MERIDIAN_ERR_CONTROLLER_APPLY_INVALID', { reason });
+/** `field`: the field of the request the refusal is about, when it is one. */
+function invalidRequest(reason: string, field?: string): MeridianError {
+  return new MeridianError('MERIDIAN_ERR_CONTROLLER_APPLY_INVALID', { reason }, field === undefined ? {} : { field });
 }
 
 /** The body of POST /v1/apply: `{ resources: [{kind, spec}], dry_run?, prune?: { kinds } }`. */
 export function parseApplyRequest(body: unknown): ApplyRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalidRequest('body must be an object with resources');
   const b = body as Record<string, unknown>;
-  for (const k of Object.keys(b)) if (!['resources', 'dry_run', 'prune'].includes(k)) throw invalidRequest(`unknown field ${k}`);
-  if (!Array.isArray(b.resources)) throw invalidRequest('resources must be an array');
-  if (b.resources.length > APPLY_MAX_RESOURCES) throw invalidRequest(`at most ${APPLY_MAX_RESOURCES} resources per apply`);
-  if (b.dry_run !== undefined && typeof b.dry_run !== 'boolean') throw invalidRequest('dry_run must be a boolean');
+  for (const k of Object.keys(b)) if (!['resources', 'dry_run', 'prune'].includes(k)) throw invalidRequest(`unknown field ${k}`, k);
+  if (!Array.isArray(b.resources)) throw invalidRequest('resources must be an array', 'resources');
+  if (b.resources.length > APPLY_MAX_RESOURCES) throw invalidRequest(`at most ${APPLY_MAX_RESOURCES} resources per apply`, 'resources');
+  if (b.dry_run !== undefined && typeof b.dry_run !== 'boolean') throw invalidRequest('dry_run must be a boolean', 'dry_run');
   const resources = b.resources.map((r: unknown, i) => {
     const rec = r as Record<string, unknown> | null;
-    if (typeof rec !== 'object' || rec === null || Array.isArray(rec)) throw invalidRequest(`resources[${i}] must be {kind, spec}`);
-    if (typeof rec.kind !== 'string' || !isKind(rec.kind)) throw invalidRequest(`resources[${i}].kind must be one of ${Object.keys(RESOURCES).join(', ')}`);
-    if (typeof rec.spec !== 'object' || rec.spec === null || Array.isArray(rec.spec)) throw invalidRequest(`resources[${i}].spec must be an object`);
+    if (typeof rec !== 'object' || rec === null || Array.isArray(rec)) throw invalidRequest(`resources[${i}] must be {kind, spec}`, `resources[${i}]`);
+    if (typeof rec.kind !== 'string' || !isKind(rec.kind)) throw invalidRequest(`resources[${i}].kind must be one of ${Object.keys(RESOURCES).join(', ')}`, `resources[${i}].kind`);
+    if (typeof rec.spec !== 'object' || rec.spec === null || Array.isArray(rec.spec)) throw invalidRequest(`resources[${i}].spec must be an object`, `resources[${i}].spec`);
     return { kind: rec.kind, spec: rec.spec as Record<string, unknown> };
   });
   let prune: ResourceKind[] = [];
   if (b.prune !== undefined) {
     const kinds = (b.prune as { kinds?: unknown } | null)?.kinds;
-    if (!Array.isArray(kinds) || !kinds.every((k): k is ResourceKind => typeof k === 'string' && isKind(k))) throw invalidRequest('prune.kinds must be an array of kinds');
+    if (!Array.isArray(kinds) || !kinds.every((k): k is ResourceKind => typeof k === 'string' && isKind(k))) throw invalidRequest('prune.kinds must be an array of kinds', 'prune.kinds');
     prune = [...new Set(kinds)];
   }
   return { resources, dryRun: b.dry_run === true, prune };
@@ -101,12 +102,12 @@ export async function applySet(svc: ResourceService, req: ApplyRequest, actor: A
   };
   const seen = new Set<string>();
   const planned: Planned[] = [];
-  for (const r of req.resources) {
+  for (const [i, r] of req.resources.entries()) {
     const key = RESOURCES[r.kind].key;
     const id = r.spec[key];
-    if (typeof id !== 'string' || id === '') throw invalidRequest(`a ${SINGULAR[r.kind]} needs its ${key}`);
+    if (typeof id !== 'string' || id === '') throw invalidRequest(`a ${SINGULAR[r.kind]} needs its ${key}`, `resources[${i}].spec.${key}`);
     const name = ref(r.kind, id);
-    if (seen.has(name)) throw invalidRequest(`${name} is named twice`);
+    if (seen.has(name)) throw invalidRequest(`${name} is named twice`, `resources[${i}]`);
     seen.add(name);
     try {
       const existing = (await storedOf(r.kind)).get(id);

@@ -8,6 +8,7 @@ import { checkSemantics } from './semantics.js';
 import { audit, type Actor } from './audit.js';
 import { protectSecrets } from './secrets.js';
 import { checkBindingZone, type DnsZones } from '../vdomains/binding-zones.js';
+import { invalidBody } from './invalid.js';
 
 export type { Actor } from './audit.js';
 
@@ -62,11 +63,11 @@ export class ResourceService {
     if (typeof input === 'object' && input !== null && !Array.isArray(input)) {
       const rec = input as Record<string, unknown>;
       if (rec[key] === undefined) rec[key] = id;
-      else if (rec[key] !== id) throw new MeridianError('MERIDIAN_ERR_CONTROLLER_KEY_MISMATCH', { kind: SINGULAR[kind], field: key, value: String(rec[key]), id });
+      else if (rec[key] !== id) throw new MeridianError('MERIDIAN_ERR_CONTROLLER_KEY_MISMATCH', { kind: SINGULAR[kind], field: key, value: String(rec[key]), id }, { field: key });
       this.normalize(kind, id, rec, existing);
     }
     const res = check(schema, input, SINGULAR[kind]);
-    if (!res.ok) throw new MeridianError('MERIDIAN_ERR_CONTROLLER_INVALID', { kind: SINGULAR[kind], field: res.field, reason: res.reason });
+    if (!res.ok) throw invalidBody(SINGULAR[kind], res);
     checkSemantics(kind, id, res.value);
     if (kind === 'bindings') checkBindingZone((res.value as Binding).domain, this.dnsZones);
     return res.value;
@@ -146,8 +147,7 @@ export class ResourceService {
     const f = res.failure;
     if (f.type === 'missing') {
       const op = ops[0] as WriteOp;
-      const field = requires.find((r) => r.kind === f.kind && r.id === f.id)?.field ?? f.kind;
-      throw missing(op.kind, op.id, field, f.kind, f.id);
+      throw missing(op.kind, op.id, requires.find((r) => r.kind === f.kind && r.id === f.id)?.field, f.kind, f.id);
     }
     if (f.op.expectRevision === 0 && f.actual > 0) throw new MeridianError('MERIDIAN_ERR_CONTROLLER_EXISTS', { kind: SINGULAR[f.op.kind], id: f.op.id });
     throw new MeridianError('MERIDIAN_ERR_CONTROLLER_CONFLICT', { kind: SINGULAR[f.op.kind], id: f.op.id, expected: f.op.expectRevision ?? 'any', actual: f.actual < 0 ? 'changed concurrently' : f.actual });
@@ -170,7 +170,8 @@ export function refMark(kind: ResourceKind, id: string): string {
   return `controller/refs/${kind}/${id}`;
 }
 
-export function missing(kind: ResourceKind, id: string, field: string, refKind: ResourceKind, ref: string): MeridianError {
-  return new MeridianError('MERIDIAN_ERR_CONTROLLER_MISSING_REFERENCE', { kind: SINGULAR[kind], id, field, refKind: SINGULAR[refKind], ref });
+/** `field`: the referring field; unknown (a reference the write did not declare), the message names the kind referred to. */
+export function missing(kind: ResourceKind, id: string, field: string | undefined, refKind: ResourceKind, ref: string): MeridianError {
+  return new MeridianError('MERIDIAN_ERR_CONTROLLER_MISSING_REFERENCE', { kind: SINGULAR[kind], id, field: field ?? refKind, refKind: SINGULAR[refKind], ref }, field === undefined ? {} : { field });
 }
 

@@ -1,7 +1,8 @@
 import type { Consumer, ResourceKind } from '../../src/core/model/index.js';
-import { MeridianError, isMeridianError } from '../../src/core/errors/index.js';
+import { isMeridianError, type MeridianError } from '../../src/core/errors/index.js';
 import { hashKey, hashPassword, parseScryptHash, restoreRedacted, verifyScrypt } from '../../src/core/secrets.js';
 import { SINGULAR, type ResourceService } from './resource-service.js';
+import { invalid } from './invalid.js';
 
 /** key-auth's own schema asks for this much (src/plugins/key-auth.ts); checked here because the clear key is not kept. */
 const KEY_MIN_LENGTH = 8;
@@ -18,7 +19,7 @@ type Credential = Record<string, unknown>;
 export async function protectSecrets(kind: ResourceKind, value: unknown, stored: unknown): Promise<unknown> {
   const restored = restoreRedacted(kind, value, stored);
   if (restored.unresolved.length > 0) {
-    throw new MeridianError('MERIDIAN_ERR_CONTROLLER_INVALID', { kind: SINGULAR[kind], field: restored.unresolved[0] as string, reason: 'is the redaction marker and no stored value exists to keep' });
+    throw invalid(SINGULAR[kind], restored.unresolved[0] as string, 'is the redaction marker and no stored value exists to keep');
   }
   if (kind !== 'consumers') return restored.value;
   const consumer = restored.value as Consumer;
@@ -28,13 +29,13 @@ export async function protectSecrets(kind: ResourceKind, value: unknown, stored:
   const out: Record<string, unknown> = { ...plugins };
   const key = credential(plugins['key-auth']);
   if (key && typeof key.key === 'string') {
-    if (key.key.length < KEY_MIN_LENGTH) throw invalid('key-auth', 'key', `must be at least ${KEY_MIN_LENGTH} characters`);
+    if (key.key.length < KEY_MIN_LENGTH) throw pluginInvalid('key-auth', 'key', `must be at least ${KEY_MIN_LENGTH} characters`);
     const { key: clear, ...rest } = key;
     out['key-auth'] = { ...rest, key_hash: hashKey(clear as string) };
   }
   const basic = credential(plugins['basic-auth']);
   if (basic && typeof basic.password === 'string') {
-    if (basic.password.length === 0) throw invalid('basic-auth', 'password', 'must be at least 1 characters');
+    if (basic.password.length === 0) throw pluginInvalid('basic-auth', 'password', 'must be at least 1 characters');
     const { password, ...rest } = basic;
     const kept = credential(previous?.['basic-auth'])?.password_hash;
     const reuse = typeof kept === 'string' && parseScryptHash(kept) !== undefined && (await verifyScrypt(kept, password as string));
@@ -47,8 +48,8 @@ function credential(v: unknown): Credential | undefined {
   return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Credential) : undefined;
 }
 
-function invalid(plugin: string, field: string, reason: string): MeridianError {
-  return new MeridianError('MERIDIAN_ERR_CONTROLLER_INVALID', { kind: 'consumer', field: `plugins.${plugin}.${field}`, reason });
+function pluginInvalid(plugin: string, field: string, reason: string): MeridianError {
+  return invalid('consumer', `plugins.${plugin}.${field}`, reason);
 }
 
 /** Whether a stored consumer still holds a clear key-auth key or basic-auth password. */

@@ -3,6 +3,7 @@ import { varRegexError } from '../../src/core/safe-regex.js';
 import { MeridianError } from '../../src/core/errors/index.js';
 import { patternError } from '../../src/router/router.js';
 import { checkPluginConfigs } from './plugin-configs.js';
+import { invalid } from './invalid.js';
 
 /** Rules the schema cannot state (which optional fields a policy or kind needs). */
 export function checkSemantics(kind: ResourceKind, id: string, value: unknown): void {
@@ -34,10 +35,6 @@ function checkVars(r: Route): void {
   }
 }
 
-function invalid(kind: string, field: string, reason: string): MeridianError {
-  return new MeridianError('MERIDIAN_ERR_CONTROLLER_INVALID', { kind, field, reason });
-}
-
 function checkPolicy(_id: string, v: VDomain): void {
   const p = v.policy;
   if (p.type === 'pinned' && !(p.regions?.length || p.clusters?.length)) throw invalid('vdomain', 'policy', 'pinned needs regions or clusters');
@@ -49,15 +46,16 @@ function checkPolicy(_id: string, v: VDomain): void {
 }
 
 function checkDeployment(id: string, d: Deployment): void {
-  const bad = (reason: string) => new MeridianError('MERIDIAN_ERR_CONTROLLER_DEPLOY_INVALID', { id, reason });
+  const bad = (field: string, reason: string) => new MeridianError('MERIDIAN_ERR_CONTROLLER_DEPLOY_INVALID', { id, reason }, { field });
+  const pair = /^[^/]+\/[^/]+$/;
   if (d.kind === 'gateway') {
-    if (!d.vdomain) throw bad('a gateway deployment needs vdomain');
-    if (!/^[^/]+\/[^/]+$/.test(d.from) || !/^[^/]+\/[^/]+$/.test(d.to)) throw bad('from and to must be region/cluster pairs');
-    if (d.match) throw bad('match applies to backend deployments only');
-  } else if (!d.route) throw bad('a backend deployment needs route');
-  if (d.from === d.to) throw bad('from and to must differ');
+    if (!d.vdomain) throw bad('vdomain', 'a gateway deployment needs vdomain');
+    if (!pair.test(d.from) || !pair.test(d.to)) throw bad(pair.test(d.from) ? 'to' : 'from', 'from and to must be region/cluster pairs');
+    if (d.match) throw bad('match', 'match applies to backend deployments only');
+  } else if (!d.route) throw bad('route', 'a backend deployment needs route');
+  if (d.from === d.to) throw bad('to', 'from and to must differ');
   for (let i = 1; i < d.steps.length; i++) {
-    if ((d.steps[i] as number) <= (d.steps[i - 1] as number)) throw bad('steps must increase');
+    if ((d.steps[i] as number) <= (d.steps[i - 1] as number)) throw bad(`steps[${i}]`, 'steps must increase');
   }
-  if (d.match && !d.match.header === !d.match.cookie) throw bad('match needs exactly one of header or cookie');
+  if (d.match && !d.match.header === !d.match.cookie) throw bad('match', 'match needs exactly one of header or cookie');
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { MeridianError, isMeridianError } from '../../src/core/errors/index.js';
 import type { ResourceService, Actor, WriteResult } from '../store/resource-service.js';
+import { invalid } from '../store/invalid.js';
 
 const TRIES = 5;
 
@@ -12,7 +13,7 @@ const TRIES = 5;
 export async function allocateVDomain(svc: ResourceService, body: unknown, actor: Actor, uuid: () => string = randomUUID): Promise<WriteResult> {
   const spec = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
   if (spec.uuid !== undefined) {
-    throw new MeridianError('MERIDIAN_ERR_CONTROLLER_INVALID', { kind: 'vdomain', field: 'uuid', reason: 'is allocated by the controller (use PUT /v1/vdomains/<uuid> to change one)' });
+    throw invalid('vdomain', 'uuid', 'is allocated by the controller (use PUT /v1/vdomains/<uuid> to change one)');
   }
   for (let i = 0; i < TRIES; i++) {
     const id = uuid();

@@ -23,7 +23,7 @@ export function zonesText(z: DnsZones): string {
 export function checkBindingZone(domain: string, z: DnsZones): void {
   const name = bare(domain);
   const zone = bare(z.zone);
-  const refuse = (reason: string) => new MeridianError('MERIDIAN_ERR_CONTROLLER_BINDING_ZONE', { domain, reason, zones: zonesText(z) });
+  const refuse = (reason: string) => new MeridianError('MERIDIAN_ERR_CONTROLLER_BINDING_ZONE', { domain, reason, zones: zonesText(z) }, { field: 'domain' });
   if (within(name, zone)) throw refuse(`it is in the gateway zone ${zone}, whose names are answered from virtual domains only`);
   const apex = z.delegated.map(bare).find((d) => name === d);
   if (apex) throw refuse(`it is the apex of the delegated zone ${apex}, which holds its SOA and NS (a CNAME cannot live there)`);

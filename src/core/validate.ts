@@ -64,15 +64,16 @@ function firstError(errors: ValueError[]): ValueError | undefined {
   return [...errors].sort((a, b) => rank(a) - rank(b) || b.path.split('/').length - a.path.split('/').length)[0];
 }
 
-export type Validated<T extends TSchema> = { ok: true; value: Static<T> } | { ok: false; field: string; reason: string };
+/** A failure names the field (`root` for the input as a whole) and its TypeBox path ('' = the whole input). */
+export type Validated<T extends TSchema> = { ok: true; value: Static<T> } | { ok: false; field: string; reason: string; path: string };
 
 /** Defaults first (stated in the schema), then a strict check; the input is not modified. */
 export function check<T extends TSchema>(schema: T, input: unknown, root = 'config'): Validated<T> {
   const value = Value.Default(schema, structuredClone(input));
   if (Value.Check(schema, value)) return { ok: true, value: value as Static<T> };
   const err = firstError([...Value.Errors(schema, value)]);
-  if (!err) return { ok: false, field: root, reason: 'is invalid' };
-  return { ok: false, ...explain(err, root) };
+  if (!err) return { ok: false, field: root, reason: 'is invalid', path: '' };
+  return { ok: false, ...explain(err, root), path: err.path };
 }
 
 /** Like check(), but throws MERIDIAN_ERR_CONFIG_INVALID naming the field and the reason. */

@@ -49,25 +49,25 @@ describe('authentication and roles', () => {
 });
 
 describe('validation of every kind', () => {
-  // One valid and one invalid body per kind, with the exact message the API must answer.
-  const cases: Array<{ kind: keyof typeof RESOURCES; id: string; valid: unknown; invalid: unknown; message: string }> = [
-    { kind: 'upstreams', id: 'v-up', valid: { nodes: [{ host: '127.0.0.1', port: 8080 }] }, invalid: { nodes: [{ host: '127.0.0.1', port: 70000 }] }, message: 'invalid upstream: nodes[0].port: must be <= 65535, got 70000' },
-    { kind: 'routes', id: 'v-route', valid: { paths: ['/v'], upstream_id: 'v-up' }, invalid: { upstream_id: 'v-up' }, message: 'invalid route: paths: is required' },
-    { kind: 'consumers', id: 'v-user', valid: { plugins: {} }, invalid: { plugins: {}, password: 'x' }, message: 'invalid consumer: password: unknown key' },
-    { kind: 'ssl', id: 'v-ssl', valid: { snis: ['*.v.example'], cert: CERT, key: 'K' }, invalid: { snis: [], cert: CERT, key: 'K' }, message: 'invalid ssl: snis: must have at least 1 item(s)' },
-    { kind: 'global_rules', id: 'v-rule', valid: { plugins: { cors: {} } }, invalid: { plugins: 'cors' }, message: 'invalid global_rule: plugins: must be an object, got string "cors"' },
-    { kind: 'regions', id: 'v-region', valid: { clusters: [{ name: 'c1' }] }, invalid: { cidrs: [{ cidr: 'ten/8' }] }, message: 'invalid region: cidrs[0].cidr: "ten/8" does not match ^([0-9]{1,3}(\\.[0-9]{1,3}){3}|[0-9a-fA-F:]+)/[0-9]{1,3}$' },
-    { kind: 'vdomains', id: '3f1c2b1e-1d2a-4c3b-8a4d-5e6f7a8b9c0d', valid: { policy: { type: 'nearest' } }, invalid: { policy: { type: 'closest' } }, message: 'invalid vdomain: policy.type: must be one of "nearest", "pinned", "weighted", "failover", got string "closest"' },
-    { kind: 'bindings', id: 'v.shop.example', valid: { vdomain: '3f1c2b1e-1d2a-4c3b-8a4d-5e6f7a8b9c0d' }, invalid: { vdomain: '' }, message: 'invalid binding: vdomain: must be at least 1 characters' },
-    { kind: 'deployments', id: 'v-dep', valid: { kind: 'backend', route: 'v-route', from: 'v-up', to: 'v-up2' }, invalid: { kind: 'backend', route: 'v-route', from: 'v-up', to: 'v-up2', steps: [5, 150] }, message: 'invalid deployment: steps[1]: must be <= 100, got 150' },
+  // One valid and one invalid body per kind, with the exact message and field the API must answer.
+  const cases: Array<{ kind: keyof typeof RESOURCES; id: string; valid: unknown; invalid: unknown; message: string; field: string }> = [
+    { kind: 'upstreams', id: 'v-up', valid: { nodes: [{ host: '127.0.0.1', port: 8080 }] }, invalid: { nodes: [{ host: '127.0.0.1', port: 70000 }] }, message: 'invalid upstream: nodes[0].port: must be <= 65535, got 70000', field: 'nodes[0].port' },
+    { kind: 'routes', id: 'v-route', valid: { paths: ['/v'], upstream_id: 'v-up' }, invalid: { upstream_id: 'v-up' }, message: 'invalid route: paths: is required', field: 'paths' },
+    { kind: 'consumers', id: 'v-user', valid: { plugins: {} }, invalid: { plugins: {}, password: 'x' }, message: 'invalid consumer: password: unknown key', field: 'password' },
+    { kind: 'ssl', id: 'v-ssl', valid: { snis: ['*.v.example'], cert: CERT, key: 'K' }, invalid: { snis: [], cert: CERT, key: 'K' }, message: 'invalid ssl: snis: must have at least 1 item(s)', field: 'snis' },
+    { kind: 'global_rules', id: 'v-rule', valid: { plugins: { cors: {} } }, invalid: { plugins: 'cors' }, message: 'invalid global_rule: plugins: must be an object, got string "cors"', field: 'plugins' },
+    { kind: 'regions', id: 'v-region', valid: { clusters: [{ name: 'c1' }] }, invalid: { cidrs: [{ cidr: 'ten/8' }] }, message: 'invalid region: cidrs[0].cidr: "ten/8" does not match ^([0-9]{1,3}(\\.[0-9]{1,3}){3}|[0-9a-fA-F:]+)/[0-9]{1,3}$', field: 'cidrs[0].cidr' },
+    { kind: 'vdomains', id: '3f1c2b1e-1d2a-4c3b-8a4d-5e6f7a8b9c0d', valid: { policy: { type: 'nearest' } }, invalid: { policy: { type: 'closest' } }, message: 'invalid vdomain: policy.type: must be one of "nearest", "pinned", "weighted", "failover", got string "closest"', field: 'policy.type' },
+    { kind: 'bindings', id: 'v.shop.example', valid: { vdomain: '3f1c2b1e-1d2a-4c3b-8a4d-5e6f7a8b9c0d' }, invalid: { vdomain: '' }, message: 'invalid binding: vdomain: must be at least 1 characters', field: 'vdomain' },
+    { kind: 'deployments', id: 'v-dep', valid: { kind: 'backend', route: 'v-route', from: 'v-up', to: 'v-up2' }, invalid: { kind: 'backend', route: 'v-route', from: 'v-up', to: 'v-up2', steps: [5, 150] }, message: 'invalid deployment: steps[1]: must be <= 100, got 150', field: 'steps[1]' },
   ];
 
-  it('each kind: a bad body is 400 with the coded, exact message; a good one is stored with defaults and an ETag', async () => {
+  it('each kind: a bad body is 400 with the coded, exact message and the field; a good one is stored with defaults and an ETag', async () => {
     await call(base, 'PUT', '/v1/upstreams/v-up2', { body: { nodes: [{ host: '127.0.0.1', port: 8081 }] } });
     for (const c of cases) {
       const bad = await call(base, 'PUT', `/v1/${c.kind}/${c.id}`, { body: c.invalid });
       expect(bad.status, c.kind).toBe(400);
-      expect(bad.body, c.kind).toEqual({ code: 'MERIDIAN_ERR_CONTROLLER_INVALID', message: c.message });
+      expect(bad.body, c.kind).toEqual({ code: 'MERIDIAN_ERR_CONTROLLER_INVALID', message: c.message, field: c.field });
       const good = await call(base, 'PUT', `/v1/${c.kind}/${c.id}`, { body: c.valid });
       expect(good.status, `${c.kind}: ${JSON.stringify(good.body)}`).toBe(201);
       const got = await call(base, 'GET', `/v1/${c.kind}/${c.id}`);
@@ -83,15 +83,20 @@ describe('validation of every kind', () => {
   it('malformed JSON, an id that disagrees with the URL, unknown kinds and semantic rules', async () => {
     expect((await call(base, 'PUT', '/v1/routes/x', { body: '{"paths":' })).body.code).toBe('MERIDIAN_ERR_CONTROLLER_BAD_JSON');
     const mismatch = await call(base, 'PUT', '/v1/routes/x', { body: { id: 'y', paths: ['/'] } });
-    expect(mismatch.body).toEqual({ code: 'MERIDIAN_ERR_CONTROLLER_KEY_MISMATCH', message: 'invalid route: id "y" does not match the id "x" in the URL' });
+    expect(mismatch.body).toEqual({ code: 'MERIDIAN_ERR_CONTROLLER_KEY_MISMATCH', message: 'invalid route: id "y" does not match the id "x" in the URL', field: 'id' });
     expect((await call(base, 'GET', '/v1/widgets')).status).toBe(404);
     const wildcard = await call(base, 'PUT', '/v1/routes/bad-path', { body: { paths: ['/ok', '/files/*.txt'], upstream_id: 'v-up2' } });
-    expect(wildcard.body).toEqual({ code: 'MERIDIAN_ERR_CONTROLLER_INVALID', message: 'invalid route: paths[1]: /files/*.txt: Wildcard must be the last character in the route' });
+    expect(wildcard.body).toEqual({ code: 'MERIDIAN_ERR_CONTROLLER_INVALID', message: 'invalid route: paths[1]: /files/*.txt: Wildcard must be the last character in the route', field: 'paths[1]' });
     expect((await call(base, 'GET', '/v1/routes/bad-path')).status).toBe(404);
     const weighted = await call(base, 'POST', '/v1/vdomains', { body: { policy: { type: 'weighted' } } });
-    expect(weighted.body).toEqual({ code: 'MERIDIAN_ERR_CONTROLLER_INVALID', message: 'invalid vdomain: policy.weights: weighted needs at least one cluster with a weight above 0' });
+    expect(weighted.body).toEqual({ code: 'MERIDIAN_ERR_CONTROLLER_INVALID', message: 'invalid vdomain: policy.weights: weighted needs at least one cluster with a weight above 0', field: 'policy.weights' });
     const gw = await call(base, 'PUT', '/v1/deployments/bad-gw', { body: { kind: 'gateway', from: 'a/b', to: 'a/c' } });
-    expect(gw.body).toEqual({ code: 'MERIDIAN_ERR_CONTROLLER_DEPLOY_INVALID', message: 'invalid deployment bad-gw: a gateway deployment needs vdomain' });
+    expect(gw.body).toEqual({ code: 'MERIDIAN_ERR_CONTROLLER_DEPLOY_INVALID', message: 'invalid deployment bad-gw: a gateway deployment needs vdomain', field: 'vdomain' });
+    const zoned = await call(base, 'PUT', '/v1/bindings/x.gw.example.net', { body: { vdomain: '3f1c2b1e-1d2a-4c3b-8a4d-5e6f7a8b9c0d' } });
+    expect([zoned.status, zoned.body.code, zoned.body.field]).toEqual([400, 'MERIDIAN_ERR_CONTROLLER_BINDING_ZONE', 'domain']);
+    // A body refused as a whole names no field.
+    const whole = await call(base, 'PUT', '/v1/routes/whole', { body: ['/a'] });
+    expect(whole.body).toEqual({ code: 'MERIDIAN_ERR_CONTROLLER_INVALID', message: 'invalid route: route: must be an object, got array ["/a"]' });
   });
 });
 
@@ -99,7 +104,7 @@ describe('references and concurrency', () => {
   it('a route needs its upstream; a referenced upstream cannot be deleted', async () => {
     const dangling = await call(base, 'PUT', '/v1/routes/r-ref', { body: { paths: ['/a'], upstream_id: 'nope' } });
     expect(dangling.status).toBe(400);
-    expect(dangling.body).toEqual({ code: 'MERIDIAN_ERR_CONTROLLER_MISSING_REFERENCE', message: 'invalid route r-ref: upstream_id refers to upstream nope, which does not exist' });
+    expect(dangling.body).toEqual({ code: 'MERIDIAN_ERR_CONTROLLER_MISSING_REFERENCE', message: 'invalid route r-ref: upstream_id refers to upstream nope, which does not exist', field: 'upstream_id' });
     expect((await call(base, 'PUT', '/v1/upstreams/u-ref', { body: { nodes: [{ host: '127.0.0.1', port: 9 }] } })).status).toBe(201);
     expect((await call(base, 'PUT', '/v1/routes/r-ref', { body: { paths: ['/a'], upstream_id: 'u-ref' } })).status).toBe(201);
     const del = await call(base, 'DELETE', '/v1/upstreams/u-ref');

@@ -6,7 +6,7 @@ import { call, startController, TOKENS } from './helpers.js';
 
 const servers = await useServers();
 let ctl: Controller;
-const apply = (body: unknown, token: string = TOKENS.admin) => call<{ code?: string; message?: string; resource?: string; items?: Array<{ kind: string; id: string; result: string }> }>(ctl.url, 'POST', '/v1/apply', { token, body });
+const apply = (body: unknown, token: string = TOKENS.admin) => call<{ code?: string; message?: string; field?: string; resource?: string; items?: Array<{ kind: string; id: string; result: string }> }>(ctl.url, 'POST', '/v1/apply', { token, body });
 const upstream = (id: string) => ({ kind: 'upstreams', spec: { id, nodes: [{ host: '127.0.0.1', port: 1 }] } });
 
 beforeAll(async () => {
@@ -43,13 +43,14 @@ describe('POST /v1/apply', () => {
   });
 
   it('refuses malformed sets with coded errors naming the resource', async () => {
-    expect((await apply({ resources: [upstream('d'), upstream('d')] })).body).toMatchObject({ code: 'MERIDIAN_ERR_CONTROLLER_APPLY_INVALID', message: 'invalid apply request: upstreams/d is named twice' });
-    expect((await apply({ resources: [{ kind: 'gizmos', spec: {} }] })).body.code).toBe('MERIDIAN_ERR_CONTROLLER_APPLY_INVALID');
+    expect((await apply({ resources: [upstream('d'), upstream('d')] })).body).toEqual({ code: 'MERIDIAN_ERR_CONTROLLER_APPLY_INVALID', message: 'invalid apply request: upstreams/d is named twice', field: 'resources[1]' });
+    expect((await apply({ resources: [{ kind: 'gizmos', spec: {} }] })).body).toMatchObject({ code: 'MERIDIAN_ERR_CONTROLLER_APPLY_INVALID', field: 'resources[0].kind' });
     expect((await apply({ resources: [], prune: { kinds: ['nope'] } })).body.code).toBe('MERIDIAN_ERR_CONTROLLER_APPLY_INVALID');
     expect((await apply({ resources: [], extra: 1 })).status).toBe(400);
     const bad = await apply({ resources: [upstream('ok'), { kind: 'upstreams', spec: { id: 'bad', nodes: 'x' } }] });
     expect(bad.status).toBe(400);
-    expect(bad.body.resource).toBe('upstreams/bad');
+    // The field is within the resource named.
+    expect(bad.body).toEqual({ code: 'MERIDIAN_ERR_CONTROLLER_INVALID', message: 'upstreams/bad: invalid upstream: nodes: must be an array, got string "x"', field: 'nodes', resource: 'upstreams/bad' });
   });
 
   it('refuses, whole, a set larger than one etcd transaction can hold', async () => {

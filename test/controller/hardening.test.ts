@@ -42,7 +42,7 @@ describe('request bodies', () => {
       expect((await call(base, 'DELETE', `/v1/upstreams/${id}`)).status, `${length}`).toBe(200);
     }
     const tooLong = await call(base, 'POST', '/v1/upstreams', { body: { id: 'x'.repeat(ID_MAX_LENGTH + 1), nodes: [{ host: '127.0.0.1', port: 1 }] } });
-    expect(tooLong.body).toEqual({ code: 'MERIDIAN_ERR_CONTROLLER_INVALID', message: `invalid upstream: id: must be at most ${ID_MAX_LENGTH} characters` });
+    expect(tooLong.body).toEqual({ code: 'MERIDIAN_ERR_CONTROLLER_INVALID', message: `invalid upstream: id: must be at most ${ID_MAX_LENGTH} characters`, field: 'id' });
   });
 
   it('the audit log keeps the value before and after a change, and names what changed', async () => {
@@ -72,9 +72,11 @@ describe('route checks', () => {
       expect(r.status, pattern).toBe(400);
       expect(r.body.code, pattern).toBe('MERIDIAN_ERR_CONTROLLER_INVALID');
       expect(r.body.message, pattern).toMatch(/^invalid route: vars\[1\]\.value: .*can backtrack super-linearly/);
+      expect(r.body.field, pattern).toBe('vars[1].value');
     }
     const split = await call(base, 'PUT', '/v1/routes/redos-split', { body: { paths: ['/r'], upstream_id: 'u', split: { upstream_id: 'u', match: [{ source: 'cookie', name: 'c', op: 'regex', value: '^(a+)+$' }] } } });
     expect(split.body.message).toMatch(/^invalid route: split\.match\[0\]\.value: nested quantifier/);
+    expect(split.body.field).toBe('split.match[0].value');
     for (const [i, pattern] of ['^v[0-9]+$', '^(beta|canary)$'].entries()) {
       const ok = await call(base, 'PUT', `/v1/routes/safe-${i}`, { body: { paths: ['/r'], upstream_id: 'u', vars: [{ source: 'header', name: 'x-v', op: 'regex', value: pattern }] } });
       expect(ok.status, pattern).toBe(201);
@@ -83,9 +85,9 @@ describe('route checks', () => {
 
   it('paths with an empty or a repeated parameter name are refused', async () => {
     const empty = await call(base, 'PUT', '/v1/routes/p-empty', { body: { paths: ['/a/:/b'], upstream_id: 'u' } });
-    expect(empty.body).toEqual({ code: 'MERIDIAN_ERR_CONTROLLER_INVALID', message: 'invalid route: paths[0]: /a/:/b: empty parameter name at position 3' });
+    expect(empty.body).toEqual({ code: 'MERIDIAN_ERR_CONTROLLER_INVALID', message: 'invalid route: paths[0]: /a/:/b: empty parameter name at position 3', field: 'paths[0]' });
     const twice = await call(base, 'PUT', '/v1/routes/p-twice', { body: { paths: ['/ok', '/u/:id/:id'], upstream_id: 'u' } });
-    expect(twice.body).toEqual({ code: 'MERIDIAN_ERR_CONTROLLER_INVALID', message: 'invalid route: paths[1]: /u/:id/:id: parameter :id appears twice' });
+    expect(twice.body).toEqual({ code: 'MERIDIAN_ERR_CONTROLLER_INVALID', message: 'invalid route: paths[1]: /u/:id/:id: parameter :id appears twice', field: 'paths[1]' });
     expect((await call(base, 'PUT', '/v1/routes/p-ok', { body: { paths: ['/u/:id/:name', '/t/::x/:y'], upstream_id: 'u' } })).status).toBe(201);
   });
 });

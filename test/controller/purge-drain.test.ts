@@ -90,8 +90,8 @@ describe('drain', () => {
   });
 
   it('rejects an unknown datacenter and a bad body', async () => {
-    expect((await call(base, 'POST', '/v1/drain', { body: { service: 'api', instance: 'x', datacenter: 'mars' } })).body).toEqual({ code: 'MERIDIAN_ERR_CONTROLLER_UNKNOWN_DATACENTER', message: 'no region has Consul datacenter mars' });
-    expect((await call(base, 'POST', '/v1/drain', { body: { service: 'api' } })).body).toEqual({ code: 'MERIDIAN_ERR_CONTROLLER_INVALID', message: 'invalid drain request: instance: is required' });
+    expect((await call(base, 'POST', '/v1/drain', { body: { service: 'api', instance: 'x', datacenter: 'mars' } })).body).toEqual({ code: 'MERIDIAN_ERR_CONTROLLER_UNKNOWN_DATACENTER', message: 'no region has Consul datacenter mars', field: 'datacenter' });
+    expect((await call(base, 'POST', '/v1/drain', { body: { service: 'api' } })).body).toEqual({ code: 'MERIDIAN_ERR_CONTROLLER_INVALID', message: 'invalid drain request: instance: is required', field: 'instance' });
     expect((await call(base, 'POST', '/v1/drain', { token: 'tok-read', body: {} })).status).toBe(403);
   });
 });

@@ -109,9 +109,9 @@ describe('consumer secrets', () => {
     // The marker with nothing stored behind it is refused, never stored as a secret.
     const orphan = await call(base, 'PUT', '/v1/consumers/bob', { token: TOKENS.write, body: { plugins: { 'hmac-auth': { secret: REDACTED } } } });
     expect(orphan.status).toBe(400);
-    expect(orphan.body).toEqual({ code: 'MERIDIAN_ERR_CONTROLLER_INVALID', message: 'invalid consumer: plugins.hmac-auth.secret: is the redaction marker and no stored value exists to keep' });
+    expect(orphan.body).toEqual({ code: 'MERIDIAN_ERR_CONTROLLER_INVALID', message: 'invalid consumer: plugins.hmac-auth.secret: is the redaction marker and no stored value exists to keep', field: 'plugins.hmac-auth.secret' });
     const short = await call(base, 'PUT', '/v1/consumers/bob', { token: TOKENS.write, body: { plugins: { 'key-auth': { key: 'short' } } } });
-    expect(short.body).toEqual({ code: 'MERIDIAN_ERR_CONTROLLER_INVALID', message: 'invalid consumer: plugins.key-auth.key: must be at least 8 characters' });
+    expect(short.body).toEqual({ code: 'MERIDIAN_ERR_CONTROLLER_INVALID', message: 'invalid consumer: plugins.key-auth.key: must be at least 8 characters', field: 'plugins.key-auth.key' });
   });
 
   it('the audit log says what changed, secrets named but never shown', async () => {

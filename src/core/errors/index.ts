@@ -23,25 +23,43 @@ export function formatMessage(template: string, params: ErrorParams): string {
   return template.replace(/\{(\w+)\}/g, (whole, name: string) => (name in params ? String(params[name]) : whole));
 }
 
-/** An error from the catalogue: stable code, rendered message, HTTP status. */
+/**
+ * Where an error is about one field of the input: its path as the messages write it, dots
+ * between keys and `[n]` for array items (`nodes[0].port`, `plugins.key-auth.key`), relative to
+ * the body (the resource) itself; keys are written as they are.
+ */
+export interface ErrorOptions {
+  cause?: unknown;
+  field?: string;
+}
+
+/** The JSON body every HTTP surface answers with; `field` only when the error is about one. */
+export interface ErrorBody {
+  code: string;
+  message: string;
+  field?: string;
+}
+
+/** An error from the catalogue: stable code, rendered message, HTTP status, and the field it is about if one. */
 export class MeridianError extends Error {
   readonly code: string;
   readonly status: number;
   readonly params: ErrorParams;
+  readonly field: string | undefined;
 
-  constructor(code: string, params: ErrorParams = {}, options?: { cause?: unknown }) {
+  constructor(code: string, params: ErrorParams = {}, options: ErrorOptions = {}) {
     const spec = CATALOGUE[code];
     if (!spec) throw new Error(`unknown error code ${code}`);
-    super(formatMessage(spec.message, params), options);
+    super(formatMessage(spec.message, params), options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'MeridianError';
     this.code = code;
     this.status = spec.status;
     this.params = params;
+    this.field = options.field;
   }
 
-  /** The JSON body every HTTP surface answers with. */
-  toJSON(): { code: string; message: string } {
-    return { code: this.code, message: this.message };
+  toJSON(): ErrorBody {
+    return { code: this.code, message: this.message, ...(this.field !== undefined ? { field: this.field } : {}) };
   }
 }
 
