@@ -8,8 +8,9 @@ export interface Who {
   role: Role;
 }
 
+/** An error answer: its code, message and, when it is about one field, that field (`nodes[0].port`). */
 export class ApiError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
+  constructor(readonly status: number, readonly code: string, message: string, readonly field?: string) {
     super(message);
   }
 }
@@ -50,8 +51,8 @@ export async function apiCall<T>(method: string, path: string, opts: CallOptions
       session.clear();
       dispatchEvent(new Event(SIGNED_OUT));
     }
-    const e = body as { code?: string; message?: string };
-    throw new ApiError(res.status, e.code ?? `HTTP_${res.status}`, e.message ?? res.statusText);
+    const e = body as { code?: string; message?: string; field?: unknown };
+    throw new ApiError(res.status, e.code ?? `HTTP_${res.status}`, e.message ?? res.statusText, typeof e.field === 'string' ? e.field : undefined);
   }
   return { body: body as T, etag: res.headers.get('etag') };
 }
@@ -70,14 +71,4 @@ export interface Listed<T> {
   id: string;
   revision: number;
   value: T;
-}
-export interface Route {
-  id: string;
-  description?: string;
-  hosts?: string[];
-  paths: string[];
-  methods?: string[];
-  priority?: number;
-  upstream_id?: string;
-  [field: string]: unknown;
 }

@@ -5,7 +5,7 @@ import { ApiError, api, apiCall, type Role } from './api';
 import { KINDS, mayWrite, type KindView } from './kinds';
 import { lineDiff } from './line-diff';
 import { navigate } from './nav';
-import { errorField, errorTarget, isObject, prune, resourceSchema, type JsonSchema } from './schema';
+import { errorTarget, isObject, prune, resourceSchema, type JsonSchema } from './schema';
 import { SchemaForm, type FieldError } from './schema-form';
 
 type Value = Record<string, unknown>;
@@ -103,7 +103,8 @@ export function ResourcePage(props: { view: KindView; id: string | null; role: R
       }
     } catch (err) {
       const e = err as Error;
-      const field = err instanceof ApiError && err.status === 400 ? errorField(err, view.one) : undefined;
+      // The API names the field a refusal is about (`field` of its error body).
+      const field = err instanceof ApiError ? err.field : undefined;
       const at = field !== undefined && schema ? errorTarget(schema, field) : '';
       // Changed by someone else since it was read: the stored version is read again, so the next
       // review compares the edit with it (and the next save names its revision).

@@ -53,7 +53,7 @@ export function widgetOf(s: JsonSchema): Widget {
   return 'yaml';
 }
 
-/** A field name as the API's messages write it: `nodes[0].port`, `plugins.key-auth.key`. */
+/** A field's path as the API's errors name it (`field`): `nodes[0].port`, `plugins.key-auth.key`. */
 export const childPath = (parent: string, key: string | number): string =>
   typeof key === 'number' ? `${parent}[${key}]` : parent === '' ? key : `${parent}.${key}`;
 
@@ -78,21 +78,6 @@ export function errorTarget(root: JsonSchema, field: string): string {
     at = childPath(at, seg);
   }
   return at;
-}
-
-/**
- * The field a 400 names, from the catalogue's messages (src/core/errors/controller.ts):
- * `invalid <kind>: <field>: <reason>`, `invalid <kind>: <field> "<v>" does not match the id ...`,
- * `invalid <kind> <id>: <field> refers to <kind> <id>, which does not exist`.
- */
-export function errorField(e: ApiError, singular: string): string | undefined {
-  const m =
-    e.code === 'MERIDIAN_ERR_CONTROLLER_INVALID' ? /^invalid [a-z_]+: (.+?): /.exec(e.message)
-      : e.code === 'MERIDIAN_ERR_CONTROLLER_KEY_MISMATCH' ? /^invalid [a-z_]+: (\S+) "/.exec(e.message)
-        : e.code === 'MERIDIAN_ERR_CONTROLLER_MISSING_REFERENCE' ? /^invalid [a-z_]+ \S+: (\S+) refers to /.exec(e.message)
-          : null;
-  // A whole-body error names the kind itself ("invalid route: route: must be an object").
-  return m?.[1] === singular ? undefined : m?.[1];
 }
 
 export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
