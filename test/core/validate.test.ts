@@ -20,12 +20,16 @@ describe('validate', () => {
 
   it('reports unknown keys before type noise, with the exact field', () => {
     const r = check(Route, { id: 'r1', paths: ['/a'], upstream_id: 'u', colour: 1, priority: 'high' }, 'route');
-    expect(r).toEqual({ ok: false, field: 'colour', reason: 'unknown key' });
+    expect(r).toEqual({ ok: false, field: 'colour', reason: 'unknown key', path: '/colour' });
   });
 
   it('reports a bad enum with the allowed values', () => {
     const r = check(Upstream, { id: 'u', type: 'random' }, 'upstream');
-    expect(r).toEqual({ ok: false, field: 'type', reason: 'must be one of "roundrobin", "least_conn", "ewma", "chash", got string "random"' });
+    expect(r).toEqual({ ok: false, field: 'type', reason: 'must be one of "roundrobin", "least_conn", "ewma", "chash", got string "random"', path: '/type' });
+  });
+
+  it('a value refused as a whole is named by the root, with the empty path', () => {
+    expect(check(Route, ['/a'], 'route')).toEqual({ ok: false, field: 'route', reason: 'must be an object, got array ["/a"]', path: '' });
   });
 
   it('reports a pattern mismatch', () => {
@@ -72,6 +76,14 @@ describe('error catalogue', () => {
     const e = new MeridianError('MERIDIAN_ERR_STORE_CONFLICT', { key: 'routes/a', expected: 3, actual: '5' });
     expect(e.toJSON()).toEqual({ code: 'MERIDIAN_ERR_STORE_CONFLICT', message: 'revision conflict on routes/a: expected 3, found 5' });
     expect(() => new MeridianError('MERIDIAN_ERR_NOPE')).toThrow('unknown error code');
+  });
+
+  it('carries the field an error is about, when given, beside the unchanged code and message', () => {
+    const cause = new Error('under');
+    const e = new MeridianError('MERIDIAN_ERR_CONTROLLER_INVALID', { kind: 'upstream', field: 'nodes[0].port', reason: 'must be <= 65535' }, { field: 'nodes[0].port', cause });
+    expect(e.toJSON()).toEqual({ code: 'MERIDIAN_ERR_CONTROLLER_INVALID', message: 'invalid upstream: nodes[0].port: must be <= 65535', field: 'nodes[0].port' });
+    expect(e.cause).toBe(cause);
+    expect(Object.hasOwn(new MeridianError('MERIDIAN_ERR_CONTROLLER_UNAUTHORIZED').toJSON(), 'field')).toBe(false);
   });
 });
 
