@@ -1,6 +1,7 @@
 import type { Consumer, GlobalRule, ResourceKind, Route, Upstream } from '../../src/core/model/index.js';
-import { MeridianError, isMeridianError } from '../../src/core/errors/index.js';
+import { isMeridianError } from '../../src/core/errors/index.js';
 import { builtinRegistry } from '../../src/plugins/index.js';
+import { invalid } from './invalid.js';
 
 /**
  * The gateways run each plugin's schema and config check when they build a region's config,
@@ -29,7 +30,7 @@ export function checkPluginConfigs(kind: ResourceKind, value: unknown): void {
 function checkMap(kind: string, path: string, map: PluginMap, isConfig: (name: string) => boolean = () => true): void {
   for (const [name, config] of Object.entries(map ?? {})) {
     if (registry.get(name) === undefined) {
-      throw new MeridianError('MERIDIAN_ERR_CONTROLLER_INVALID', { kind, field: `${path}.${name}`, reason: `unknown plugin (known: ${registry.names().join(', ')})` });
+      throw invalid(kind, `${path}.${name}`, `unknown plugin (known: ${registry.names().join(', ')})`);
     }
     if (!isConfig(name)) continue;
     try {
@@ -39,7 +40,7 @@ function checkMap(kind: string, path: string, map: PluginMap, isConfig: (name: s
       const { field, reason } = err.params as { field?: string; reason?: string };
       // A field equal to the plugin's name is the config as a whole (validate.ts names the root so).
       const at = field && field !== name ? `${path}.${name}.${field}` : `${path}.${name}`;
-      throw new MeridianError('MERIDIAN_ERR_CONTROLLER_INVALID', { kind, field: at, reason: reason ?? err.message });
+      throw invalid(kind, at, reason ?? err.message);
     }
   }
 }

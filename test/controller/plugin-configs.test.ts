@@ -35,6 +35,7 @@ describe('plugin configs on write', () => {
       expect(r.status, path).toBe(400);
       expect(r.body.code, path).toBe('MERIDIAN_ERR_CONTROLLER_INVALID');
       expect(r.body.message, path).toMatch(message);
+      expect(r.body.field, path).toBe(path === '/v1/routes/redos-inline' ? 'upstream.plugins.proxy-rewrite.regex_uri[0]' : 'plugins.proxy-rewrite.regex_uri[0]');
       expect((await call(base, 'GET', path)).status, path).toBe(404);
     }
   });
@@ -50,8 +51,10 @@ describe('plugin configs on write', () => {
     const bad = await call(base, 'PUT', '/v1/routes/bad-uri', { body: { paths: ['/r'], upstream_id: 'u', plugins: { 'proxy-rewrite': { uri: 'no-slash' } } } });
     expect(bad.status).toBe(400);
     expect(bad.body.message).toMatch(/^invalid route: plugins\.proxy-rewrite\.uri: /);
+    expect(bad.body.field).toBe('plugins.proxy-rewrite.uri');
     const unknown = await call(base, 'PUT', '/v1/routes/unknown-plugin', { body: { paths: ['/r'], upstream_id: 'u', plugins: { 'no-such-plugin': {} } } });
     expect(unknown.status).toBe(400);
     expect(unknown.body.message).toMatch(/^invalid route: plugins\.no-such-plugin: unknown plugin/);
+    expect(unknown.body.field).toBe('plugins.no-such-plugin');
   });
 });
