@@ -23,13 +23,13 @@ export function formatMessage(template: string, params: ErrorParams): string {
   return template.replace(/\{(\w+)\}/g, (whole, name: string) => (name in params ? String(params[name]) : whole));
 }
 
-/**
- * Where an error is about one field of the input: its path as the messages write it, dots
- * between keys and `[n]` for array items (`nodes[0].port`, `plugins.key-auth.key`), relative to
- * the body (the resource) itself; keys are written as they are.
- */
 export interface ErrorOptions {
   cause?: unknown;
+  /**
+   * The field of the input the error is about, if one: its path as the messages write it, dots
+   * between keys and `[n]` for array items (`nodes[0].port`, `plugins.key-auth.key`), relative
+   * to the body (the resource) itself; keys are written as they are.
+   */
   field?: string;
 }
 
