@@ -1,6 +1,6 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Agent, request } from 'undici';
+import { request, type Agent } from 'undici';
 import { eventually, freePort } from '../../harness/index.js';
 import { spawnMeridian } from '../../harness/cli.js';
 
