@@ -26,6 +26,9 @@ interface GatewayNode {
   dir: string;
 }
 
+/** Gateways started and not yet stopped: a run that fails half-way stops them in its finally. */
+const running = new Set<GatewayNode>();
+
 /** `meridian gateway` from the compiled CLI when the bench runs compiled, else from the TS sources via tsx. */
 function meridianArgs(): string[] {
   return import.meta.url.endsWith('.js') ? [fileURLToPath(new URL('../src/cli/main.js', import.meta.url))] : ['--import', 'tsx', join(PROJECT_ROOT, 'src', 'cli', 'main.ts')];
@@ -64,17 +67,25 @@ async function startNode(redis: string, config: Record<string, unknown>): Promis
       if (workerPid && status.config?.revision === config.revision) {
         const probe = await fetch(`${url}/x`, { headers: { apikey: KEY } });
         await probe.arrayBuffer();
-        if (probe.status < 500) return { url, proc, workerPid, output: () => out, dir };
+        if (probe.status < 500) {
+          const node = { url, proc, workerPid, output: () => out, dir };
+          running.add(node);
+          return node;
+        }
       }
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) throw new Error(`meridian gateway not serving in 60 s: ${out.slice(-2000)}`);
+    if (Date.now() > deadline) {
+      proc.kill('SIGKILL');
+      throw new Error(`meridian gateway not serving in 60 s: ${out.slice(-2000)}`);
+    }
     await new Promise((r) => setTimeout(r, 200));
   }
 }
 
 async function stopNode(n: GatewayNode): Promise<void> {
+  running.delete(n);
   if (n.proc.exitCode === null && n.proc.signalCode === null) {
     const exited = new Promise((r) => n.proc.once('exit', r));
     n.proc.kill('SIGTERM');
@@ -223,6 +234,7 @@ export const pluginsBench: Benchmark = {
         details: { rounds: ROUNDS, round_s: 1, runs, worker_cpu_us_per_request: { none: cpuUs('none'), strict: cpuUs('strict'), batched: cpuUs('batched'), strict_keys: cpuUs('strict_keys') }, median_round_ratio: { strict: perRound('strict'), batched: perRound('batched'), strict_keys: perRound('strict_keys') }, tenants: TENANTS, redis_round_trips_per_request: trips, non2xx_with_plugins: non2xx, accuracy, limit: L, window_ms: windowMs, gateways: 3 },
       };
     } finally {
+      await Promise.all([...running].map(stopNode));
       // Before the servers go: a client left connected would retry for ever.
       redis?.disconnect();
       up.server.closeAllConnections();
