@@ -34,6 +34,9 @@ export async function startPluginGateway(opts: { dir: string; name: string; redi
     listen: { http: port6 === undefined ? `127.0.0.1:${port}` : [`127.0.0.1:${port}`, `[::1]:${port6}`] },
     admin: { listen: `127.0.0.1:${adminPort}` },
     workers: 1,
+    // Longer than any pause in a test (a loaded machine can take seconds between two requests):
+    // a client must never reuse a connection the gateway is closing as idle at that moment.
+    limits: { keepalive_timeout_ms: 60_000 },
     ...(opts.redisUrl ? { redis: opts.redisUrl } : {}),
     config: { source: 'file', file: opts.routesFile ?? join(opts.dir, 'routes.yaml'), snapshot_file: join(opts.dir, `snap-${opts.name}.json`), debounce_ms: 20 },
     drain: { grace_ms: 0, timeout_ms: 1_000 },
