@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-/** A real upstream: echoes method, path and headers as JSON; status from ?status=. */
+/** A real upstream: echoes method, url, headers and body as JSON, counts hits; its status set with setStatus(). */
 export async function echoUpstream(): Promise<{ url: string; hits: () => number; setStatus: (s: number) => void; close(): Promise<void> }> {
   let hits = 0;
   let status = 200;
