@@ -62,6 +62,8 @@ export class CompiledChain {
   readonly empty: boolean;
   private readonly steps: Record<Phase, Step[]>;
   private readonly byConsumer = new WeakMap<Consumer, CompiledChain>();
+  /** The outcome of a request no plugin stopped, shared (read only) instead of one object per request. */
+  private readonly passed: RequestOutcome = Object.freeze({ chain: this, stop: undefined });
 
   constructor(
     private readonly registry: PluginRegistry,
@@ -121,10 +123,11 @@ export class CompiledChain {
 
   /** The chain with the authenticated consumer's plugins merged in (cached per consumer). */
   withConsumer(consumer: Consumer): CompiledChain {
-    if (!consumer.plugins || Object.keys(consumer.plugins).length === 0) return this;
+    // Looked up first: the per-request path allocates nothing (no Object.keys array).
     let chain = this.byConsumer.get(consumer);
-    if (!chain) {
-      chain = this.registry.compile({ ...this.layers, consumer: consumer.plugins }, `${this.where} + consumer ${consumer.username}`);
+    if (chain === undefined) {
+      const none = !consumer.plugins || Object.keys(consumer.plugins).length === 0;
+      chain = none ? this : this.registry.compile({ ...this.layers, consumer: consumer.plugins }, `${this.where} + consumer ${consumer.username}`);
       this.byConsumer.set(consumer, chain);
     }
     return chain;
@@ -150,7 +153,8 @@ export class CompiledChain {
 
   private beforeProxy(ctx: RequestContext): MaybePromise<RequestOutcome> {
     const stop = this.runPhase('before_proxy', ctx);
-    return isThenable(stop) ? stop.then((s) => ({ chain: this, stop: s })) : { chain: this, stop };
+    if (isThenable(stop)) return stop.then((s) => (s ? { chain: this, stop: s } : this.passed));
+    return stop ? { chain: this, stop } : this.passed;
   }
 
   /**

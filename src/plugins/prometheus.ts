@@ -17,9 +17,21 @@ const latency = new LocalHistogram('meridian_plugin_request_duration_seconds', '
 registerLocal(pluginMetrics, requests, latency);
 
 const consumersSeen = new Set<string>();
-// Bounded like the label values themselves: routes x upstreams x (max_consumers + 2) x codes.
-const counters = new Map<string, CounterSeries>();
-const histograms = new Map<string, HistogramSeries>();
+// Series found per request without building a key string (a fresh string is hashed again on
+// every lookup): route object -> upstream id -> consumer label -> status, each a config string
+// or a number. Bounded like the label values: routes x upstreams x (max_consumers + 2) x codes.
+const counters = new WeakMap<object, Map<string, Map<string, Map<number, CounterSeries>>>>();
+const histograms = new WeakMap<object, Map<string, HistogramSeries>>();
+
+/** The map under `key`, made on first use (no closure: this runs per request). */
+function inner<K, K2, V>(map: Map<K, Map<K2, V>>, key: K): Map<K2, V> {
+  let v = map.get(key);
+  if (v === undefined) {
+    v = new Map();
+    map.set(key, v);
+  }
+  return v;
+}
 
 /** The label value: a config id, or "other" past the cap so a consumer list never explodes a series set. */
 function consumerLabel(ctx: RequestContext, cfg: PrometheusConfig): string {
@@ -38,24 +50,32 @@ function elapsedSeconds(startedAt: number): number {
 }
 
 function log(ctx: RequestContext, cfg: PrometheusConfig): void {
-  const route = ctx.route.id;
+  const route = ctx.route;
   const upstream = ctx.upstreamId ?? '';
   const status = ctx.status ?? 0;
-  const code = status >= 100 && status <= 599 ? String(status) : 'other';
+  const known = status >= 100 && status <= 599 ? status : -1;
   const consumer = consumerLabel(ctx, cfg);
-  // One series per label set, found by a string key built without an object.
-  const ck = `${route}\0${upstream}\0${consumer}\0${code}`;
-  let c = counters.get(ck);
-  if (!c) {
-    c = requests.series_({ route, upstream, consumer, code });
-    counters.set(ck, c);
+  let byUpstream = counters.get(route);
+  if (byUpstream === undefined) {
+    byUpstream = new Map();
+    counters.set(route, byUpstream);
+  }
+  const byStatus = inner(inner(byUpstream, upstream), consumer);
+  let c = byStatus.get(known);
+  if (c === undefined) {
+    c = requests.series_({ route: route.id, upstream, consumer, code: known < 0 ? 'other' : String(known) });
+    byStatus.set(known, c);
   }
   c.value++;
-  const hk = `${route}\0${upstream}`;
-  let h = histograms.get(hk);
-  if (!h) {
-    h = latency.series_({ route, upstream });
-    histograms.set(hk, h);
+  let byRoute = histograms.get(route);
+  if (byRoute === undefined) {
+    byRoute = new Map();
+    histograms.set(route, byRoute);
+  }
+  let h = byRoute.get(upstream);
+  if (h === undefined) {
+    h = latency.series_({ route: route.id, upstream });
+    byRoute.set(upstream, h);
   }
   h.observe(elapsedSeconds(ctx.startedAt));
 }

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import { Strict } from '../core/model/index.js';
 import type { Plugin, RequestContext } from './contract.js';
@@ -37,7 +37,9 @@ export function nextTraceparent(incoming: string | undefined, sampleRatio: numbe
 
 function rewrite(ctx: RequestContext, cfg: RequestIdConfig): undefined {
   const incoming = cfg.trust_incoming ? header(ctx.req, cfg.header) : undefined;
-  const requestId = incoming && ID.test(incoming) ? incoming : ctx.requestId;
+  // The gateway's own id, unless it is the client's header taken as is (not trusted, or not a valid id).
+  const own = ID.test(ctx.requestId) && ctx.requestId !== header(ctx.req, 'x-request-id') ? ctx.requestId : randomUUID();
+  const requestId = incoming && ID.test(incoming) ? incoming : own;
   ctx.upstreamHeaders[cfg.header] = requestId;
   ctx.responseHeaders[cfg.header] = requestId;
   const info: Partial<TraceInfo> = { requestId };

@@ -7,7 +7,7 @@ import { builtinRegistry } from '../../src/plugins/index.js';
 import { hashPassword } from '../../src/plugins/basic-auth.js';
 import { isMeridianError } from '../../src/core/errors/index.js';
 import { eventually, useServers } from '../harness/index.js';
-import { echoUpstream } from './helpers/gateway.js';
+import { echoUpstream } from './helpers/upstream.js';
 import { startPluginGateway, type PluginGateway } from './helpers/meridian-gateway.js';
 
 /**

@@ -1,13 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { createHash, createHmac, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { request } from 'undici';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { builtinRegistry } from '../../src/plugins/index.js';
 import { hashPassword } from '../../src/plugins/basic-auth.js';
 import type { Consumer } from '../../src/core/model/index.js';
-import { echoUpstream, miniGateway, route, type MiniGateway } from './helpers/gateway.js';
-import { testServices } from './helpers/services.js';
+import { echoUpstream } from './helpers/upstream.js';
+import { callRoute, DataPlane, startPluginGateway, type PluginGateway } from './helpers/meridian-gateway.js';
 
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -18,14 +20,21 @@ const ec521 = generateKeyPairSync('ec', { namedCurve: 'P-521' });
 const ed = generateKeyPairSync('ed25519');
 const spki = (k: { publicKey: KeyObject }) => k.publicKey.export({ type: 'spki', format: 'pem' }).toString();
 const HMAC_SECRET = 'a-shared-secret-of-some-length';
-const holder: { list: Consumer[] } = { list: [] };
 const registry = builtinRegistry();
-const services = testServices(holder);
+const dir = mkdtempSync(join(tmpdir(), 'meridian-auth-'));
 let upstream: Awaited<ReturnType<typeof echoUpstream>>;
-const gateways: Record<string, MiniGateway> = {};
+let gateway: PluginGateway | undefined;
+/** The routes and consumers `meridian gateway` serves (one worker, file config); `consumers` is the snapshot's list. */
+const plane = new DataPlane(join(dir, 'routes.yaml'), () => (gateway ? [gateway] : []));
+const holder = { get list(): Consumer[] { return plane.consumers as Consumer[]; } };
+/** A new consumers snapshot, served once this resolves. */
+async function setConsumers(list: Consumer[]): Promise<void> {
+  plane.consumers = list;
+  await plane.apply();
+}
 
 beforeAll(async () => {
-  holder.list = [
+  plane.consumers = [
     { username: 'alice', plugins: { 'key-auth': { key: 'alice-key-123456' }, 'basic-auth': { username: 'alice', password_hash: await hashPassword('wonderland', 1024) } } },
     { username: 'bob', plugins: { 'key-auth': { key_hash: `sha256:${createHash('sha256').update('bob-key-abcdefgh').digest('hex')}` }, 'basic-auth': { username: 'bob', password: 'builder-pw' } } },
     { username: 'carol', plugins: { 'hmac-auth': { username: 'carol-key', secret: HMAC_SECRET } } },
@@ -43,35 +52,33 @@ beforeAll(async () => {
     { username: 'wrongtype', plugins: { 'jwt-auth': { key: 'wrongtype', algorithm: 'ES256', public_key: spki(rsaPs) } } },
     { username: 'short', plugins: { 'jwt-auth': { key: 'short', algorithm: 'RS256', public_key: spki(rsa1024) } } },
   ];
-  await registry.init(services);
   upstream = await echoUpstream();
-  const mk = async (name: string, plugins: Record<string, unknown>) => {
-    gateways[name] = await miniGateway({ registry, route: route(name, plugins), upstreamUrl: upstream.url });
-  };
-  await mk('key', { 'key-auth': { hide_credentials: true } });
-  await mk('basic', { 'basic-auth': {} });
-  await mk('hmac', { 'hmac-auth': { clock_skew: 60 } });
-  await mk('hmacbody', { 'hmac-auth': { validate_request_body: true } });
-  await mk('jwt', { 'jwt-auth': { leeway_s: 0 } });
-});
+  plane
+    .route('key', { 'key-auth': { hide_credentials: true } }, upstream.url)
+    .route('basic', { 'basic-auth': {} }, upstream.url)
+    .route('hmac', { 'hmac-auth': { clock_skew: 60 } }, upstream.url)
+    .route('hmacbody', { 'hmac-auth': { validate_request_body: true } }, upstream.url)
+    .route('jwt', { 'jwt-auth': { leeway_s: 0 } }, upstream.url)
+    .write();
+  gateway = await startPluginGateway({ dir, name: 'gw-auth' });
+}, 60_000);
 
 afterAll(async () => {
-  await Promise.all(Object.values(gateways).map((g) => g.close()));
+  await gateway?.stop();
   await upstream.close();
-  await registry.close();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 async function get(g: string, path = '/', headers: Record<string, string> = {}, method = 'GET', body?: string) {
-  const r = await request(`${gateways[g]!.url}${path}`, { method: method as 'GET', headers, body });
-  const text = await r.body.text();
-  const json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  const r = await callRoute(gateway!, g, { path, headers, method, body });
+  const json = r.text ? (JSON.parse(r.text) as Record<string, unknown>) : {};
   // A coded error names the request it answers, as the x-request-id header does; the assertions below compare the rest.
   if (typeof json.code === 'string') {
     expect(json.request_id).toBeTypeOf('string');
     expect(json.request_id).toBe(r.headers['x-request-id']);
     delete json.request_id;
   }
-  return { status: r.statusCode, headers: r.headers, json };
+  return { status: r.status, headers: r.headers, json };
 }
 
 const UNAUTHORIZED = { code: 'MERIDIAN_ERR_PLUGIN_UNAUTHORIZED', message: 'unauthorized' };
@@ -106,7 +113,7 @@ describe('key-auth', () => {
 
   it('picks up new consumers when the config snapshot changes', async () => {
     expect((await get('key', '/', { apikey: 'zed-key-00000000' })).status).toBe(401);
-    holder.list = [...holder.list, { username: 'zed', plugins: { 'key-auth': { key: 'zed-key-00000000' } } }];
+    await setConsumers([...holder.list, { username: 'zed', plugins: { 'key-auth': { key: 'zed-key-00000000' } } }]);
     expect((await get('key', '/', { apikey: 'zed-key-00000000' })).status).toBe(200);
   });
 });
@@ -278,7 +285,7 @@ describe('jwt-auth', () => {
 
   it('a verified token is remembered only while its consumer and its exp hold', async () => {
     const zoe: Consumer = { username: 'zoe', plugins: { 'jwt-auth': { key: 'zoe', algorithm: 'HS384', secret: 'zoe-secret-0123456789-0123456789' } } };
-    holder.list = [...holder.list, zoe];
+    await setConsumers([...holder.list, zoe]);
     const t = await new SignJWT({ key: 'zoe' }).setProtectedHeader({ alg: 'HS384' }).setExpirationTime(now() + 2).sign(Buffer.from('zoe-secret-0123456789-0123456789'));
     expect((await get('jwt', '/', bearer(t))).status).toBe(200);
     expect((await get('jwt', '/', bearer(t))).status).toBe(200);
@@ -286,14 +293,15 @@ describe('jwt-auth', () => {
     await expect.poll(async () => (await get('jwt', '/', bearer(t))).status, { timeout: 10_000, interval: 200 }).toBe(401);
     const t2 = await new SignJWT({ key: 'zoe' }).setProtectedHeader({ alg: 'HS384' }).sign(Buffer.from('zoe-secret-0123456789-0123456789'));
     expect((await get('jwt', '/', bearer(t2))).status).toBe(200);
-    holder.list = holder.list.filter((c) => c !== zoe); // a new consumers snapshot without zoe
+    await setConsumers(holder.list.filter((c) => c !== zoe)); // a new consumers snapshot without zoe
     expect((await get('jwt', '/', bearer(t2))).status).toBe(401);
   });
 
   it('leaves out credentials that cannot verify, saying why', async () => {
     expect((await get('jwt', '/', bearer(await new SignJWT({ key: 'mixed' }).setProtectedHeader({ alg: 'RS256' }).sign(rsaPs.privateKey))))).toMatchObject({ status: 401 });
     expect((await get('jwt', '/', bearer(await new SignJWT({ key: 'wrongtype' }).setProtectedHeader({ alg: 'ES256' }).sign(ec.privateKey))))).toMatchObject({ status: 401 });
-    const why = services.logs.filter((l) => (l.obj as { plugin?: string }).plugin === 'jwt-auth').map((l) => (l.obj as { err?: string }).err);
+    // The gateway's log (JSON lines) says why each was left out.
+    const why = gateway!.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { plugin?: string; err?: string }).filter((l) => l.plugin === 'jwt-auth').map((l) => l.err);
     expect(why).toContain('give one of secret, public_key, jwks_url');
     expect(why).toContain('public_key is a rsa key, not one for ES256');
     expect(why).toContain('public_key is an RSA key of 1024 bits; RS256 needs at least 2048');

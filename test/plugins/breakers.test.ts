@@ -1,34 +1,36 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { request } from 'undici';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { builtinRegistry } from '../../src/plugins/index.js';
 import { rejectProbability } from '../../src/plugins/adaptive-throttle.js';
-import { echoUpstream, miniGateway, route, type MiniGateway } from './helpers/gateway.js';
-import { testServices } from './helpers/services.js';
+import { echoUpstream } from './helpers/upstream.js';
+import { callRoute, DataPlane, startPluginGateway, type PluginGateway } from './helpers/meridian-gateway.js';
 
+/** The breaker plugins in `meridian gateway` (one worker, file config); config checks on the registry. */
 const registry = builtinRegistry();
+const dir = mkdtempSync(join(tmpdir(), 'meridian-breakers-'));
 let upstream: Awaited<ReturnType<typeof echoUpstream>>;
-const open: MiniGateway[] = [];
+let gateway: PluginGateway | undefined;
+const plane = new DataPlane(join(dir, 'routes.yaml'), () => (gateway ? [gateway] : []));
 
 beforeAll(async () => {
-  await registry.init(testServices({ list: [] }));
   upstream = await echoUpstream();
-});
+  plane.write();
+  gateway = await startPluginGateway({ dir, name: 'gw-breakers' });
+}, 60_000);
 afterAll(async () => {
-  await Promise.all(open.map((g) => g.close()));
+  await gateway?.stop();
   await upstream.close();
-  await registry.close();
+  rmSync(dir, { recursive: true, force: true });
 });
 
-async function gw(id: string, plugins: Record<string, unknown>, upstreamUrl = upstream.url): Promise<MiniGateway> {
-  const g = await miniGateway({ registry, route: route(id, plugins), upstreamUrl, upstreamId: `up-${id}` });
-  open.push(g);
-  return g;
+/** Route `id` (upstream `up-<id>`) with `plugins`, served by the gateway once this resolves. */
+async function gw(id: string, plugins: Record<string, unknown>, upstreamUrl = upstream.url): Promise<string> {
+  await plane.route(id, plugins, upstreamUrl).apply();
+  return id;
 }
-async function call(g: MiniGateway) {
-  const r = await request(`${g.url}/`);
-  const text = await r.body.text();
-  return { status: r.statusCode, headers: r.headers, text };
-}
+const call = (id: string) => callRoute(gateway!, id);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('circuit-breaker (consecutive failures, half-open probes)', () => {

@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { PluginRegistry, type Plugin, type RequestContext } from '../../src/plugins/index.js';
 import { isMeridianError } from '../../src/core/errors/index.js';
 import type { Consumer } from '../../src/core/model/index.js';
-import { ctxFor } from './helpers/gateway.js';
+import { ctxFor } from './helpers/context.js';
 
 /** A plugin that writes its name (and config tag) to a trace in each phase it has. */
 function tracer(name: string, priority: number, trace: string[]): Plugin<{ tag: string }> {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { useServers, type RedisServer } from '../harness/index.js';
-import { echoUpstream } from './helpers/gateway.js';
+import { echoUpstream } from './helpers/upstream.js';
 import { startPluginGateway, type PluginGateway } from './helpers/meridian-gateway.js';
 
 /**

@@ -1,49 +1,60 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { request } from 'undici';
-import { builtinRegistry, pluginMetrics } from '../../src/plugins/index.js';
-import type { Consumer } from '../../src/core/model/index.js';
-import { echoUpstream, miniGateway, route, type MiniGateway } from './helpers/gateway.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent } from 'undici';
+import { builtinRegistry } from '../../src/plugins/index.js';
+import { ctxFor, route } from './helpers/context.js';
+import { echoUpstream } from './helpers/upstream.js';
+import { callRoute, DataPlane, gatewayMetric, startPluginGateway, type PluginGateway } from './helpers/meridian-gateway.js';
 import { testServices } from './helpers/services.js';
 
+/** Edge plugins in `meridian gateway` (one worker, file config); config checks on the registry. */
 const registry = builtinRegistry();
-const holder: { list: Consumer[] } = { list: [{ username: 'alice', plugins: { 'key-auth': { key: 'alice-key-123456' } } }] };
+const dir = mkdtempSync(join(tmpdir(), 'meridian-edge-'));
 let upstream: Awaited<ReturnType<typeof echoUpstream>>;
-const open: MiniGateway[] = [];
+let gateway: PluginGateway | undefined;
+const plane = new DataPlane(join(dir, 'routes.yaml'), () => (gateway ? [gateway] : []));
+plane.consumers = [{ username: 'alice', plugins: { 'key-auth': { key: 'alice-key-123456' } } }];
 
 beforeAll(async () => {
-  await registry.init(testServices(holder));
+  await registry.init(testServices({ list: [] }));
   upstream = await echoUpstream();
-});
+  plane.write();
+  gateway = await startPluginGateway({ dir, name: 'gw-edge', ipv6: true });
+}, 60_000);
 afterAll(async () => {
-  await Promise.all(open.map((g) => g.close()));
+  await gateway?.stop();
   await upstream.close();
   await registry.close();
+  rmSync(dir, { recursive: true, force: true });
 });
 
-/** Client IP from a test header, so one loopback client can play many addresses. */
-async function gw(id: string, plugins: Record<string, unknown>, layers = {}): Promise<MiniGateway> {
-  const g = await miniGateway({ registry, route: route(id, plugins), layers, upstreamUrl: upstream.url, upstreamId: `up-${id}`, clientIp: (req) => (req.headers['x-test-ip'] as string | undefined) ?? '127.0.0.1' });
-  open.push(g);
-  return g;
+/** Route `id` (upstream `up-<id>`) with `plugins`, served by the gateway once this resolves. */
+async function gw(id: string, plugins: Record<string, unknown>): Promise<string> {
+  await plane.route(id, plugins, upstream.url).apply();
+  return id;
 }
 
-async function call(g: MiniGateway, path = '/', headers: Record<string, string> = {}, method = 'GET', body?: string | AsyncIterable<Buffer>) {
-  const r = await request(`${g.url}${path}`, { method: method as 'GET', headers, body: body as string | undefined });
-  const text = await r.body.text();
+async function call(id: string, path = '/', headers: Record<string, string> = {}, method = 'GET', body?: string | AsyncIterable<Buffer>, client: { dispatcher?: Agent; ipv6?: boolean } = {}) {
+  const r = await callRoute(gateway!, id, { path, headers, method, body, ...client });
   let json: Record<string, unknown>;
   try {
-    json = JSON.parse(text) as Record<string, unknown>;
+    json = JSON.parse(r.text) as Record<string, unknown>;
   } catch {
-    json = { text };
+    json = { text: r.text };
   }
-  return { status: r.statusCode, headers: r.headers, json, text };
+  return { ...r, json };
 }
 const up = (r: { json: Record<string, unknown> }) => r.json.headers as Record<string, string>;
 
 describe('ip-restriction', () => {
-  it('allow and deny lists, IPv4 and IPv6, deny wins, IPv4-mapped addresses', async () => {
-    const g = await gw('ipr', { 'ip-restriction': { allow: ['10.0.0.0/8', '2001:db8::/32', '127.0.0.1'], deny: ['10.9.0.0/16', '2001:db8:bad::/48'] } });
-    const s = async (ip: string) => (await call(g, '/', { 'x-test-ip': ip })).status;
+  it('allow and deny lists, IPv4 and IPv6, deny wins, IPv4-mapped addresses (the address table)', async () => {
+    const chain = registry.compile({ route: { 'ip-restriction': { allow: ['10.0.0.0/8', '2001:db8::/32', '127.0.0.1'], deny: ['10.9.0.0/16', '2001:db8:bad::/48'] } } }, 'route ipr');
+    const s = async (ip: string) => {
+      const ctx = { ...ctxFor(route('ipr')), clientIp: ip };
+      return (await chain.request(ctx)).stop?.status ?? 200;
+    };
     expect(await s('10.1.2.3')).toBe(200);
     expect(await s('::ffff:10.1.2.3')).toBe(200);
     expect(await s('2001:db8:1::5')).toBe(200);
@@ -52,9 +63,30 @@ describe('ip-restriction', () => {
     expect(await s('2001:db8:bad::1')).toBe(403);
     expect(await s('192.168.1.1')).toBe(403);
     expect(await s('2001:db9::1')).toBe(403);
-    const r = await call(g, '/', { 'x-test-ip': '192.168.1.1' });
-    expect(r.json).toEqual({ request_id: expect.any(String), code: 'MERIDIAN_ERR_PLUGIN_FORBIDDEN', message: 'forbidden' });
   });
+
+  it('in the gateway: the client socket address decides, IPv4 and IPv6, deny wins, coded 403', async () => {
+    // One loopback client address each (127.0.0.0/8 is all loopback on Linux).
+    const from = (ip: string) => new Agent({ localAddress: ip });
+    const clients = { allowed: from('127.10.2.3'), denied: from('127.10.9.1'), outside: from('127.20.1.1') };
+    try {
+      const ipr = await gw('ipr', { 'ip-restriction': { allow: ['127.10.0.0/16', '127.0.0.1', '::1'], deny: ['127.10.9.0/24'] } });
+      const s = async (client: { dispatcher?: Agent; ipv6?: boolean }) => (await call(ipr, '/', {}, 'GET', undefined, client)).status;
+      expect(await s({ dispatcher: clients.allowed })).toBe(200);
+      expect(await s({})).toBe(200); // 127.0.0.1
+      expect(await s({ ipv6: true })).toBe(200); // ::1
+      expect(await s({ dispatcher: clients.denied })).toBe(403);
+      expect(await s({ dispatcher: clients.outside })).toBe(403);
+      const r = await call(ipr, '/', {}, 'GET', undefined, { dispatcher: clients.outside });
+      expect(r.json).toEqual({ request_id: expect.any(String), code: 'MERIDIAN_ERR_PLUGIN_FORBIDDEN', message: 'forbidden' });
+      const ipr6 = await gw('ipr6', { 'ip-restriction': { allow: ['::1', '127.0.0.1'], deny: ['::1/128'] } });
+      expect((await call(ipr6, '/', {}, 'GET', undefined, { ipv6: true })).status).toBe(403);
+      expect((await call(ipr6, '/')).status).toBe(200);
+    } finally {
+      await Promise.all(Object.values(clients).map((c) => c.close()));
+    }
+  });
+
   it('rejects bad config with its exact message', () => {
     expect(() => registry.compile({ route: { 'ip-restriction': { deny: ['10.0.0.0/33'] } } }, 'route i')).toThrow('plugin ip-restriction at route i (route): deny[0]: "10.0.0.0/33" is not an IPv4/IPv6 address or CIDR');
     expect(() => registry.compile({ route: { 'ip-restriction': { allow: ['1.2.3.4', 'fe80::/129'] } } }, 'route i')).toThrow('plugin ip-restriction at route i (route): allow[1]: "fe80::/129" is not an IPv4/IPv6 address or CIDR');
@@ -65,7 +97,7 @@ describe('request-id', () => {
   it('generates an id and a traceparent, keeps a valid incoming trace id as parent', async () => {
     const g = await gw('rid', { 'request-id': {} });
     const a = await call(g);
-    expect(a.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(a.headers['x-request-id']).toMatch(/^[A-Za-z0-9._:-]{1,128}$/);
     expect(up(a)['x-request-id']).toBe(a.headers['x-request-id']);
     expect(up(a).traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
     const incoming = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
@@ -153,18 +185,18 @@ describe('body-limit', () => {
 
 describe('prometheus', () => {
   it('counts per route, upstream and consumer, with a bounded consumer label', async () => {
+    plane.consumers = [...plane.consumers, { username: 'bob', plugins: { 'key-auth': { key: 'bob-key-12345678' } } }];
     const g = await gw('prom', { 'key-auth': {}, prometheus: { max_consumers: 1 } });
-    holder.list = [...holder.list, { username: 'bob', plugins: { 'key-auth': { key: 'bob-key-12345678' } } }];
     await call(g, '/', { apikey: 'alice-key-123456' });
     await call(g, '/', { apikey: 'alice-key-123456' });
     await call(g, '/', { apikey: 'bob-key-12345678' });
     await call(g, '/');
-    await new Promise((r) => setTimeout(r, 50));
-    const text = await pluginMetrics.metrics();
-    expect(text).toContain('meridian_plugin_requests_total{route="prom",upstream="up-prom",consumer="alice",code="200"} 2');
-    expect(text).toContain('meridian_plugin_requests_total{route="prom",upstream="up-prom",consumer="other",code="200"} 1');
-    expect(text).toContain('meridian_plugin_requests_total{route="prom",upstream="up-prom",consumer="",code="401"} 1');
-    expect(text).toMatch(/meridian_plugin_request_duration_seconds_count\{route="prom",upstream="up-prom"\} 4/);
+    // The log phase counts once the response is over: the fourth request shows up shortly after its answer.
+    const count = (labels: Record<string, string>) => gatewayMetric(gateway!, 'meridian_plugin_requests_total', { route: 'prom', upstream: 'up-prom', ...labels });
+    await expect.poll(() => gatewayMetric(gateway!, 'meridian_plugin_request_duration_seconds_count', { route: 'prom', upstream: 'up-prom' })).toBe(4);
+    expect(await count({ consumer: 'alice', code: '200' })).toBe(2);
+    expect(await count({ consumer: 'other', code: '200' })).toBe(1);
+    expect(await count({ consumer: '', code: '401' })).toBe(1);
   });
   it('rejects bad config with its exact message', () => {
     expect(() => registry.compile({ route: { prometheus: { max_consumers: 'all' } } }, 'route m')).toThrow('plugin prometheus at route m (route): max_consumers: must be an integer, got string "all"');

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { freePort } from '../harness/index.js';
-import { echoUpstream } from './helpers/gateway.js';
+import { echoUpstream } from './helpers/upstream.js';
 import { startPluginGateway, type PluginGateway } from './helpers/meridian-gateway.js';
 
 /**

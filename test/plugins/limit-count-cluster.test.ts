@@ -3,7 +3,7 @@ import { Cluster } from 'ioredis';
 import { builtinRegistry } from '../../src/plugins/index.js';
 import { pluginMetrics } from '../../src/plugins/shared/metrics.js';
 import { useServers } from '../harness/index.js';
-import { ctxFor, route } from './helpers/gateway.js';
+import { ctxFor, route } from './helpers/context.js';
 import { testServices } from './helpers/services.js';
 
 const servers = await useServers();

@@ -1,44 +1,91 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { Pool } from 'undici';
 import type { Consumer } from '../../src/core/model/index.js';
 import { builtinRegistry } from '../../src/plugins/index.js';
 import { pluginMetrics } from '../../src/plugins/shared/metrics.js';
 import { eventually, useServers, type RedisServer } from '../harness/index.js';
-import { ctxFor, miniGateway, route, type MiniGateway } from './helpers/gateway.js';
+import { ctxFor, route } from './helpers/context.js';
+import { echoUpstream } from './helpers/upstream.js';
+import { callRoute, DataPlane, gatewayMetric, hostOf, startPluginGateway, type PluginGateway } from './helpers/meridian-gateway.js';
 import { testServices } from './helpers/services.js';
 
+/**
+ * limit-count in two `meridian gateway` processes (one worker each) that watch one route file
+ * and count in one Redis. What only a chain shows (whether a decision is a promise, how many
+ * Redis calls a burst of one event-loop turn makes) is checked on a chain in this process.
+ */
 const servers = await useServers();
 let redis: RedisServer;
 const holder: { list: Consumer[] } = { list: [] };
 const services = testServices(holder);
 const registry = builtinRegistry();
-const open: MiniGateway[] = [];
+const dir = mkdtempSync(join(tmpdir(), 'meridian-limit-count-'));
+let upstream: Awaited<ReturnType<typeof echoUpstream>>;
+let gwA: PluginGateway | undefined;
+let gwB: PluginGateway | undefined;
+const gateways = () => [gwA, gwB].filter((g) => g !== undefined);
+const plane = new DataPlane(join(dir, 'routes.yaml'), gateways);
 
 beforeAll(async () => {
   redis = await servers.redis();
+  upstream = await echoUpstream();
+  plane.write();
+  const started = Promise.all(['a', 'b'].map((n) => startPluginGateway({ dir, name: `gw-limit-count-${n}`, redisUrl: redis.url })));
   await registry.init({ ...services, redisUrl: redis.url });
-});
+  [gwA, gwB] = await started;
+}, 60_000);
 
 afterAll(async () => {
-  await Promise.all(open.map((g) => g.close()));
+  await Promise.all(gateways().map((g) => g.stop()));
+  await upstream.close();
   await registry.close();
+  rmSync(dir, { recursive: true, force: true });
 });
 
-async function gw(id: string, cfg: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<MiniGateway> {
+interface On {
+  id: string;
+  gw: () => PluginGateway;
+}
+
+/** Route `id` with limit-count `cfg` (and `extra` plugins), served by both gateways; calls go through gateway A. */
+async function gw(id: string, cfg: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<On> {
   // A generous command timeout unless the test sets one: on a loaded shared machine a 100 ms
   // stall would (by design) switch to local counting and blur the shared-count assertions.
   const limit = { redis: { command_timeout_ms: 10_000 }, ...cfg };
-  const g = await miniGateway({ registry, route: route(id, { 'limit-count': limit, ...extra }) });
-  open.push(g);
-  return g;
+  await plane.route(id, { 'limit-count': limit, ...extra }, upstream.url).apply();
+  return { id, gw: () => gwA! };
+}
+/** The same route through gateway B. */
+const viaB = (g: On): On => ({ id: g.id, gw: () => gwB! });
+
+async function hit(g: On, headers: Record<string, string> = {}) {
+  const r = await callRoute(g.gw(), g.id, { headers });
+  return { status: r.status, headers: r.headers, body: r.text };
 }
 
-async function hit(g: MiniGateway, headers: Record<string, string> = {}) {
-  const res = await fetch(`${g.url}/`, { headers });
-  const body = await res.text();
-  return { status: res.status, headers: res.headers, body };
+/** A keep-alive pool to gateway A for route `g`: requests carry its Host. */
+function poolFor(g: On, connections: number): { request: () => Promise<number>; close: () => Promise<void> } {
+  const pool = new Pool(g.gw().url, { connections });
+  return {
+    request: async () => {
+      const r = await pool.request({ path: '/', method: 'GET', headers: { host: hostOf(g.id) } });
+      await r.body.dump();
+      return r.statusCode;
+    },
+    close: () => pool.close(),
+  };
 }
+
+/** A metric summed over both gateways' /metrics. */
+async function gatewaysMetric(name: string, labels: Record<string, string>): Promise<number> {
+  return (await Promise.all(gateways().map((g) => gatewayMetric(g, name, labels)))).reduce((a, b) => a + b, 0);
+}
+const gatewayRedisCalls = () => gatewaysMetric('meridian_plugin_redis_calls_total', { plugin: 'limit-count', result: 'ok' });
+const gatewayFallbacks = (routeId: string) => gatewaysMetric('meridian_plugin_limit_fallback_total', { route: routeId });
 
 describe('limit-count', () => {
   it('allows count requests per window, then 429 with Retry-After and RateLimit headers', async () => {
@@ -49,20 +96,20 @@ describe('limit-count', () => {
       last = await hit(g);
       statuses.push(last.status);
       if (i === 0) {
-        expect(last.headers.get('ratelimit-limit')).toBe('3');
-        expect(last.headers.get('ratelimit-remaining')).toBe('2');
+        expect(last.headers['ratelimit-limit']).toBe('3');
+        expect(last.headers['ratelimit-remaining']).toBe('2');
       }
     }
     expect(statuses).toEqual([200, 200, 200, 429, 429]);
-    expect(Number(last!.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-    expect(Number(last!.headers.get('retry-after'))).toBeLessThanOrEqual(60);
-    expect(last!.headers.get('ratelimit-remaining')).toBe('0');
+    expect(Number(last!.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(Number(last!.headers['retry-after'])).toBeLessThanOrEqual(60);
+    expect(last!.headers['ratelimit-remaining']).toBe('0');
     expect(JSON.parse(last!.body)).toEqual({ request_id: expect.any(String), code: 'MERIDIAN_ERR_PLUGIN_RATE_LIMITED', message: 'too many requests' });
   });
 
   it('counts in Redis: two gateways share one counter', async () => {
     const a = await gw('lc-shared', { count: 4, time_window: 60, key_type: 'route' });
-    const b = await gw('lc-shared', { count: 4, time_window: 60, key_type: 'route' });
+    const b = viaB(a);
     const s = [];
     for (let i = 0; i < 3; i++) s.push((await hit(a)).status, (await hit(b)).status);
     expect(s.filter((x) => x === 200)).toHaveLength(4);
@@ -78,7 +125,7 @@ describe('limit-count', () => {
     expect((await hit(g, { 'x-tenant': 'a' })).status).toBe(200);
     expect((await hit(g, { 'x-tenant': 'b' })).status).toBe(200);
     expect((await hit(g, { 'x-tenant': 'a' })).status).toBe(429);
-    holder.list = [{ username: 'vip', plugins: { 'key-auth': { key: 'vip-key-12345678' }, 'limit-count': { count: 5, time_window: 60, key_type: 'consumer', redis: { command_timeout_ms: 2_000 } } } }, { username: 'std', plugins: { 'key-auth': { key: 'std-key-12345678' } } }];
+    plane.consumers = [{ username: 'vip', plugins: { 'key-auth': { key: 'vip-key-12345678' }, 'limit-count': { count: 5, time_window: 60, key_type: 'consumer', redis: { command_timeout_ms: 2_000 } } } }, { username: 'std', plugins: { 'key-auth': { key: 'std-key-12345678' } } }];
     const c = await gw('lc-consumer', { count: 2, time_window: 60, key_type: 'consumer' }, { 'key-auth': {} });
     const vip = [];
     const std = [];
@@ -103,36 +150,28 @@ describe('limit-count', () => {
 
   it('batched mode never exceeds the limit and leases in batches', async () => {
     const g = await gw('lc-batch', { count: 200, time_window: 60, mode: 'batched', batch_size: 20, key_type: 'route' });
-    const before = await redisCallCount();
+    const before = await gatewayRedisCalls();
     let ok = 0;
-    const pool = new Pool(g.url, { connections: 8 });
+    const pool = poolFor(g, 8);
     await Promise.all(Array.from({ length: 8 }, async () => {
-      for (let i = 0; i < 40; i++) {
-        const r = await pool.request({ path: '/', method: 'GET' });
-        await r.body.dump();
-        if (r.statusCode === 200) ok++;
-      }
+      for (let i = 0; i < 40; i++) if ((await pool.request()) === 200) ok++;
     }));
     await pool.close();
     expect(ok).toBe(200);
-    const calls = (await redisCallCount()) - before;
+    const calls = (await gatewayRedisCalls()) - before;
     expect(calls).toBeLessThanOrEqual(12); // 10 leases of 20, plus the one that found the budget spent
   });
 
   it('strict mode under concurrency: exactly count admitted, Redis calls shared by waiting requests', async () => {
     const g = await gw('lc-conc', { count: 50, time_window: 60, key_type: 'route' });
     await hit(g); // connection warm
-    const before = await redisCallCount();
-    const pool = new Pool(g.url, { connections: 32 });
-    const statuses = await Promise.all(Array.from({ length: 200 }, async () => {
-      const r = await pool.request({ path: '/', method: 'GET' });
-      await r.body.dump();
-      return r.statusCode;
-    }));
+    const before = await gatewayRedisCalls();
+    const pool = poolFor(g, 32);
+    const statuses = await Promise.all(Array.from({ length: 200 }, () => pool.request()));
     await pool.close();
     expect(statuses.filter((x) => x === 200)).toHaveLength(49);
     expect(statuses.filter((x) => x === 429)).toHaveLength(151);
-    expect((await redisCallCount()) - before).toBeLessThan(200);
+    expect((await gatewayRedisCalls()) - before).toBeLessThan(200);
   });
 
   it('rejects bad config with its exact message', () => {
@@ -145,21 +184,20 @@ describe('limit-count', () => {
   it('Redis killed under load: local fallback in the same request, no 5xx; Redis back: shared counting again', async () => {
     const cfg = { count: 1_000_000, time_window: 60, key_type: 'route', redis: { retry_after_ms: 200, command_timeout_ms: 2_000 } };
     const a = await gw('lc-chaos', cfg);
-    const b = await gw('lc-chaos', cfg);
+    const b = viaB(a);
     const statuses = new Map<number, number>();
     let stop = false;
-    const pools = [new Pool(a.url, { connections: 4 }), new Pool(b.url, { connections: 4 })];
+    const pools = [poolFor(a, 4), poolFor(b, 4)];
     const load = Promise.all(pools.flatMap((p) => Array.from({ length: 4 }, async () => {
       while (!stop) {
-        const r = await p.request({ path: '/', method: 'GET' });
-        await r.body.dump();
-        statuses.set(r.statusCode, (statuses.get(r.statusCode) ?? 0) + 1);
+        const status = await p.request();
+        statuses.set(status, (statuses.get(status) ?? 0) + 1);
       }
     })));
     await new Promise((r) => setTimeout(r, 400));
     await redis.kill();
     await new Promise((r) => setTimeout(r, 800));
-    const fallbackDuring = await fallbackCount('lc-chaos');
+    const fallbackDuring = await gatewayFallbacks('lc-chaos');
     await redis.start();
     await new Promise((r) => setTimeout(r, 1500));
     stop = true;
@@ -167,11 +205,11 @@ describe('limit-count', () => {
     await Promise.all(pools.map((p) => p.close()));
     expect([...statuses.keys()]).toEqual([200]);
     expect(fallbackDuring).toBeGreaterThan(0);
-    expect(services.logs.some((l) => l.level === 'warn' && l.msg?.includes('local fallback'))).toBe(true);
+    expect(gateways().some((g) => g.output().includes('plugins: Redis unavailable, using local fallback'))).toBe(true);
 
     // Back on Redis: a limit of 3 on a new key is shared by both gateways again.
     const c1 = await gw('lc-after', { count: 3, time_window: 60, key_type: 'route', redis: { retry_after_ms: 200, command_timeout_ms: 2_000 } });
-    const c2 = await gw('lc-after', { count: 3, time_window: 60, key_type: 'route', redis: { retry_after_ms: 200, command_timeout_ms: 2_000 } });
+    const c2 = viaB(c1);
     const direct = new Redis(redis.url);
     const counted = async () => Number(await direct.get((await direct.keys('meridian:lc:{lc-after:*'))[0] ?? 'none'));
     await eventually(async () => {

@@ -1,18 +1,26 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { request } from 'undici';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { builtinRegistry } from '../../src/plugins/index.js';
 import { take } from '../../src/plugins/limit-req.js';
-import { miniGateway, route, type MiniGateway } from './helpers/gateway.js';
-import { testServices } from './helpers/services.js';
+import { echoUpstream } from './helpers/upstream.js';
+import { callRoute, DataPlane, startPluginGateway, type Answer, type PluginGateway } from './helpers/meridian-gateway.js';
 
+/** The local limit plugins in `meridian gateway` (one worker, file config); config checks on the registry. */
 const registry = builtinRegistry();
-const open: MiniGateway[] = [];
+const dir = mkdtempSync(join(tmpdir(), 'meridian-limits-local-'));
+let upstream: Awaited<ReturnType<typeof echoUpstream>>;
+let gateway: PluginGateway | undefined;
+const plane = new DataPlane(join(dir, 'routes.yaml'), () => (gateway ? [gateway] : []));
 let slowUrl = '';
 let release: () => void = () => undefined;
+let held = 0;
 const slow = createServer((_req, res) => {
   // Holds every request until the test releases them: concurrency is then observable.
+  held++;
   const go = () => res.end('done');
   const prev = release;
   release = () => {
@@ -22,26 +30,27 @@ const slow = createServer((_req, res) => {
 });
 
 beforeAll(async () => {
-  await registry.init(testServices({ list: [] }));
+  upstream = await echoUpstream();
   await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
   slowUrl = `http://127.0.0.1:${(slow.address() as AddressInfo).port}`;
-});
+  plane.write();
+  gateway = await startPluginGateway({ dir, name: 'gw-limits-local' });
+}, 60_000);
 afterAll(async () => {
-  await Promise.all(open.map((g) => g.close()));
+  await gateway?.stop();
+  await upstream.close();
   slow.closeAllConnections();
   slow.close();
-  await registry.close();
+  rmSync(dir, { recursive: true, force: true });
 });
 
-async function gw(id: string, plugins: Record<string, unknown>, upstreamUrl?: string): Promise<MiniGateway> {
-  const g = await miniGateway({ registry, route: route(id, plugins), upstreamUrl });
-  open.push(g);
-  return g;
+/** Route `id` with `plugins`, served by the gateway once this resolves. */
+async function gw(id: string, plugins: Record<string, unknown>, upstreamUrl = upstream.url): Promise<string> {
+  await plane.route(id, plugins, upstreamUrl).apply();
+  return id;
 }
-async function status(g: MiniGateway, headers: Record<string, string> = {}) {
-  const r = await request(`${g.url}/`, { headers });
-  await r.body.dump();
-  return r.statusCode;
+async function status(g: string, headers: Record<string, string> = {}) {
+  return (await callRoute(gateway!, g, { headers })).status;
 }
 
 describe('limit-req (token bucket with burst)', () => {
@@ -78,22 +87,31 @@ describe('limit-req (token bucket with burst)', () => {
 describe('limit-conn (concurrent requests)', () => {
   it('admits max concurrent requests, refuses more, frees slots when responses end', async () => {
     const g = await gw('lcn', { 'limit-conn': { max: 2, key_type: 'route' } }, slowUrl);
-    const held = [request(`${g.url}/`), request(`${g.url}/`)];
-    await new Promise((r) => setTimeout(r, 100));
-    const third = await request(`${g.url}/`);
-    expect(third.statusCode).toBe(429);
-    expect(await third.body.json()).toEqual({ request_id: expect.any(String), code: 'MERIDIAN_ERR_PLUGIN_TOO_MANY_CONNECTIONS', message: 'too many concurrent requests' });
+    const before = held;
+    const inFlight: Array<Promise<Answer>> = [callRoute(gateway!, g), callRoute(gateway!, g)];
+    // Both are admitted: the upstream holds them.
+    await expect.poll(() => held - before).toBe(2);
+    const third = await callRoute(gateway!, g);
+    expect(third.status).toBe(429);
+    expect(JSON.parse(third.text)).toEqual({ request_id: expect.any(String), code: 'MERIDIAN_ERR_PLUGIN_TOO_MANY_CONNECTIONS', message: 'too many concurrent requests' });
     release();
-    for (const h of held) {
-      const r = await h;
-      expect(r.statusCode).toBe(200);
-      await r.body.dump();
-    }
-    await new Promise((r) => setTimeout(r, 50));
-    const fourth = request(`${g.url}/`);
-    await new Promise((r) => setTimeout(r, 50));
+    for (const h of inFlight) expect((await h).status).toBe(200);
+    // The slots come back when the responses close (a moment after the client read them at most):
+    // a request is admitted again and reaches the upstream.
+    let fourth: Promise<Answer> | undefined;
+    await expect.poll(async () => {
+      const heldBefore = held;
+      const attempt = callRoute(gateway!, g);
+      let timer: NodeJS.Timeout | undefined;
+      const reachedUpstream = new Promise<'held'>((resolve) => {
+        timer = setInterval(() => held > heldBefore && resolve('held'), 5);
+      });
+      const outcome = await Promise.race([attempt.then((r) => r.status), reachedUpstream]).finally(() => clearInterval(timer));
+      if (outcome === 'held') fourth = attempt;
+      return outcome;
+    }).toBe('held');
     release();
-    expect((await fourth).statusCode).toBe(200);
+    expect((await fourth!).status).toBe(200);
   });
 
   it('rejects bad config with its exact message', () => {

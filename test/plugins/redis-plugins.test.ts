@@ -1,45 +1,53 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { request } from 'undici';
 import { builtinRegistry } from '../../src/plugins/index.js';
 import { useServers, eventually, type RedisServer } from '../harness/index.js';
-import { echoUpstream, miniGateway, route, type MiniGateway } from './helpers/gateway.js';
-import { testServices } from './helpers/services.js';
+import { echoUpstream } from './helpers/upstream.js';
+import { callRoute, DataPlane, startPluginGateway, type PluginGateway } from './helpers/meridian-gateway.js';
 
+/**
+ * The Redis-backed plugins in two `meridian gateway` processes (one worker each) that watch one
+ * route file and share one Redis; config checks on the registry.
+ */
 const servers = await useServers();
 let redis: RedisServer;
 const registry = builtinRegistry();
+const dir = mkdtempSync(join(tmpdir(), 'meridian-redis-plugins-'));
 let upstream: Awaited<ReturnType<typeof echoUpstream>>;
-const open: MiniGateway[] = [];
+let gwA: PluginGateway | undefined;
+let gwB: PluginGateway | undefined;
+const plane = new DataPlane(join(dir, 'routes.yaml'), () => [gwA, gwB].filter((g) => g !== undefined));
 
 beforeAll(async () => {
   redis = await servers.redis();
-  await registry.init({ ...testServices({ list: [] }), redisUrl: redis.url });
   upstream = await echoUpstream();
-});
+  plane.write();
+  [gwA, gwB] = await Promise.all(['a', 'b'].map((n) => startPluginGateway({ dir, name: `gw-redis-plugins-${n}`, redisUrl: redis.url })));
+}, 60_000);
 afterAll(async () => {
-  await Promise.all(open.map((g) => g.close()));
+  await Promise.all([gwA?.stop(), gwB?.stop()]);
   await upstream.close();
-  await registry.close();
+  rmSync(dir, { recursive: true, force: true });
 });
 
-async function gw(id: string, plugins: Record<string, unknown>, upstreamUrl = upstream.url): Promise<MiniGateway> {
-  const g = await miniGateway({ registry, route: route(id, plugins), upstreamUrl });
-  open.push(g);
-  return g;
+/** Route `id` with `plugins`, served by both gateways once this resolves; `on` picks the gateway a call goes through. */
+async function gw(id: string, plugins: Record<string, unknown>, upstreamUrl = upstream.url, on: 'a' | 'b' = 'a'): Promise<{ id: string; on: 'a' | 'b' }> {
+  await plane.route(id, plugins, upstreamUrl).apply();
+  return { id, on };
 }
-async function call(g: MiniGateway, path = '/', headers: Record<string, string> = {}, method = 'GET') {
-  const r = await request(`${g.url}${path}`, { method: method as 'GET', headers });
-  const text = await r.body.text();
-  return { status: r.statusCode, headers: r.headers, text };
+async function call(g: { id: string; on: 'a' | 'b' }, path = '/', headers: Record<string, string> = {}, method = 'GET') {
+  return callRoute((g.on === 'a' ? gwA : gwB)!, g.id, { path, headers, method });
 }
 
 describe('anti-replay', () => {
   it('accepts a fresh nonce once (across gateways), refuses replays and stale timestamps', async () => {
     const a = await gw('ar', { 'anti-replay': { window_s: 60 } });
-    const b = await gw('ar', { 'anti-replay': { window_s: 60 } });
+    const b = { ...a, on: 'b' as const }; // the same route through the other gateway
     const nonce = randomUUID();
     const h = { 'x-nonce': nonce, 'x-timestamp': String(Math.floor(Date.now() / 1000)) };
     expect((await call(a, '/', h)).status).toBe(200);
@@ -57,7 +65,7 @@ describe('anti-replay', () => {
 
 describe('proxy-cache', () => {
   it('MISS then HIT from the local LRU and from Redis (another worker), HEAD from the GET entry', async () => {
-    const cfg = { 'proxy-cache': { ttl_s: 30, statuses: [200], key: ['method', 'uri'] } }; // host differs per test gateway port
+    const cfg = { 'proxy-cache': { ttl_s: 30, statuses: [200], key: ['method', 'uri'] } };
     const a = await gw('pc', cfg);
     const path = `/item/${randomUUID()}`;
     const first = await call(a, path);
@@ -68,8 +76,8 @@ describe('proxy-cache', () => {
     expect(second.text).toBe(first.text);
     expect(second.headers['content-type']).toBe('application/json');
     expect(upstream.hits()).toBe(hits);
-    // A second chain has its own local level: it must find the entry in Redis.
-    const b = await gw('pc', { 'proxy-cache': { ttl_s: 30, statuses: [200], key: ['method', 'uri'] } });
+    // The other gateway has its own local level: it must find the entry in Redis.
+    const b = { ...a, on: 'b' as const };
     expect((await call(b, path)).headers['x-cache-status']).toBe('HIT');
     const head = await call(a, path, {}, 'HEAD');
     expect([head.status, head.headers['x-cache-status'], head.text]).toEqual([200, 'HIT', '']);

@@ -16,17 +16,39 @@ export interface KeyConfig {
   group?: string | undefined;
 }
 
+/**
+ * Keys that depend only on config objects (a route, a consumer), per scope: a key built afresh
+ * is a new string that the counter map must hash again on every request.
+ */
+const stableKeys = new WeakMap<object, Map<string, string>>();
+
+function stableKey(owner: object, scope: string, build: () => string): string {
+  let byScope = stableKeys.get(owner);
+  if (byScope === undefined) {
+    byScope = new Map();
+    stableKeys.set(owner, byScope);
+  }
+  let key = byScope.get(scope);
+  if (key === undefined) {
+    key = build();
+    byScope.set(scope, key);
+  }
+  return key;
+}
+
 /** The counter's identity: scope (group or route id) + the request's key value. */
 export function limitKey(ctx: RequestContext, cfg: KeyConfig): string {
   const scope = cfg.group ?? ctx.route.id;
   let value: string;
   switch (cfg.key_type) {
     case 'route':
-      value = '';
+      return stableKey(ctx.route, scope, () => `${scope}:`);
+    case 'consumer': {
+      const consumer = ctx.consumer;
+      if (consumer) return stableKey(consumer, scope, () => keyOf(scope, `c:${consumer.username}`));
+      value = `ip:${ctx.clientIp}`;
       break;
-    case 'consumer':
-      value = ctx.consumer ? `c:${ctx.consumer.username}` : `ip:${ctx.clientIp}`;
-      break;
+    }
     case 'header': {
       const h = cfg.header ? header(ctx.req, cfg.header) : undefined;
       value = h ? `h:${h}` : `ip:${ctx.clientIp}`;
@@ -35,8 +57,12 @@ export function limitKey(ctx: RequestContext, cfg: KeyConfig): string {
     default:
       value = `ip:${ctx.clientIp}`;
   }
+  return keyOf(scope, value);
+}
+
+function keyOf(scope: string, value: string): string {
   // Client-chosen values (headers) are hashed so a key stays short and has no Redis-special bytes.
-  if (value.length > 64) value = `x:${createHash('sha1').update(value).digest('base64url')}`;
+  if (value.length > 64) return `${scope}:x:${createHash('sha1').update(value).digest('base64url')}`;
   return `${scope}:${value}`;
 }
 
