@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { echoUpstream } from './helpers/gateway.js';
+import { echoUpstream } from './helpers/upstream.js';
 import { startPluginGateway, type PluginGateway } from './helpers/meridian-gateway.js';
 
 /**
