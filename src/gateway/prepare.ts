@@ -53,14 +53,6 @@ export function prepare(w: WorkerContext, x: ProxyRequest, proto: 'http' | 'http
   }
   const route = match.value;
   x.route = route;
-  if (route.maxBody !== undefined && h.contentLength !== undefined && Number(h.contentLength) > route.maxBody) {
-    x.refuse('MERIDIAN_ERR_GATEWAY_BODY_TOO_LARGE', { limit: route.maxBody }, true);
-    return false;
-  }
-  if (hasBody) {
-    const stream = bodyStream(req);
-    x.body = route.maxBody !== undefined && h.contentLength === undefined ? stream.pipe(new BodyLimit(route.maxBody)) : stream;
-  }
   let path = target.path;
   if (route.stripPrefix !== undefined && path.startsWith(route.stripPrefix)) path = path.slice(route.stripPrefix.length) || '/';
   if (route.rewritePath !== undefined) path = route.rewritePath;
@@ -70,9 +62,7 @@ export function prepare(w: WorkerContext, x: ProxyRequest, proto: 'http' | 'http
   x.clientIp = clientIp;
   const upstream = chooseUpstream(route, req, target.query);
   x.upstream = upstream;
-  const out = h.out;
-  out.push('x-forwarded-for', h.forwardedFor === undefined ? clientIp : `${h.forwardedFor}, ${clientIp}`, 'x-forwarded-proto', proto, 'x-request-id', x.requestId);
-  if (h.host !== undefined) out.push('x-forwarded-host', h.host);
+  // From here on the request is the route's: with plugins, their log phase sees how it ends.
   if (!route.chain.empty) {
     x.chain = route.chain;
     x.ctx = {
@@ -99,6 +89,17 @@ export function prepare(w: WorkerContext, x: ProxyRequest, proto: 'http' | 'http
     x.refuse('MERIDIAN_ERR_GATEWAY_NO_UPSTREAM', { route: route.id });
     return false;
   }
+  if (route.maxBody !== undefined && h.contentLength !== undefined && Number(h.contentLength) > route.maxBody) {
+    x.refuse('MERIDIAN_ERR_GATEWAY_BODY_TOO_LARGE', { limit: route.maxBody }, true);
+    return false;
+  }
+  if (hasBody) {
+    const stream = bodyStream(req);
+    x.body = route.maxBody !== undefined && h.contentLength === undefined ? stream.pipe(new BodyLimit(route.maxBody)) : stream;
+  }
+  const out = h.out;
+  out.push('x-forwarded-for', h.forwardedFor === undefined ? clientIp : `${h.forwardedFor}, ${clientIp}`, 'x-forwarded-proto', proto, 'x-request-id', x.requestId);
+  if (h.host !== undefined) out.push('x-forwarded-host', h.host);
   if (upstream?.hashOn !== undefined) x.hashKey = hashKeyOf(upstream, req, clientIp, target.path + target.query);
   return true;
 }
