@@ -34,30 +34,51 @@ export class Exchange extends ProxyRequest implements Dispatcher.DispatchHandler
   // Set by prepare before send(): every method below runs after it.
   declare route: CompiledRoute;
   declare upstream: RuntimeUpstream;
-  private node: RuntimeNode | undefined;
-  private tried: RuntimeNode[] | undefined;
-  private attempts = 0;
+  declare readonly res: ClientResponse;
+  declare private node: RuntimeNode | undefined;
+  declare private tried: RuntimeNode[] | undefined;
+  declare private attempts: number;
   /** The request in flight on an Http1Pool (abort and resume go through it). */
-  private h1: Http1Exchange | undefined;
-  private abortUpstream: ((err?: Error) => void) | undefined;
-  private resumeUpstream: (() => void) | undefined;
+  declare private h1: Http1Exchange | undefined;
+  declare private abortUpstream: ((err?: Error) => void) | undefined;
+  declare private resumeUpstream: (() => void) | undefined;
   /** An attempt went to an Http1Pool (the request body may be left half read when it ends). */
-  private h1Used = false;
+  declare private h1Used: boolean;
   /** Http1Request: the route's (else the upstream's) timeouts of the current attempt, ms. */
-  sendTimeout = 0;
-  readTimeout = 0;
-  private upstreamStart = 0;
-  private status = 0;
-  private headersWritten = false;
-  private sendTimer: NodeJS.Timeout | undefined;
+  declare sendTimeout: number;
+  declare readTimeout: number;
+  declare private upstreamStart: number;
+  declare private status: number;
+  declare private headersWritten: boolean;
+  declare private completed: boolean;
+  declare private sendTimer: NodeJS.Timeout | undefined;
   // Plugin-path state below; a route with no plugins never sets or reads it.
-  private pendingChunks: Buffer[] | undefined;
+  declare private pendingChunks: Buffer[] | undefined;
   /** A plugin answered instead of the upstream (header_filter, fallback): its status; the upstream body is dropped. */
-  private replacedStatus = 0;
-  private capture: { readonly hook: BodyCapture; chunks: Buffer[]; size: number; headers: string[] } | undefined;
+  declare private replacedStatus: number;
+  declare private capture: { readonly hook: BodyCapture; chunks: Buffer[]; size: number; headers: string[] } | undefined;
 
-  constructor(env: RequestEnv, req: GatewayRequest, readonly res: ClientResponse) {
+  // Set in the constructor, as ProxyRequest's fields are (see there).
+  constructor(env: RequestEnv, req: GatewayRequest, res: ClientResponse) {
     super(env, req, false);
+    this.res = res;
+    this.node = undefined;
+    this.tried = undefined;
+    this.attempts = 0;
+    this.h1 = undefined;
+    this.abortUpstream = undefined;
+    this.resumeUpstream = undefined;
+    this.h1Used = false;
+    this.sendTimeout = 0;
+    this.readTimeout = 0;
+    this.upstreamStart = 0;
+    this.status = 0;
+    this.headersWritten = false;
+    this.completed = false;
+    this.sendTimer = undefined;
+    this.pendingChunks = undefined;
+    this.replacedStatus = 0;
+    this.capture = undefined;
   }
 
   pluginResponse(): GatewayResponse {
@@ -77,16 +98,20 @@ export class Exchange extends ProxyRequest implements Dispatcher.DispatchHandler
   }
 
   protected send(): void {
-    this.res.once('close', this.onClientClose);
+    // The request's one closure. Made here, not in the constructor: V8 keeps a closure made in a
+    // derived class's constructor (and its request) alive across young-generation collections.
+    this.res.once('close', () => this.onClientClose());
     this.attempt();
   }
 
-  private readonly onClientClose = (): void => {
+  /** The client's connection closed before the end: the upstream leg is aborted (it ends the request with 499). */
+  private onClientClose(): void {
     if (this.finished) return;
     const err = new ClientGoneError('client closed the connection');
     if (this.h1 !== undefined) this.h1.abort(err);
     else this.abortUpstream?.(err);
-  };
+  }
+
 
   private attempt(): void {
     const node = this.upstream.select(this.hashKey, this.tried);
@@ -286,8 +311,6 @@ export class Exchange extends ProxyRequest implements Dispatcher.DispatchHandler
     if (c.size > c.hook.maxBytes) this.capture = undefined;
     else c.chunks.push(chunk);
   }
-
-  private completed = false;
 
   onComplete(): void {
     this.completed = true;

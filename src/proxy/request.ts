@@ -26,39 +26,59 @@ export interface RequestEnv {
  * request on every path: status, metrics, the plugins' log phase.
  */
 export abstract class ProxyRequest {
-  readonly startedAt = performance.now();
-  requestId = '';
-  readonly method: string;
-  clientIp = '';
+  // Fields are declared and set in the constructor, not initialised in the class body: class
+  // field definitions cost V8 (Node 20) about twice as much per object, once per request.
+  declare readonly env: RequestEnv;
+  declare readonly req: GatewayRequest;
+  /** An upgrade: its request must not have a body (it would reach the upstream before the switch). */
+  declare readonly upgrading: boolean;
+  declare readonly startedAt: number;
+  declare readonly method: string;
+  declare requestId: string;
+  declare clientIp: string;
   /** The client's headers as scanned once: what the gateway reads from them, and the list sent upstream. */
-  clientHeaders: ClientHeaders | undefined = undefined;
-  route: CompiledRoute | undefined = undefined;
+  declare clientHeaders: ClientHeaders | undefined;
+  declare route: CompiledRoute | undefined;
   /** The upstream chosen for the request (the route's, or its split's). */
-  upstream: RuntimeUpstream | undefined = undefined;
+  declare upstream: RuntimeUpstream | undefined;
   /** The raw query ('' or '?...'), kept as sent. */
-  query = '';
+  declare query: string;
   /** Path and query sent upstream (strip_prefix, rewrite_path, then a plugin's ctx.upstreamPath). */
-  path = '';
+  declare path: string;
   /** Headers sent upstream, flat; Host at hostIndex (rewritten per node when pass_host is `node`). */
-  headers: string[] = NO_HEADERS;
-  hostIndex = -1;
+  declare headers: string[];
+  declare hostIndex: number;
   /** A Buffer when a plugin read the whole body (ctx.requestBody). */
-  body: Readable | Buffer | null = null;
-  hashKey: string | undefined = undefined;
+  declare body: Readable | Buffer | null;
+  declare hashKey: string | undefined;
   /** Routes with plugins: the context the plugins see, and the chain that runs the response phases. */
-  ctx: RequestContext | undefined = undefined;
-  chain: CompiledChain | undefined = undefined;
+  declare ctx: RequestContext | undefined;
+  declare chain: CompiledChain | undefined;
   /** Metrics label: the upstream the request was sent to; `none` while it was sent nowhere. */
-  private upstreamLabel = NONE;
-  protected finished = false;
+  declare private upstreamLabel: string;
+  declare protected finished: boolean;
 
-  constructor(
-    readonly env: RequestEnv,
-    readonly req: GatewayRequest,
-    /** An upgrade: its request must not have a body (it would reach the upstream before the switch). */
-    readonly upgrading: boolean,
-  ) {
+  constructor(env: RequestEnv, req: GatewayRequest, upgrading: boolean) {
+    this.env = env;
+    this.req = req;
+    this.upgrading = upgrading;
+    this.startedAt = performance.now();
     this.method = req.method ?? 'GET';
+    this.requestId = '';
+    this.clientIp = '';
+    this.clientHeaders = undefined;
+    this.route = undefined;
+    this.upstream = undefined;
+    this.query = '';
+    this.path = '';
+    this.headers = NO_HEADERS;
+    this.hostIndex = -1;
+    this.body = null;
+    this.hashKey = undefined;
+    this.ctx = undefined;
+    this.chain = undefined;
+    this.upstreamLabel = NONE;
+    this.finished = false;
   }
 
   /** Answers with a coded error and finishes. `close` asks the client to drop the connection. */
