@@ -4,7 +4,7 @@ import { request as httpRequest } from 'node:http';
 import { WebSocket, WebSocketServer } from 'ws';
 import { BUILTIN_PLUGINS, PluginRegistry, pluginMetrics, type Plugin } from '../../../src/plugins/index.js';
 import { freePort } from '../../harness/index.js';
-import { send, startGateway, startUpstream, type TestGateway, type Upstream } from '../helpers.js';
+import { send, startGateway, startUpstream, wsRefusal, type TestGateway, type Upstream } from '../helpers.js';
 
 /**
  * One request lifecycle (issue 15): whatever way a request ends (the upstream's answer, a
@@ -177,25 +177,15 @@ describe('every request finishes once: metrics and the plugins\' log phase', () 
   });
 
   it('a WebSocket refused by a plugin, or whose plugin throws: answered, logged and counted', async () => {
-    const refusal = (path: string, headers: Record<string, string> = {}) => new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const ws = new WebSocket(`ws://127.0.0.1:${gw.port}${path}`, { headers });
-      ws.on('unexpected-response', (_req, res) => {
-        let body = '';
-        res.on('data', (c: Buffer) => (body += c.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      });
-      ws.on('open', () => reject(new Error('the upgrade was accepted')));
-      ws.on('error', reject);
-    });
-    expect(await refusal('/wsstop/chat')).toEqual({ status: 418, body: 'stopped by a plugin' });
+    expect(await wsRefusal(`ws://127.0.0.1:${gw.port}/wsstop/chat`)).toEqual({ status: 418, body: 'stopped by a plugin' });
     expect(await loggedFor('wsstop')).toEqual([418]);
-    const thrown = await refusal('/wsthrows/chat');
+    const thrown = await wsRefusal(`ws://127.0.0.1:${gw.port}/wsthrows/chat`);
     expect(thrown.status).toBe(500);
     expect(JSON.parse(thrown.body)).toMatchObject({ code: 'MERIDIAN_ERR_PLUGIN_FAILED' });
     expect(await loggedFor('wsthrows')).toEqual([500]);
     expect(await requestsTotal('wsthrows', 'none', 500)).toBe(1);
     // key-auth refuses a socket without a key: the log phase of the route sees the 401 too.
-    expect((await refusal('/ws/chat')).status).toBe(401);
+    expect((await wsRefusal(`ws://127.0.0.1:${gw.port}/ws/chat`)).status).toBe(401);
     expect(await loggedFor('ws', 2)).toEqual([101, 401]);
   });
 });
