@@ -58,6 +58,7 @@ export class UpgradeRequest extends ProxyRequest {
   answer(stop: ShortCircuit): void {
     // The same answer as on a plain request (coded body with request_id, plugin headers), then
     // the connection closes: it was never handed to an upstream.
+    if (this.socket.destroyed) return;
     const res = this.pluginResponse() as ServerResponse;
     const socket = this.socket;
     res.once('finish', () => {
