@@ -1,9 +1,10 @@
 import { AggregatorRegistry, Gauge, Registry } from 'prom-client';
 import { METRICS } from '../core/metric-names.js';
 import { LocalCounter, LocalHistogram, registerLocal, type CounterSeries, type HistogramSeries } from '../core/local-metrics.js';
+import { NONE } from '../proxy/types.js';
 
-/** Label for requests that matched no route / reached no upstream (bounded cardinality). */
-export const NONE = 'none';
+// The `none` label is the data path's (src/proxy/types.ts): one constant for both.
+export { NONE };
 
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 

@@ -47,6 +47,7 @@ export class GatewayWorker implements WorkerContext {
   draining = false;
   readonly maxHeaders: number;
   readonly metrics = new GatewayMetrics();
+  readonly unrouted = this.metrics.noRoute;
   readonly log: Logger;
   readonly nextRequestId = requestIdSource();
   private readonly pools = new PoolManager();
@@ -91,9 +92,10 @@ export class GatewayWorker implements WorkerContext {
     this.metrics.upstream(upstream).observe(seconds);
   }
 
-  logPluginError(name: string, err: unknown): void {
+  /** A property, not a method: the plugin chain gets it as it is, bound, with no closure per request. */
+  readonly logPluginError = (name: string, err: unknown): void => {
     this.log.error({ plugin: name, err: err instanceof Error ? err.message : String(err) }, 'plugin failed');
-  }
+  };
 
   private applying: Promise<void> | undefined;
   private queued: GatewayConfig | undefined;

@@ -1,27 +1,14 @@
-import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { observeLatency } from '../balancer/index.js';
-import { settle, type BodyCapture, type CompiledChain, type GatewayRequest, type RequestContext, type ShortCircuit } from '../plugins/index.js';
+import { settle, type BodyCapture, type CompiledChain, type GatewayRequest, type GatewayResponse, type RequestContext, type ShortCircuit } from '../plugins/index.js';
 import { Http1Error, Http1Pool, gatewayErrorOf, type Http1Exchange, type Http1Handler, type Http1Request } from '../upstream/http1/index.js';
 import type { RuntimeNode, RuntimeUpstream } from '../upstream/runtime.js';
-import { MeridianError } from '../core/errors/index.js';
+import { MeridianError, type ErrorParams } from '../core/errors/index.js';
 import { BodyTooLargeError } from './body-limit.js';
 import { headerObject, responseHeaders } from './headers.js';
+import { ProxyRequest, type RequestEnv } from './request.js';
 import { isHttp2, sendError, type ClientResponse } from './respond.js';
 import type { CompiledRoute } from './types.js';
-
-/** What an exchange needs from its worker (metrics, drain state, logging). */
-export interface ExchangeEnv {
-  readonly draining: boolean;
-  upstreamSeconds(upstream: string, seconds: number): void;
-  logPluginError(name: string, err: unknown): void;
-}
-
-/** A request that went through a non-empty plugin chain: its context and the chain for the response phases. */
-export interface PluginRun {
-  readonly ctx: RequestContext;
-  readonly chain: CompiledChain;
-}
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
@@ -36,66 +23,95 @@ class ClientGoneError extends Error {
 }
 
 /**
- * One proxied request: picks a node, sends it on the node's pool and streams the answer
- * back, retrying connection failures of idempotent, body-less requests on another node.
- * Plain-HTTP nodes have an Http1Pool (src/upstream/http1), HTTPS nodes an undici Pool. The
- * exchange is itself the request and the handler of both (callbacks called directly, no
- * adapter, no parsed header object), so a request costs one object, not a closure tree.
+ * One plain (not upgrade) request, and once it is sent, its proxying: picks a node, sends it
+ * on the node's pool and streams the answer back, retrying connection failures of idempotent,
+ * body-less requests on another node. Plain-HTTP nodes have an Http1Pool (src/upstream/http1),
+ * HTTPS nodes an undici Pool. The exchange is the request's context (ProxyRequest), the
+ * pool's request and the handler of both (callbacks called directly, no adapter, no parsed
+ * header object), so a request costs one object, not a closure tree.
  */
-export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, Http1Request {
-  private node: RuntimeNode | undefined;
-  private tried: RuntimeNode[] | undefined;
-  private attempts = 0;
+export class Exchange extends ProxyRequest implements Dispatcher.DispatchHandler, Http1Handler, Http1Request {
+  // Set by prepare before send(): every method below runs after it.
+  declare route: CompiledRoute;
+  declare upstream: RuntimeUpstream;
+  declare readonly res: ClientResponse;
+  declare private node: RuntimeNode | undefined;
+  declare private tried: RuntimeNode[] | undefined;
+  declare private attempts: number;
   /** The request in flight on an Http1Pool (abort and resume go through it). */
-  private h1: Http1Exchange | undefined;
-  private abortUpstream: ((err?: Error) => void) | undefined;
-  private resumeUpstream: (() => void) | undefined;
+  declare private h1: Http1Exchange | undefined;
+  declare private abortUpstream: ((err?: Error) => void) | undefined;
+  declare private resumeUpstream: (() => void) | undefined;
   /** An attempt went to an Http1Pool (the request body may be left half read when it ends). */
-  private h1Used = false;
+  declare private h1Used: boolean;
   /** Http1Request: the route's (else the upstream's) timeouts of the current attempt, ms. */
-  sendTimeout = 0;
-  readTimeout = 0;
-  private upstreamStart = 0;
-  private status = 0;
-  private headersWritten = false;
-  private done = false;
-  private sendTimer: NodeJS.Timeout | undefined;
+  declare sendTimeout: number;
+  declare readTimeout: number;
+  declare private upstreamStart: number;
+  declare private status: number;
+  declare private headersWritten: boolean;
+  declare private completed: boolean;
+  declare private sendTimer: NodeJS.Timeout | undefined;
   // Plugin-path state below; a route with no plugins never sets or reads it.
-  private pendingChunks: Buffer[] | undefined;
+  declare private pendingChunks: Buffer[] | undefined;
   /** A plugin answered instead of the upstream (header_filter, fallback): its status; the upstream body is dropped. */
-  private replacedStatus = 0;
-  private capture: { readonly hook: BodyCapture; chunks: Buffer[]; size: number; headers: string[] } | undefined;
+  declare private replacedStatus: number;
+  declare private capture: { readonly hook: BodyCapture; chunks: Buffer[]; size: number; headers: string[] } | undefined;
 
-  constructor(
-    private readonly env: ExchangeEnv,
-    private readonly req: GatewayRequest,
-    private readonly res: ClientResponse,
-    private readonly route: CompiledRoute,
-    private readonly upstream: RuntimeUpstream,
-    readonly method: string,
-    readonly path: string,
-    readonly headers: string[],
-    /** Index in `headers` of the Host value, rewritten per node when pass_host is `node`. */
-    private readonly hostIndex: number,
-    /** A Buffer when a plugin read the whole body (ctx.requestBody). */
-    readonly body: Readable | Buffer | null,
-    private readonly hashKey: string | undefined,
-    private readonly requestId: string,
-    private readonly startedAt: number,
-    private readonly plugins: PluginRun | undefined,
-  ) {}
+  // Set in the constructor, as ProxyRequest's fields are (see there).
+  constructor(env: RequestEnv, req: GatewayRequest, res: ClientResponse) {
+    super(env, req, false);
+    this.res = res;
+    this.node = undefined;
+    this.tried = undefined;
+    this.attempts = 0;
+    this.h1 = undefined;
+    this.abortUpstream = undefined;
+    this.resumeUpstream = undefined;
+    this.h1Used = false;
+    this.sendTimeout = 0;
+    this.readTimeout = 0;
+    this.upstreamStart = 0;
+    this.status = 0;
+    this.headersWritten = false;
+    this.completed = false;
+    this.sendTimer = undefined;
+    this.pendingChunks = undefined;
+    this.replacedStatus = 0;
+    this.capture = undefined;
+  }
 
-  start(): void {
-    this.res.once('close', this.onClientClose);
+  pluginResponse(): GatewayResponse {
+    return this.res;
+  }
+
+  answer(stop: ShortCircuit): void {
+    if (!this.res.destroyed) sendShortCircuit(this.res, this.ctx as RequestContext, stop, this.env.draining);
+  }
+
+  clientGone(): boolean {
+    return this.res.destroyed;
+  }
+
+  protected sendError(code: string, params: ErrorParams, close: boolean): number {
+    return sendError(this.res, code, params, this.requestId, close || this.env.draining);
+  }
+
+  protected send(): void {
+    // The request's one closure. Made here, not in the constructor: V8 keeps a closure made in a
+    // derived class's constructor (and its request) alive across young-generation collections.
+    this.res.once('close', () => this.onClientClose());
     this.attempt();
   }
 
-  private readonly onClientClose = (): void => {
-    if (this.done) return;
+  /** The client's connection closed before the end: the upstream leg is aborted (it ends the request with 499). */
+  private onClientClose(): void {
+    if (this.finished) return;
     const err = new ClientGoneError('client closed the connection');
     if (this.h1 !== undefined) this.h1.abort(err);
     else this.abortUpstream?.(err);
-  };
+  }
+
 
   private attempt(): void {
     const node = this.upstream.select(this.hashKey, this.tried);
@@ -119,7 +135,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, Http1
       const attempt = this.attempts;
       const call = pool.request(this, this);
       // A request the pool refused at once has already failed (and maybe retried elsewhere).
-      if (attempt !== this.attempts || this.done) return;
+      if (attempt !== this.attempts || this.finished) return;
       this.h1 = call;
       if (this.res.destroyed) call.abort(new ClientGoneError('client closed the connection'));
       return;
@@ -181,15 +197,14 @@ export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, Http1
     const out = responseHeaders(raw);
     out.push('x-request-id', this.requestId);
     if (this.env.draining) out.push('connection', 'close');
-    const run = this.plugins;
-    if (run !== undefined) return this.pluginHeaders(run, status, out);
+    const ctx = this.ctx;
+    if (ctx !== undefined) return this.pluginHeaders(ctx, status, out);
     this.writeHead(status, out);
     return true;
   }
 
   /** onHeaders of a route with plugins: serve-stale on a 5xx, header_filter (which may replace the answer), body capture. */
-  private pluginHeaders(run: PluginRun, status: number, out: string[]): boolean {
-    const ctx = run.ctx;
+  private pluginHeaders(ctx: RequestContext, status: number, out: string[]): boolean {
     ctx.upstreamStatus = status;
     if (status >= 500 && ctx.upstreamFallback !== undefined) {
       // Nothing has reached the client yet: a stale copy beats the upstream's error.
@@ -197,19 +212,19 @@ export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, Http1
       if (fallback !== undefined) {
         ctx.captureBody = undefined; // never cache the error body
         this.pendingChunks = [];
-        this.headerFilterThen(run, () => this.replace(run, fallback));
+        this.headerFilterThen(() => this.replace(fallback));
         return true;
       }
     }
-    if (!run.chain.has('header_filter')) {
+    if (!(this.chain as CompiledChain).has('header_filter')) {
       this.startCapture(ctx, out);
       this.writeHead(status, out);
       return true;
     }
     // Response plugins may be async: hold the body until they are done.
     this.pendingChunks = [];
-    this.headerFilterThen(run, (replaced) => {
-      if (replaced !== undefined) this.replace(run, replaced);
+    this.headerFilterThen((replaced) => {
+      if (replaced !== undefined) this.replace(replaced);
       else {
         this.startCapture(ctx, out);
         this.writeHead(status, out);
@@ -218,9 +233,9 @@ export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, Http1
     return true;
   }
 
-  private headerFilterThen(run: PluginRun, next: (replaced: ShortCircuit | undefined) => void): void {
+  private headerFilterThen(next: (replaced: ShortCircuit | undefined) => void): void {
     // Synchronous filters answer at once: the body is then written as it arrives, not held.
-    settle(() => run.chain.headerFilter(run.ctx), next, (err: unknown) => {
+    settle(() => (this.chain as CompiledChain).headerFilter(this.ctx as RequestContext), next, (err: unknown) => {
       this.env.logPluginError('header_filter', err);
       next(undefined);
     });
@@ -233,18 +248,18 @@ export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, Http1
   }
 
   /** Sends a plugin's response instead of the upstream's; the upstream body is then read and dropped. */
-  private replace(run: PluginRun, answer: ShortCircuit): void {
+  private replace(answer: ShortCircuit): void {
     this.pendingChunks = undefined;
     this.replacedStatus = answer.status;
-    run.ctx.status = answer.status;
-    if (!this.res.destroyed) sendShortCircuit(this.res, run.ctx, answer, this.env.draining);
+    (this.ctx as RequestContext).status = answer.status;
+    this.answer(answer);
     this.headersWritten = true;
-    if (this.completed) this.finish(answer.status, true);
+    if (this.completed) this.end(answer.status, true);
   }
 
   private writeHead(status: number, out: string[]): void {
     if (this.res.destroyed) return;
-    if (this.plugins) applyHeaderEdits(out, this.plugins.ctx.responseHeaders);
+    if (this.ctx !== undefined) applyHeaderEdits(out, this.ctx.responseHeaders);
     if (isHttp2(this.res)) this.res.writeHead(status, headerObject(out));
     else this.res.writeHead(status, out);
     this.headersWritten = true;
@@ -271,7 +286,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, Http1
 
   onData(chunk: Buffer): boolean {
     // The only cost of plugins on this path for a route without any: this check.
-    if (this.plugins !== undefined && this.pluginData(chunk)) return true;
+    if (this.ctx !== undefined && this.pluginData(chunk)) return true;
     if (this.res.write(chunk)) return true;
     // Client slower than upstream: pause the upstream until the client drains.
     this.res.once('drain', this.resumeUpstream ??= () => this.h1?.resume());
@@ -297,24 +312,22 @@ export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, Http1
     else c.chunks.push(chunk);
   }
 
-  private completed = false;
-
   onComplete(): void {
     this.completed = true;
     // Routes without plugins pay one check here.
-    if (this.plugins !== undefined) this.pluginComplete();
+    if (this.ctx !== undefined) this.pluginComplete();
     else this.finishResponse();
   }
 
   private finishResponse(): void {
     this.res.end();
-    this.finish(this.status, true);
+    this.end(this.status, true);
   }
 
   private pluginComplete(): void {
     if (this.pendingChunks !== undefined) return; // finished by writeHead or replace
     if (this.replacedStatus !== 0) {
-      this.finish(this.replacedStatus, true);
+      this.end(this.replacedStatus, true);
       return;
     }
     this.finishResponse();
@@ -343,19 +356,19 @@ export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, Http1
     const code = (err as { code?: string }).code ?? '';
     const node = this.node;
     if (code === 'MERIDIAN_CLIENT_GONE') {
-      this.finish(499, false);
+      this.end(499, false);
       return;
     }
     if (this.replacedStatus !== 0) {
       // A plugin's answer is already out whole; only the dropped upstream body failed.
-      this.finish(this.replacedStatus, false);
+      this.end(this.replacedStatus, false);
       return;
     }
     if (this.headersWritten || this.status !== 0) {
       // Mid-body failure: the status is already out, the only honest signal is a cut connection.
       if (node && (code === 'UND_ERR_BODY_TIMEOUT' || code === 'MERIDIAN_ERR_UPSTREAM_READ_TIMEOUT')) this.upstream.health.failure(node.health);
       this.res.destroy();
-      this.finish(this.status, false);
+      this.end(this.status, false);
       return;
     }
     if (err instanceof BodyTooLargeError) {
@@ -406,14 +419,14 @@ export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, Http1
    * breakers, and ctx.upstreamFallback (serve-stale) may answer instead of the 502/504.
    */
   private upstreamFailed(code: string, params: Record<string, string | number>, close = false): void {
-    const run = this.plugins;
-    if (run !== undefined) {
-      run.ctx.upstreamError = new MeridianError(code, params).message;
-      const fallback = run.ctx.upstreamFallback?.(run.ctx);
+    const ctx = this.ctx;
+    if (ctx !== undefined) {
+      ctx.upstreamError = new MeridianError(code, params).message;
+      const fallback = ctx.upstreamFallback?.(ctx);
       if (fallback !== undefined) {
         this.pendingChunks = [];
         this.completed = true; // no upstream body will come: replace() finishes at once
-        this.headerFilterThen(run, () => this.replace(run, fallback));
+        this.headerFilterThen(() => this.replace(fallback));
         return;
       }
     }
@@ -430,13 +443,12 @@ export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, Http1
   }
 
   private fail(code: string, params: Record<string, string | number>, close = false): void {
-    const status = sendError(this.res, code, params, this.requestId, close || this.env.draining);
-    this.finish(status, false);
+    this.end(this.sendError(code, params, close), false);
   }
 
-  private finish(status: number, ok: boolean): void {
-    if (this.done) return;
-    this.done = true;
+  /** The upstream leg is over: the node released, then the request finished (ProxyRequest.finish). */
+  private end(status: number, ok: boolean): void {
+    if (this.finished) return;
     this.release(ok);
     // On Http1Pool the upstream may answer (or fail) before the request body was all sent: the
     // client's rest is read and dropped, as node:http does with a body nobody reads, so the
@@ -446,12 +458,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, Http1
       this.req.unpipe();
       this.req.resume();
     }
-    this.route.metrics.observe(this.upstream.id, status, (performance.now() - this.startedAt) / 1000);
-    const run = this.plugins;
-    if (run !== undefined) {
-      run.ctx.status = status;
-      run.chain.log(run.ctx, (name, err) => this.env.logPluginError(name, err));
-    }
+    this.finish(status);
   }
 }
 

@@ -11,6 +11,9 @@ export interface CompiledSplit {
   readonly match: VarsMatcher | undefined;
 }
 
+/** Metrics label for requests that matched no route / were sent to no upstream (bounded cardinality). */
+export const NONE = 'none';
+
 /** What the data path records per answered request (the gateway's RouteMetrics implements it). */
 export interface RouteObserver {
   observe(upstream: string, status: number, seconds: number): void;

@@ -3,30 +3,14 @@ import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { MeridianError, type ErrorParams } from '../core/errors/index.js';
-import type { GatewayRequest } from '../plugins/index.js';
+import type { GatewayRequest, GatewayResponse, RequestContext, ShortCircuit } from '../plugins/index.js';
 import type { RuntimeNode, RuntimeUpstream } from '../upstream/runtime.js';
+import { sendShortCircuit } from './exchange.js';
 import { responseHeaders } from './headers.js';
+import { ProxyRequest, type RequestEnv } from './request.js';
+import type { CompiledRoute } from './types.js';
 
-export interface TunnelRequest {
-  readonly upstream: RuntimeUpstream;
-  readonly method: string;
-  /** Path and query sent upstream. */
-  readonly path: string;
-  /** Upstream headers, flat, Host included at hostIndex; Connection/Upgrade are added here. */
-  readonly headers: string[];
-  readonly hostIndex: number;
-  /** The client's Upgrade value (the protocols it asked for). */
-  readonly upgrade: string;
-  readonly hashKey: string | undefined;
-  readonly https: boolean;
-  /** Cap of the upstream's answer head (status line and headers) in bytes: over it, 502. */
-  readonly maxHeadBytes: number;
-  /** Time the upstream has to answer once connected (ms; 0 = none). */
-  readonly readTimeoutMs: number;
-  readonly requestId: string;
-}
-
-/** The client side of an upgrade: its request, its socket (detached from node:http) and the bytes read past its head. */
+/** The client side of an upgrade: its request, its socket (handed over by the listener) and the bytes read past its head. */
 export interface TunnelClient {
   readonly req: GatewayRequest;
   readonly socket: Duplex;
@@ -37,135 +21,188 @@ export interface TunnelClient {
 const LINGER_MS = 2_000;
 
 /**
- * An upgrade (WebSocket or any other protocol) proxied to a node. The request is replayed on a
- * fresh connection and the answer is read by node:http's parser (its head capped at
- * maxHeadBytes). Only a `101 Switching Protocols` whose Upgrade is one the client asked for
- * turns the two connections into a byte tunnel; until then nothing the client sent past its
- * request reaches the upstream. Any other answer is relayed as a plain HTTP response and the
- * client connection is closed: bytes the client pipelined behind the upgrade never bypass
- * routing and plugins as a raw tunnel. A connection failure tries another node (nothing
- * was sent yet).
+ * An upgrade request (WebSocket or any other protocol): prepared like any request (the
+ * gateway's prepare step, plugins' request phases), then proxied to a node. The request is
+ * replayed on a fresh connection and the answer is read by node:http's parser (its head
+ * capped at maxHeadBytes). Only a `101 Switching Protocols` whose Upgrade is one the client
+ * asked for turns the two connections into a byte tunnel; until then nothing the client sent
+ * past its request reaches the upstream. Any other answer is relayed as a plain HTTP response
+ * and the client connection is closed: bytes the client pipelined behind the upgrade never
+ * bypass routing and plugins as a raw tunnel. A connection failure tries another node
+ * (nothing was sent yet). The request finishes when the tunnel closes (status 101) or the
+ * relayed answer ends.
  */
-export function tunnel(t: TunnelRequest, client: TunnelClient, onDone: (status: number) => void): void {
-  const tried: RuntimeNode[] = [];
-  let current: ClientRequest | undefined;
-  let finished = false;
-  /** The upstream answered (101 or a response is being relayed): no coded answer can follow. */
-  let answered = false;
-  const done = (status: number): void => {
-    if (finished) return;
-    finished = true;
-    onDone(status);
-  };
-  const fail = (code: string, params: ErrorParams): void => {
-    current?.destroy();
-    if (answered) client.socket.destroy();
-    done(writeRaw(client.socket, code, { upstream: t.upstream.id, ...params }, t.requestId));
-  };
-  const upstreamError = (reason: string): void => fail('MERIDIAN_ERR_GATEWAY_UPSTREAM_ERROR', { reason });
-  client.socket.once('close', () => current?.destroy());
-  t.headers.push('connection', 'upgrade', 'upgrade', t.upgrade);
+export class UpgradeRequest extends ProxyRequest {
+  declare route: CompiledRoute;
+  declare upstream: RuntimeUpstream;
+  readonly socket: Duplex;
+  private readonly head: Buffer;
+  /** A ServerResponse on the socket, made when plugins need one (their answers, ctx.res). */
+  private res: ServerResponse | undefined = undefined;
 
-  const attempt = (): void => {
-    const node = t.upstream.select(t.hashKey, tried.length > 0 ? tried : undefined);
-    if (!node) {
-      if (tried.length === 0) fail('MERIDIAN_ERR_GATEWAY_NO_HEALTHY_NODE', {});
-      else upstreamError('no other node to retry on');
-      return;
-    }
-    if (t.upstream.passHost === 'node') t.headers[t.hostIndex] = node.hostHeader;
-    const options: RequestOptions & { servername?: string } = {
-      host: node.host,
-      port: node.port,
-      method: t.method,
-      path: t.path,
-      headers: t.headers,
-      agent: false,
-      setHost: false,
-      maxHeaderSize: t.maxHeadBytes,
-      ...(t.https ? { servername: t.upstream.upstreamHost ?? node.host } : {}),
+  constructor(
+    env: RequestEnv,
+    client: TunnelClient,
+    /** Cap of the upstream's answer head (status line and headers) in bytes: over it, 502. */
+    private readonly maxHeadBytes: number,
+  ) {
+    super(env, client.req, true);
+    this.socket = client.socket;
+    this.head = client.head;
+  }
+
+  pluginResponse(): GatewayResponse {
+    return (this.res ??= responseOnSocket(this.req, this.socket));
+  }
+
+  answer(stop: ShortCircuit): void {
+    // The same answer as on a plain request (coded body with request_id, plugin headers), then
+    // the connection closes: it was never handed to an upstream.
+    if (this.socket.destroyed) return;
+    const res = this.pluginResponse() as ServerResponse;
+    const socket = this.socket;
+    res.once('finish', () => {
+      res.detachSocket(socket as Socket);
+      lingerClose(socket);
+    });
+    sendShortCircuit(res, this.ctx as RequestContext, stop, true);
+  }
+
+  clientGone(): boolean {
+    return this.socket.destroyed;
+  }
+
+  protected sendError(code: string, params: ErrorParams): number {
+    this.detach();
+    return writeRaw(this.socket, code, params, this.requestId);
+  }
+
+  /** The socket leaves the plugins' ServerResponse: from here on it is written raw. */
+  private detach(): void {
+    if (this.res !== undefined && this.res.socket !== null) this.res.detachSocket(this.socket as Socket);
+  }
+
+  protected send(): void {
+    this.detach();
+    const upstream = this.upstream;
+    const socket = this.socket;
+    const requestId = this.requestId;
+    const upgrade = this.clientHeaders?.upgrade ?? 'websocket';
+    const https = upstream.spec.scheme === 'https';
+    const readTimeoutMs = this.route.readTimeout ?? upstream.timeouts.read;
+    const tried: RuntimeNode[] = [];
+    let current: ClientRequest | undefined;
+    /** The upstream answered (101 or a response is being relayed): no coded answer can follow. */
+    let answered = false;
+    const fail = (code: string, params: ErrorParams): void => {
+      current?.destroy();
+      if (answered) socket.destroy();
+      if (!this.finished) this.finish(writeRaw(socket, code, { upstream: upstream.id, ...params }, requestId));
     };
-    const up = (t.https ? httpsRequest : httpRequest)(options);
-    current = up;
-    node.inflight++;
-    let connected = false;
-    let released = false;
-    const release = (): void => {
-      if (released) return;
-      released = true;
-      node.inflight--;
-    };
-    let timer = setTimeout(() => up.destroy(new Error('connect timeout')), t.upstream.timeouts.connect);
-    up.once('socket', (s: Socket) => {
-      s.once(t.https ? 'secureConnect' : 'connect', () => {
-        connected = true;
+    const upstreamError = (reason: string): void => fail('MERIDIAN_ERR_GATEWAY_UPSTREAM_ERROR', { reason });
+    socket.once('close', () => current?.destroy());
+    this.headers.push('connection', 'upgrade', 'upgrade', upgrade);
+
+    const attempt = (): void => {
+      const node = upstream.select(this.hashKey, tried.length > 0 ? tried : undefined);
+      if (!node) {
+        if (tried.length === 0) fail('MERIDIAN_ERR_GATEWAY_NO_HEALTHY_NODE', {});
+        else upstreamError('no other node to retry on');
+        return;
+      }
+      if (upstream.passHost === 'node') this.headers[this.hostIndex] = node.hostHeader;
+      const options: RequestOptions & { servername?: string } = {
+        host: node.host,
+        port: node.port,
+        method: this.method,
+        path: this.path,
+        headers: this.headers,
+        agent: false,
+        setHost: false,
+        maxHeaderSize: this.maxHeadBytes,
+        ...(https ? { servername: upstream.upstreamHost ?? node.host } : {}),
+      };
+      const up = (https ? httpsRequest : httpRequest)(options);
+      current = up;
+      node.inflight++;
+      let connected = false;
+      let released = false;
+      const release = (): void => {
+        if (released) return;
+        released = true;
+        node.inflight--;
+      };
+      let timer = setTimeout(() => up.destroy(new Error('connect timeout')), upstream.timeouts.connect);
+      up.once('socket', (s: Socket) => {
+        s.once(https ? 'secureConnect' : 'connect', () => {
+          connected = true;
+          clearTimeout(timer);
+          upstream.health.success(node.health);
+          if (readTimeoutMs > 0) {
+            timer = setTimeout(() => {
+              release();
+              fail('MERIDIAN_ERR_GATEWAY_UPSTREAM_TIMEOUT', { phase: 'read' });
+            }, readTimeoutMs);
+          }
+        });
+      });
+      up.once('upgrade', (res: IncomingMessage, upSocket: Socket, upHead: Buffer) => {
         clearTimeout(timer);
-        t.upstream.health.success(node.health);
-        if (t.readTimeoutMs > 0) {
-          timer = setTimeout(() => {
-            release();
-            fail('MERIDIAN_ERR_GATEWAY_UPSTREAM_TIMEOUT', { phase: 'read' });
-          }, t.readTimeoutMs);
+        if (!upgradeAccepted(upgrade, res.headers.upgrade)) {
+          upSocket.destroy();
+          release();
+          upstreamError('it switched to a protocol the client did not ask for');
+          return;
         }
+        answered = true;
+        socket.write(switchingHead(res.rawHeaders, requestId));
+        if (upHead.length > 0) socket.write(upHead);
+        if (this.head.length > 0) upSocket.write(this.head);
+        upSocket.pipe(socket);
+        socket.pipe(upSocket);
+        upSocket.on('error', () => socket.destroy());
+        upSocket.once('close', () => {
+          release();
+          socket.destroy();
+          this.finish(101);
+        });
+        socket.once('close', () => upSocket.destroy());
       });
-    });
-    up.once('upgrade', (res: IncomingMessage, upSocket: Socket, upHead: Buffer) => {
-      clearTimeout(timer);
-      if (!upgradeAccepted(t.upgrade, res.headers.upgrade)) {
-        upSocket.destroy();
-        release();
-        upstreamError('it switched to a protocol the client did not ask for');
-        return;
-      }
-      answered = true;
-      const socket = client.socket;
-      socket.write(switchingHead(res.rawHeaders, t.requestId));
-      if (upHead.length > 0) socket.write(upHead);
-      if (client.head.length > 0) upSocket.write(client.head);
-      upSocket.pipe(socket);
-      socket.pipe(upSocket);
-      upSocket.on('error', () => socket.destroy());
-      upSocket.once('close', () => {
-        release();
-        socket.destroy();
-        done(101);
+      up.once('response', (res: IncomingMessage) => {
+        clearTimeout(timer);
+        if (res.statusCode === 101) {
+          // A 101 without `Connection: upgrade` switches nothing node:http can follow.
+          release();
+          upstreamError('101 without Connection: upgrade');
+          return;
+        }
+        answered = true;
+        relay(res, this, () => {
+          release();
+          this.finish(res.statusCode ?? 502);
+        });
       });
-      socket.once('close', () => upSocket.destroy());
-    });
-    up.once('response', (res: IncomingMessage) => {
-      clearTimeout(timer);
-      if (res.statusCode === 101) {
-        // A 101 without `Connection: upgrade` switches nothing node:http can follow.
+      up.once('error', (err: Error & { code?: string }) => {
+        clearTimeout(timer);
         release();
-        upstreamError('101 without Connection: upgrade');
-        return;
-      }
-      answered = true;
-      relay(res, client, t.requestId, () => {
-        release();
-        done(res.statusCode ?? 502);
+        if (this.finished) return;
+        if (socket.destroyed) {
+          this.finish(499); // the client went away first
+          return;
+        }
+        if (!connected) {
+          upstream.health.failure(node.health);
+          tried.push(node);
+          if (tried.length <= upstream.retries) attempt();
+          else upstreamError(`connection failed (${err.code ?? err.message})`);
+          return;
+        }
+        upstreamError(err.code === 'HPE_HEADER_OVERFLOW' ? `answer head over ${this.maxHeadBytes} bytes` : (err.code ?? err.message));
       });
-    });
-    up.once('error', (err: Error & { code?: string }) => {
-      clearTimeout(timer);
-      release();
-      if (finished) return;
-      if (client.socket.destroyed) {
-        done(499); // the client went away first
-        return;
-      }
-      if (!connected) {
-        t.upstream.health.failure(node.health);
-        tried.push(node);
-        if (tried.length <= t.upstream.retries) attempt();
-        else upstreamError(`connection failed (${err.code ?? err.message})`);
-        return;
-      }
-      upstreamError(err.code === 'HPE_HEADER_OVERFLOW' ? `answer head over ${t.maxHeadBytes} bytes` : (err.code ?? err.message));
-    });
-    up.end();
-  };
-  attempt();
+      up.end();
+    };
+    attempt();
+  }
 }
 
 /** The upstream's Upgrade names one of the protocols the client offered (tokens, any case). */
@@ -189,10 +226,10 @@ function switchingHead(raw: readonly string[], requestId: string): string {
 }
 
 /** A refused upgrade: the upstream's answer as a plain response (hop-by-hop dropped, node:http framing), then close. */
-function relay(res: IncomingMessage, client: TunnelClient, requestId: string, onEnd: () => void): void {
+function relay(res: IncomingMessage, client: UpgradeRequest, onEnd: () => void): void {
   const out = responseOnSocket(client.req, client.socket);
   const headers = responseHeaders(res.rawHeaders);
-  headers.push('x-request-id', requestId);
+  headers.push('x-request-id', client.requestId);
   out.writeHead(res.statusCode ?? 502, headers);
   res.pipe(out);
   res.once('close', () => {

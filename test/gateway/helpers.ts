@@ -1,6 +1,7 @@
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
+import { WebSocket } from 'ws';
 import { validate } from '../../src/core/validate.js';
 import { GatewayProgramConfig } from '../../src/gateway/config.js';
 import { GatewayWorker } from '../../src/gateway/worker.js';
@@ -95,3 +96,17 @@ export function send(url: string, options: { method?: string; headers?: Record<s
 }
 
 export const upstreamOf = (...ports: number[]) => ({ id: 'u1', nodes: ports.map((port) => ({ host: '127.0.0.1', port })) });
+
+/** An upgrade the gateway refuses: its status and body (a test fails if the upgrade is accepted). */
+export function wsRefusal(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    ws.on('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    ws.on('open', () => reject(new Error('the upgrade was accepted')));
+    ws.on('error', reject);
+  });
+}

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { WebSocket, WebSocketServer } from 'ws';
 import { eventually, freePort } from '../harness/index.js';
 import { spawnMeridian, stopMeridian } from '../harness/cli.js';
-import { send } from './helpers.js';
+import { send, wsRefusal } from './helpers.js';
 
 /**
  * Issue 16's gateway defects, each reproduced as the attack against `meridian gateway` (one
@@ -151,20 +151,6 @@ function wsRoundTrip(url: string, headers: Record<string, string> = {}): Promise
       }
     });
     ws.on('unexpected-response', (_req, res) => reject(new Error(`unexpected ${res.statusCode}`)));
-    ws.on('error', reject);
-  });
-}
-
-/** An upgrade the gateway refuses: its status and coded body. */
-function wsRefusal(url: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
-    ws.on('unexpected-response', (_req, res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    ws.on('open', () => reject(new Error('the upgrade was accepted')));
     ws.on('error', reject);
   });
 }
