@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { isRequestId } from '../core/request-id.js';
 import type { GatewayRequest } from '../plugins/index.js';
 import { BodyLimit } from '../proxy/body-limit.js';
 import { alignPluginView, scanRequestHeaders } from '../proxy/headers.js';
@@ -24,7 +25,7 @@ export function prepare(w: WorkerContext, x: ProxyRequest, proto: 'http' | 'http
   const h = scanRequestHeaders(raw, req.httpVersionMinor === 1 && req.httpVersionMajor === 1);
   x.clientHeaders = h;
   x.headers = h.out;
-  x.requestId = h.requestId ?? w.nextRequestId();
+  x.requestId = h.requestId !== undefined && isRequestId(h.requestId) ? h.requestId : w.nextRequestId();
   if (raw.length > w.maxHeaders * 2) {
     x.refuse('MERIDIAN_ERR_GATEWAY_HEADERS_TOO_LARGE', { reason: `more than ${w.maxHeaders} headers` }, true);
     return false;

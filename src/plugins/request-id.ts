@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import { Strict } from '../core/model/index.js';
+import { isRequestId } from '../core/request-id.js';
 import type { Plugin, RequestContext } from './contract.js';
 import { header } from './shared/headers.js';
 
@@ -12,7 +13,6 @@ export const RequestIdConfig = Strict({
 });
 export type RequestIdConfig = Static<typeof RequestIdConfig>;
 
-const ID = /^[A-Za-z0-9._:-]{1,128}$/;
 // W3C Trace Context: version-traceid-parentid-flags; all-zero ids are invalid.
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
@@ -38,8 +38,8 @@ export function nextTraceparent(incoming: string | undefined, sampleRatio: numbe
 function rewrite(ctx: RequestContext, cfg: RequestIdConfig): undefined {
   const incoming = cfg.trust_incoming ? header(ctx.req, cfg.header) : undefined;
   // The gateway's own id, unless it is the client's header taken as is (not trusted, or not a valid id).
-  const own = ID.test(ctx.requestId) && ctx.requestId !== header(ctx.req, 'x-request-id') ? ctx.requestId : randomUUID();
-  const requestId = incoming && ID.test(incoming) ? incoming : own;
+  const own = isRequestId(ctx.requestId) && ctx.requestId !== header(ctx.req, 'x-request-id') ? ctx.requestId : randomUUID();
+  const requestId = incoming && isRequestId(incoming) ? incoming : own;
   ctx.upstreamHeaders[cfg.header] = requestId;
   ctx.responseHeaders[cfg.header] = requestId;
   const info: Partial<TraceInfo> = { requestId };

@@ -57,6 +57,17 @@ describe('proxy', () => {
     expect(r.json<{ headers: Record<string, string> }>().headers['x-request-id']).toBe('abc-123');
   });
 
+  it('replaces an incoming request id that is not one (spaces, over 128 characters) in the upstream header, the answer and error bodies', async () => {
+    for (const bad of ['bad id with spaces', 'a'.repeat(129), '{"level":60}']) {
+      const r = await send(`${gw.url}/echo/id`, { headers: { 'x-request-id': bad } });
+      const sent = r.json<{ headers: Record<string, string> }>().headers['x-request-id'];
+      expect(sent).not.toBe(bad);
+      expect(sent).toMatch(/^[A-Za-z0-9._:-]{1,128}$/);
+      const nf = await send(`${gw.url}/no-such-route`, { headers: { 'x-request-id': bad } });
+      expect(nf.json<{ request_id: string }>().request_id).not.toBe(bad);
+    }
+  });
+
   it('strips a prefix, rewrites a path, sets the Host per pass_host', async () => {
     expect((await send(`${gw.url}/api/users/7?x=y`)).json<{ url: string }>().url).toBe('/users/7?x=y');
     expect((await send(`${gw.url}/old?k=v`)).json<{ url: string }>().url).toBe('/new?k=v');
