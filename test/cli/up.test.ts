@@ -99,7 +99,8 @@ describe('meridian up', () => {
     expect(after?.pid).not.toBe(before?.pid);
     await expect.poll(async () => (await fetch(gatewayHealth).catch(() => undefined))?.status, { timeout: 10_000 }).toBe(200);
     // The live status says it too (stdout is a pipe: one line per change).
-    expect(u.output()).toMatch(/\[up\] status: gateway-east-1 healthy, 1 restart\(s\)/);
+    // The supervisor's own health check may see it a poll later than this test does.
+    await expect.poll(() => u.output(), { timeout: 10_000 }).toMatch(/\[up\] status: gateway-east-1 healthy, 1 restart\(s\)/);
   }, 90_000);
 
   it('Ctrl-C with stdout piped: gateways drain first, servers stop last, every drain line is in the gateway log', async () => {
