@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../core/logger.js';
 import { settle, type CompiledChain, type GatewayRequest, type GatewayResponse, type RequestContext, type ShortCircuit } from '../plugins/index.js';
