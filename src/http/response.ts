@@ -142,7 +142,10 @@ export class EngineResponse {
     const socket = this.socket;
     if (!this.headersSent) {
       const head = this.serialize(-1);
-      if (data.length <= SINGLE_WRITE_MAX && this.writeWithHead(head, data)) return !socket.writableNeedDrain;
+      if (data.length <= SINGLE_WRITE_MAX) {
+        const ok = this.writeWithHead(head, data);
+        if (ok !== null) return ok;
+      }
       socket.cork();
       socket.write(head, 'latin1');
       const ok = this.writeBody(data);
@@ -155,10 +158,11 @@ export class EngineResponse {
   /**
    * The head and a small first body chunk copied into one buffer and written with one write():
    * a proxied answer usually arrives whole, and one buffer costs less than a writev of a string
-   * and a buffer through the socket's cork queue. False: the framing refuses the chunk (too long
-   * for its Content-Length), nothing written.
+   * and a buffer through the socket's cork queue. Returns the socket's answer (false: wait for
+   * onDrain), or null when the framing refuses the chunk (too long for its Content-Length):
+   * nothing written.
    */
-  private writeWithHead(head: string, data: Buffer): boolean {
+  private writeWithHead(head: string, data: Buffer): boolean | null {
     let prefix = head;
     let suffix = '';
     let body = data;
@@ -167,7 +171,7 @@ export class EngineResponse {
         body = EMPTY;
         break;
       case Framing.Length:
-        if (data.length > this.remaining) return false;
+        if (data.length > this.remaining) return null;
         this.remaining -= data.length;
         break;
       case Framing.Chunked:
@@ -178,8 +182,7 @@ export class EngineResponse {
         break;
       default:
     }
-    this.socket.write(joinLatin1(prefix, body, suffix));
-    return true;
+    return this.socket.write(joinLatin1(prefix, body, suffix));
   }
 
   /** Ends the response, with an optional last body chunk written in the same syscall as the head. */

@@ -36,6 +36,8 @@ export class Http1Connection implements ResponseSink {
   private readonly parser: ResponseParser;
   private timer: NodeJS.Timeout | undefined;
   private timerMs = 0;
+  /** The timer is set and has not fired yet. */
+  private timerPending = false;
   /** The timeout of the current phase (0 = none) and when there was last progress. */
   private limit = 0;
   private lastActivity = 0;
@@ -428,8 +430,13 @@ export class Http1Connection implements ResponseSink {
     this.limit = ms;
     this.lastActivity = performance.now();
     if (ms <= 0) return;
-    if (this.timer !== undefined && this.timerMs === ms) this.timer.refresh();
-    else this.startTimer(ms);
+    // A pending timer that fires no later than this limit needs no update: onTimer measures the
+    // quiet time and sets itself again for the rest (so an exchange costs no timer work).
+    if (this.timerPending && this.timerMs <= ms) return;
+    if (this.timer !== undefined && this.timerMs === ms) {
+      this.timer.refresh();
+      this.timerPending = true;
+    } else this.startTimer(ms);
   }
 
   private startTimer(ms: number): void {
@@ -437,15 +444,18 @@ export class Http1Connection implements ResponseSink {
     this.timerMs = ms;
     this.timer = setTimeout(this.onTimer, ms);
     this.timer.unref();
+    this.timerPending = true;
   }
 
   private clearTimer(): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
+    this.timerPending = false;
     this.limit = 0;
   }
 
   private readonly onTimer = (): void => {
+    this.timerPending = false;
     const limit = this.limit;
     if (limit <= 0 || this.gone) return;
     const call = this.call;
