@@ -35,6 +35,8 @@ export class Connection implements ParserHandler, ResponseOwner, BodySource {
   /** A head was refused after parsing (CONNECT without an upgrade handler): nothing more is done. */
   private refused = false;
   private detached = false;
+  /** pauseSocket() stopped the socket's flow. */
+  private socketPaused = false;
   private readonly onData = (chunk: Buffer): void => this.data(chunk);
   private readonly onEnd = (): void => this.ended();
   private readonly onClose = (): void => this.closed();
@@ -79,8 +81,30 @@ export class Connection implements ParserHandler, ResponseOwner, BodySource {
     if (this.detached) return;
     const err = this.parser.error;
     if (err) { this.refuse(err); return; }
-    if (this.parser.isPaused) this.socket.pause();
-    else if (this.peerEnded) this.afterPeerEnded();
+    if (this.parser.isPaused) {
+      // A complete request waiting for its response with nothing more received leaves the
+      // socket flowing: pausing and resuming it for every request costs more than the rare
+      // pipelined chunk, which the parser holds and which then pauses it (memory stays bounded).
+      if (this.bodyPaused || this.parser.buffered > 0 || !this.awaitingResponse()) this.pauseSocket();
+    } else if (this.peerEnded) this.afterPeerEnded();
+  }
+
+  /** The current request is complete and its response is being made. */
+  private awaitingResponse(): boolean {
+    return this.req !== null && this.req.complete && this.res !== null && !this.closing && !this.refused;
+  }
+
+  private pauseSocket(): void {
+    if (this.socketPaused) return;
+    this.socketPaused = true;
+    this.socket.pause();
+  }
+
+  /** Reads again (after pauseSocket) unless the parser still waits or the socket is handed over. */
+  private resumeSocket(): void {
+    if (!this.socketPaused || this.parser.isPaused || this.detached) return;
+    this.socketPaused = false;
+    this.socket.resume();
   }
 
   /**
@@ -165,7 +189,7 @@ export class Connection implements ParserHandler, ResponseOwner, BodySource {
     if (this.req?.complete && this.res !== null) return;
     this.parser.resume();
     this.afterParse();
-    if (!this.parser.isPaused && !this.detached) this.socket.resume();
+    this.resumeSocket();
   }
 
   // ---- response events --------------------------------------------------------------------
@@ -196,7 +220,7 @@ export class Connection implements ParserHandler, ResponseOwner, BodySource {
       this.bodyPaused = false;
       this.parser.resume();
       this.afterParse();
-      if (!this.parser.isPaused && !this.detached) this.socket.resume();
+      this.resumeSocket();
       return;
     }
     this.nextRequest();
@@ -221,7 +245,7 @@ export class Connection implements ParserHandler, ResponseOwner, BodySource {
     }
     this.parser.resume();
     this.afterParse();
-    if (!this.parser.isPaused && !this.detached) this.socket.resume();
+    this.resumeSocket();
   }
 
   private finishAndClose(): void {

@@ -24,6 +24,23 @@ const EMPTY = Buffer.alloc(0);
 /** Up to this many body bytes, head and body are copied into one buffer for one write. */
 const SINGLE_WRITE_MAX = 16 * 1024;
 
+type Latin1Buffer = Buffer & { latin1Write(s: string, offset: number): number };
+
+/** prefix + body + suffix in one buffer (prefix and suffix latin1: the head is checked to be). */
+function joinLatin1(prefix: string, body: Buffer, suffix: string): Buffer {
+  const out = Buffer.allocUnsafe(prefix.length + body.length + suffix.length) as Latin1Buffer;
+  out.latin1Write(prefix, 0);
+  body.copy(out, prefix.length);
+  if (suffix.length > 0) out.latin1Write(suffix, prefix.length + body.length);
+  return out;
+}
+
+/** `HTTP/1.1 <status> <reason>\r\n` per status, built on first use. */
+const STATUS_LINES: string[] = [];
+function statusLine(status: number): string {
+  return (STATUS_LINES[status] ??= `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n`);
+}
+
 let dateSecond = 0;
 let dateValue = '';
 /** The Date header value, formatted once a second. */
@@ -125,6 +142,10 @@ export class EngineResponse {
     const socket = this.socket;
     if (!this.headersSent) {
       const head = this.serialize(-1);
+      if (data.length <= SINGLE_WRITE_MAX) {
+        const ok = this.writeWithHead(head, data);
+        if (ok !== null) return ok;
+      }
       socket.cork();
       socket.write(head, 'latin1');
       const ok = this.writeBody(data);
@@ -132,6 +153,36 @@ export class EngineResponse {
       return ok && !socket.writableNeedDrain;
     }
     return this.writeBody(data);
+  }
+
+  /**
+   * The head and a small first body chunk copied into one buffer and written with one write():
+   * a proxied answer usually arrives whole, and one buffer costs less than a writev of a string
+   * and a buffer through the socket's cork queue. Returns the socket's answer (false: wait for
+   * onDrain), or null when the framing refuses the chunk (too long for its Content-Length):
+   * nothing written.
+   */
+  private writeWithHead(head: string, data: Buffer): boolean | null {
+    let prefix = head;
+    let suffix = '';
+    let body = data;
+    switch (this.framing) {
+      case Framing.None:
+        body = EMPTY;
+        break;
+      case Framing.Length:
+        if (data.length > this.remaining) return null;
+        this.remaining -= data.length;
+        break;
+      case Framing.Chunked:
+        if (data.length > 0) {
+          prefix = `${head}${data.length.toString(16)}\r\n`;
+          suffix = CRLF;
+        }
+        break;
+      default:
+    }
+    return this.socket.write(joinLatin1(prefix, body, suffix));
   }
 
   /** Ends the response, with an optional last body chunk written in the same syscall as the head. */
@@ -147,10 +198,7 @@ export class EngineResponse {
       // The whole small answer in one buffer and one write(): cheaper than a writev of two.
       const body = this.framing === Framing.None ? EMPTY : data;
       if (this.framing === Framing.Length) this.remaining -= body.length;
-      const out = Buffer.allocUnsafe(Buffer.byteLength(head, 'latin1') + body.length);
-      const n = out.write(head, 0, 'latin1');
-      body.copy(out, n);
-      socket.write(out);
+      socket.write(joinLatin1(head, body, ''));
       this.done();
       return;
     }
@@ -230,7 +278,7 @@ export class EngineResponse {
   private serialize(bodyLength: number): string {
     const status = this.statusCode;
     const h = this.headers;
-    let out = `HTTP/1.1 ${status} ${this.reason ?? STATUS_CODES[status] ?? 'Unknown'}\r\n`;
+    let out = this.reason === undefined ? statusLine(status) : `HTTP/1.1 ${status} ${this.reason}\r\n`;
     let length = -1;
     let chunked = false;
     let connectionSet = false;

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import { observeLatency } from '../balancer/index.js';
 import { settle, type BodyCapture, type CompiledChain, type GatewayRequest, type GatewayResponse, type RequestContext, type ShortCircuit } from '../plugins/index.js';

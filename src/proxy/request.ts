@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import type { ErrorParams } from '../core/errors/index.js';
 import type { CompiledChain, GatewayRequest, GatewayResponse, RequestContext, ShortCircuit } from '../plugins/index.js';

@@ -3,6 +3,7 @@
  * close, HEAD, upgrade hand-off, deadlines, errors after the headers are sent.
  */
 import { once } from 'node:events';
+import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { HttpEngineOptions } from '../../src/http/index.js';
 import { exchangeUntilClose, parseResponses, rawClient, startEngine, type Running } from './engine-helpers.js';
@@ -32,6 +33,33 @@ describe('pipelining', () => {
     expect(responses.map((r) => r.headers['x-path'])).toEqual(['/1', '/2', '/3']);
     expect(responses.map((r) => r.body)).toEqual(['body of /1', 'body of /2', 'body of /3']);
     expect(client.closed()).toBe(false);
+    client.socket.destroy();
+  });
+});
+
+describe('reading while a response is pending', () => {
+  it('keeps reading a connection whose request waits for its answer, and stops once pipelined bytes arrive', async () => {
+    const pending: Array<() => void> = [];
+    const { port, server, engine } = await start({
+      onRequest(req, res) { pending.push(() => res.end(`body of ${req.url}`)); },
+    });
+    const accepted = once(server, 'connection');
+    const client = await rawClient(port);
+    const [socket] = (await accepted) as [Socket];
+    client.send(`GET /1 HTTP/1.1\r\n${H}\r\n`);
+    await vi.waitFor(() => expect(pending).toHaveLength(1));
+    // Nothing more sent: the socket is not paused for the wait (no pause/resume per request).
+    expect(socket.isPaused()).toBe(false);
+    // 8 MB of pipelined requests while the first waits: read no further than what came in
+    // before the pause, the rest stays in the kernel and the client.
+    const pad = 'x'.repeat(4000);
+    client.send(`GET /2 HTTP/1.1\r\n${H}X-Pad: ${pad}\r\n\r\n`.repeat(2000));
+    await vi.waitFor(() => expect(socket.isPaused()).toBe(true));
+    expect(engine.bufferedBytes()).toBeLessThan(1024 * 1024);
+    (pending.shift() as () => void)();
+    await vi.waitFor(() => expect(pending).toHaveLength(1));
+    (pending.shift() as () => void)();
+    await vi.waitFor(() => expect(parseResponses(client.text()).map((r) => r.body)).toEqual(['body of /1', 'body of /2']));
     client.socket.destroy();
   });
 });

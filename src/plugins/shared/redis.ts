@@ -1,8 +1,12 @@
 import { createHash } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import { Redis, Cluster, Command } from 'ioredis';
+import { restoreFastStringPrototype } from '../../core/fast-prototypes.js';
 import { Strict } from '../../core/model/index.js';
 import { getServices } from './services.js';
+
+// ioredis subclasses String, which leaves String.prototype slow for all optimized code.
+restoreFastStringPrototype();
 
 /**
  * Where a plugin's Redis is. Default: the region's Redis the gateway was configured with.

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import type { Http1Call, PoolSide } from './call.js';
 import { Http1Error, ResponseParseError } from './errors.js';
@@ -11,6 +12,9 @@ const ONE_WRITE_BYTES = 16 * 1024;
 const LAST_CHUNK = '0\r\n\r\n';
 
 type Latin1Buffer = Buffer & { latin1Write(s: string, offset: number): number };
+
+/** How a connection gets its socket's bytes: `onRead` set, they arrive in a reused buffer. */
+export type OpenSocket = (onRead: ((bytes: number, buf: Buffer) => boolean) | undefined) => Socket;
 
 /**
  * One keep-alive connection to an upstream node, running one exchange at a time: it writes
@@ -32,6 +36,8 @@ export class Http1Connection implements ResponseSink {
   private readonly parser: ResponseParser;
   private timer: NodeJS.Timeout | undefined;
   private timerMs = 0;
+  /** The timer is set and has not fired yet. */
+  private timerPending = false;
   /** The timeout of the current phase (0 = none) and when there was last progress. */
   private limit = 0;
   private lastActivity = 0;
@@ -43,14 +49,28 @@ export class Http1Connection implements ResponseSink {
   /** A stream body's head waits for its first bytes (or its end) and goes out with them. */
   private headPending = false;
   private gone = false;
+  /** Idle long enough to stop holding the process open (see releaseProcess). */
+  private unrefed = false;
+
+  readonly socket: Socket;
+  /**
+   * The socket reads into one buffer reused for every read (node:net's `onread`): no buffer
+   * is allocated per read and the bytes skip the Readable stream. What outlives the read
+   * (body chunks handed on, bytes the parser keeps) is copied.
+   */
+  private readonly reusedBuffer: boolean;
 
   constructor(
     private readonly pool: PoolSide,
-    readonly socket: Socket,
+    open: OpenSocket,
+    reuseReadBuffer: boolean,
   ) {
-    this.parser = new ResponseParser(this, pool.maxHeadBytes);
+    this.reusedBuffer = reuseReadBuffer;
+    this.parser = new ResponseParser(this, pool.maxHeadBytes, reuseReadBuffer);
+    const socket = open(reuseReadBuffer ? this.onSocketRead : undefined);
+    this.socket = socket;
     socket.on('connect', this.onConnect);
-    socket.on('data', this.onSocketData);
+    if (!reuseReadBuffer) socket.on('data', this.onSocketData);
     socket.on('end', this.onSocketEnd);
     socket.on('error', this.onSocketError);
     socket.on('close', this.onSocketClose);
@@ -62,8 +82,22 @@ export class Http1Connection implements ResponseSink {
     this.call = call;
     call.conn = this;
     this.parser.reset(call.req.method === 'HEAD', call.req.upgrade === true);
-    if (this.exchanges > 0) this.socket.ref();
+    if (this.unrefed) {
+      this.unrefed = false;
+      this.socket.ref();
+    }
     if (this.connected) this.send(call);
+  }
+
+  /**
+   * An idle connection no longer keeps the process alive. The pool's sweep calls this for
+   * connections idle at its tick rather than every exchange unref-ing and the next ref-ing
+   * again (two handle calls per request under load).
+   */
+  releaseProcess(): void {
+    if (this.unrefed || this.gone || this.call !== null) return;
+    this.unrefed = true;
+    this.socket.unref();
   }
 
   /** Bytes held here: the unparsed response remainder and the socket's buffers both ways. */
@@ -223,6 +257,12 @@ export class Http1Connection implements ResponseSink {
 
   // ---- response ----
 
+  /** node:net's onread callback: `buf` is reused by the next read. False: stop reading (paused). */
+  private readonly onSocketRead = (bytes: number, buf: Buffer): boolean => {
+    this.onSocketData(buf.subarray(0, bytes));
+    return !this.socketPaused;
+  };
+
   private readonly onSocketData = (chunk: Buffer): void => {
     this.lastActivity = performance.now();
     const call = this.call;
@@ -253,7 +293,8 @@ export class Http1Connection implements ResponseSink {
 
   onBody(chunk: Buffer): boolean {
     const call = this.call;
-    return call === null || call.handler.onData(chunk);
+    // The handler may keep the chunk (a socket write queue): never a view of the reused buffer.
+    return call === null || call.handler.onData(this.reusedBuffer ? Buffer.from(chunk) : chunk);
   }
 
   private afterParse(call: Http1Call): void {
@@ -300,7 +341,6 @@ export class Http1Connection implements ResponseSink {
         this.socketPaused = false;
         this.socket.resume();
       }
-      this.socket.unref();
       this.pool.release(this);
     } else this.destroy();
     call.handler.onEnd(trailers);
@@ -318,7 +358,7 @@ export class Http1Connection implements ResponseSink {
     this.clearTimer();
     this.detachBody();
     socket.off('connect', this.onConnect);
-    socket.off('data', this.onSocketData);
+    socket.off('data', this.onSocketData); // (an upgrade runs on a connection without the reused buffer)
     socket.off('end', this.onSocketEnd);
     socket.off('error', this.onSocketError);
     socket.off('close', this.onSocketClose);
@@ -390,8 +430,13 @@ export class Http1Connection implements ResponseSink {
     this.limit = ms;
     this.lastActivity = performance.now();
     if (ms <= 0) return;
-    if (this.timer !== undefined && this.timerMs === ms) this.timer.refresh();
-    else this.startTimer(ms);
+    // A pending timer that fires no later than this limit needs no update: onTimer measures the
+    // quiet time and sets itself again for the rest (so an exchange costs no timer work).
+    if (this.timerPending && this.timerMs <= ms) return;
+    if (this.timer !== undefined && this.timerMs === ms) {
+      this.timer.refresh();
+      this.timerPending = true;
+    } else this.startTimer(ms);
   }
 
   private startTimer(ms: number): void {
@@ -399,15 +444,18 @@ export class Http1Connection implements ResponseSink {
     this.timerMs = ms;
     this.timer = setTimeout(this.onTimer, ms);
     this.timer.unref();
+    this.timerPending = true;
   }
 
   private clearTimer(): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
+    this.timerPending = false;
     this.limit = 0;
   }
 
   private readonly onTimer = (): void => {
+    this.timerPending = false;
     const limit = this.limit;
     if (limit <= 0 || this.gone) return;
     const call = this.call;

@@ -1,4 +1,5 @@
 import { connect as netConnect, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { Http1Call, type PoolSide } from './call.js';
 import { Http1Connection } from './connection.js';
 import { Http1Error } from './errors.js';
@@ -10,8 +11,16 @@ export const HTTP1_DEFAULTS = { connections: 64, keepAliveTimeout: 60_000, keepA
 
 const NO_FACTS = { phase: 'connect', requestWritten: false, reusedSocket: false, retryable: false } as const;
 
-function defaultConnect(host: string, port: number): Socket {
-  return netConnect({ host, port, noDelay: true });
+/**
+ * One read buffer for every pooled connection of the process: reads are handled one at a
+ * time and a connection copies what it keeps (see Http1Connection), so they can share it.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
+function defaultConnect(host: string, port: number, onRead?: (bytes: number, buf: Buffer) => boolean): Socket {
+  return onRead === undefined
+    ? netConnect({ host, port, noDelay: true })
+    : netConnect({ host, port, noDelay: true, onread: { buffer: READ_BUFFER, callback: onRead } });
 }
 
 /**
@@ -32,7 +41,7 @@ export class Http1Pool implements PoolSide {
   private readonly keepAliveTimeout: number;
   private readonly keepAliveMargin: number;
   private readonly retryStale: boolean;
-  private readonly connectFn: (host: string, port: number) => Socket;
+  private readonly connectFn: ((host: string, port: number) => Socket) | undefined;
   private readonly all = new Set<Http1Connection>();
   /** Idle connections, most recently used last. */
   private readonly idle: Http1Connection[] = [];
@@ -52,7 +61,7 @@ export class Http1Pool implements PoolSide {
     this.timeouts = { ...HTTP1_DEFAULTS.timeouts, ...options.timeouts };
     this.maxHeadBytes = options.maxHeadBytes ?? HTTP1_DEFAULTS.maxHeadBytes;
     this.retryStale = options.retryStaleSocket ?? true;
-    this.connectFn = options.connect ?? defaultConnect;
+    this.connectFn = options.connect;
   }
 
   /**
@@ -79,14 +88,14 @@ export class Http1Pool implements PoolSide {
   }
 
   private dispatch(call: Http1Call, fresh: boolean): void {
-    if (!fresh) {
+    if (!fresh && call.req.upgrade !== true) {
       const conn = this.takeIdle();
       if (conn !== undefined) {
         conn.assign(call);
         return;
       }
     }
-    if (this.all.size < this.max) this.open().assign(call);
+    if (this.all.size < this.max) this.open(call).assign(call);
     else if (fresh) this.queue.unshift(call);
     else this.queue.push(call);
   }
@@ -102,14 +111,26 @@ export class Http1Pool implements PoolSide {
     return undefined;
   }
 
-  private open(): Http1Connection {
+  /**
+   * A new connection for `call`. It reads into the shared buffer unless a custom connect is
+   * set or the call asks for an upgrade (the socket is handed over and read as a stream).
+   */
+  private open(call: Http1Call): Http1Connection {
     this.opened++;
-    const conn = new Http1Connection(this, this.connectFn(this.host, this.port));
+    const custom = this.connectFn;
+    const conn = custom !== undefined
+      ? new Http1Connection(this, () => custom(this.host, this.port), false)
+      : new Http1Connection(this, (onRead) => defaultConnect(this.host, this.port, onRead), call.req.upgrade !== true);
     this.all.add(conn);
     return conn;
   }
 
   release(conn: Http1Connection): void {
+    if (this.queue.length > 0 && this.queue[0]?.req.upgrade === true && this.connectFn === undefined) {
+      // An upgrade needs a socket read as a stream: this one goes, forget() opens one for it.
+      conn.destroy();
+      return;
+    }
     const next = this.queue.shift();
     if (next !== undefined) {
       conn.assign(next);
@@ -132,7 +153,7 @@ export class Http1Pool implements PoolSide {
     if (at >= 0) this.idle.splice(at, 1);
     // A slot is free: the next queued request gets a new connection.
     const next = this.queue.shift();
-    if (next !== undefined) this.open().assign(next);
+    if (next !== undefined) this.open(next).assign(next);
     else if (this.closed !== undefined && this.all.size === 0) this.closed();
   }
 
@@ -154,12 +175,15 @@ export class Http1Pool implements PoolSide {
     call.handler.onError(reason);
   }
 
-  /** Idle connections past their deadline are closed even when no request comes to find them. */
+  /** Idle connections past their deadline are closed even when no request comes to find them; the others stop holding the process open. */
   private scheduleSweep(): void {
     this.sweepTimer = setTimeout(() => {
       this.sweepTimer = undefined;
       const now = performance.now();
-      for (const conn of this.idle.slice()) if (conn.idleDeadline <= now) conn.destroy();
+      for (const conn of this.idle.slice()) {
+        if (conn.idleDeadline <= now) conn.destroy();
+        else conn.releaseProcess();
+      }
       if (this.idle.length > 0) this.scheduleSweep();
     }, Math.min(1_000, this.keepAliveTimeout));
     this.sweepTimer.unref();

@@ -49,6 +49,14 @@ function nameIs(d: Buffer, s: number, e: number, name: string): boolean {
 /** Buffer#latin1Slice: Node's own, without toString's argument handling (not in @types/node). */
 type Latin1Buffer = Buffer & { latin1Slice(start: number, end: number): string };
 
+function same(b: Buffer): Buffer {
+  return b;
+}
+
+function copyOf(b: Buffer): Buffer {
+  return Buffer.from(b);
+}
+
 function fail(reason: string): never {
   throw new ResponseParseError('MERIDIAN_ERR_UPSTREAM_BAD_RESPONSE', reason);
 }
@@ -90,10 +98,17 @@ export class ResponseParser {
   private pending: Buffer | null = null;
   private scanFrom = 0;
 
+  /** Bytes kept past execute() (a partial head, the rest after a pause): copied when the caller reuses its buffers. */
+  private readonly keep: (b: Buffer) => Buffer;
+
   constructor(
     private readonly sink: ResponseSink,
     private readonly maxHeadBytes: number,
-  ) {}
+    /** The chunks given to execute() are reused after it returns (node:net's onread buffer). */
+    chunksReused = false,
+  ) {
+    this.keep = chunksReused ? copyOf : same;
+  }
 
   /** Ready for the response to a new request. */
   reset(headRequest: boolean, upgradeRequest: boolean): void {
@@ -151,7 +166,7 @@ export class ResponseParser {
 
   /** Keeps bytes that came while paused, after those already kept. */
   hold(chunk: Buffer): void {
-    this.rest = this.rest === null ? chunk : Buffer.concat([this.rest, chunk]);
+    this.rest = this.rest === null ? this.keep(chunk) : Buffer.concat([this.rest, chunk]);
   }
 
   /** The peer closed the connection: true when that ends the response (close-delimited body). */
@@ -171,7 +186,7 @@ export class ResponseParser {
           const end = this.sectionEnd(d, i);
           if (end < 0) {
             if (len - i > this.maxHeadBytes) throw new ResponseParseError('MERIDIAN_ERR_UPSTREAM_HEAD_TOO_LARGE', `over ${this.maxHeadBytes} bytes`);
-            this.pending = i === 0 ? d : d.subarray(i);
+            this.pending = this.keep(i === 0 ? d : d.subarray(i));
             return;
           }
           if (end - i > this.maxHeadBytes) throw new ResponseParseError('MERIDIAN_ERR_UPSTREAM_HEAD_TOO_LARGE', `over ${this.maxHeadBytes} bytes`);
@@ -250,12 +265,12 @@ export class ResponseParser {
         }
         default:
           // DONE, UPGRADE: the rest is the caller's to judge; DEAD: ignored.
-          if (this.state !== DEAD) this.rest = d.subarray(i);
+          if (this.state !== DEAD) this.rest = this.keep(d.subarray(i));
           return;
       }
       if (this.paused) {
         if (this.state === DEAD) return;
-        if (i < len) this.rest = d.subarray(i);
+        if (i < len) this.rest = this.keep(d.subarray(i));
         return;
       }
     }

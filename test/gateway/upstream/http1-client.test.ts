@@ -396,6 +396,27 @@ describe('Http1Pool streaming with bounded memory', () => {
     expect(pool.stats().opened).toBe(1);
   });
 
+  it('hands on body chunks that stay intact after later reads (the socket read buffer is reused)', async () => {
+    // Every byte differs from the one 64 KiB further: a chunk left pointing into a reused read
+    // buffer would show the bytes of a later read.
+    const body = Buffer.alloc(4 * 1024 * 1024);
+    for (let i = 0; i < body.length; i++) body[i] = (i * 7 + (i >>> 16) * 13) & 0xff;
+    const s = await up(httpUpstream((_req, res) => {
+      res.writeHead(200, { 'content-length': body.length });
+      res.end(body);
+    }));
+    const pool = poolTo(s);
+    const kept: Buffer[] = [];
+    const keeper = new Collector();
+    keeper.onData = (chunk: Buffer): boolean => {
+      kept.push(chunk); // as given, not copied
+      return true;
+    };
+    await fetch1(pool, { path: '/' }, keeper);
+    expect(kept.length).toBeGreaterThan(1);
+    expect(Buffer.concat(kept).equals(body)).toBe(true);
+  });
+
   it('streams a 20 MB response into a Readable read slowly (requestStream)', async () => {
     const s = await up(httpUpstream(async (_req, res) => {
       res.writeHead(200, { 'content-length': String(BIG) });
