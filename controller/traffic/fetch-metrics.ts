@@ -1,4 +1,4 @@
-import { request } from 'undici';
+import { boundedGet } from '../../src/core/bounded-get.js';
 
 /** Largest /metrics body the controller reads from a node (thousands of routes are megabytes). */
 export const METRICS_BODY_MAX = 16 * 1024 * 1024;
@@ -19,29 +19,11 @@ export interface FetchMetricsOptions {
  */
 export async function fetchNodeMetrics(admin: string, opts: FetchMetricsOptions): Promise<string> {
   const max = opts.maxBytes ?? METRICS_BODY_MAX;
-  const t = opts.timeoutMs;
-  const res = await request(new URL('/metrics', admin), {
-    method: 'GET',
+  const body = await boundedGet(new URL('/metrics', admin), {
+    timeoutMs: opts.timeoutMs,
+    maxBytes: max,
+    tooLargeMessage: `/metrics larger than ${max} bytes`,
     headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {},
-    signal: AbortSignal.timeout(t),
-    headersTimeout: t,
-    bodyTimeout: t,
   });
-  // Dropped unread: undici reports the abort as the body's 'error', which is expected here.
-  const drop = (why: string): Error => {
-    res.body.on('error', () => undefined).destroy();
-    return new Error(why);
-  };
-  if (res.statusCode !== 200) throw drop(`HTTP ${res.statusCode}`);
-  const declared = Number(res.headers['content-length']);
-  const tooLarge = (): Error => drop(`/metrics larger than ${max} bytes`);
-  if (declared > max) throw tooLarge();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of res.body as AsyncIterable<Buffer>) {
-    size += c.length;
-    if (size > max) throw tooLarge();
-    chunks.push(c);
-  }
-  return Buffer.concat(chunks, size).toString('utf8');
+  return body.toString('utf8');
 }

@@ -26,7 +26,7 @@ interface Step {
   config: unknown;
 }
 
-function isThenable<T>(v: unknown): v is PromiseLike<T> {
+export function isThenable<T>(v: unknown): v is PromiseLike<T> {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }
 

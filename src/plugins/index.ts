@@ -22,7 +22,7 @@ import { proxyMirror } from './proxy-mirror.js';
 
 export type { Plugin, PluginServices, RequestContext, ShortCircuit, Phase, BodyCapture, GatewayRequest, GatewayResponse } from './contract.js';
 export { PHASES, REQUEST_PHASES, RESPONSE_PHASES } from './contract.js';
-export { PluginRegistry, CompiledChain, settle, type PluginLayers, type RequestOutcome, type MaybePromise } from './chain.js';
+export { PluginRegistry, CompiledChain, settle, isThenable, type PluginLayers, type RequestOutcome, type MaybePromise } from './chain.js';
 export { pluginMetrics } from './shared/metrics.js';
 
 /** Every built-in plugin. Add a plugin: one module in this folder, one line here. */

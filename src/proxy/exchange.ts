@@ -113,7 +113,6 @@ export class Exchange extends ProxyRequest implements Dispatcher.DispatchHandler
     else this.abortUpstream?.(err);
   }
 
-
   private attempt(): void {
     const node = this.upstream.select(this.hashKey, this.tried);
     if (node === undefined) {

@@ -1,7 +1,7 @@
 import type { webcrypto } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import { createLocalJWKSet, errors, type JSONWebKeySet, type JWTHeaderParameters, type FlattenedJWSInput } from 'jose';
-import { request } from 'undici';
+import { boundedGet } from '../../core/bounded-get.js';
 import { Counter } from 'prom-client';
 import { Strict } from '../../core/model/index.js';
 import { Lru } from '../shared/lru.js';
@@ -43,36 +43,17 @@ function shown(url: string): string {
  * redirects (undici's request does not follow them), at most `max_keys` keys.
  */
 export async function fetchJwks(url: string, opts: JwksOptions): Promise<JSONWebKeySet> {
-  const signal = AbortSignal.timeout(opts.timeout_ms);
-  const res = await request(url, {
-    method: 'GET',
+  const body = await boundedGet(url, {
+    timeoutMs: opts.timeout_ms,
+    maxBytes: opts.max_bytes,
+    tooLargeMessage: `body over max_bytes ${opts.max_bytes}`,
     headers: { accept: 'application/jwk-set+json, application/json' },
-    signal,
-    headersTimeout: opts.timeout_ms,
-    bodyTimeout: opts.timeout_ms,
   });
-  // Destroying an unread body emits an AbortError; unheard, it would take the worker down.
-  res.body.on('error', () => undefined);
-  try {
-    if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}`);
-    const declared = Number(res.headers['content-length']);
-    if (declared > opts.max_bytes) throw new Error(`body of ${declared} bytes over max_bytes ${opts.max_bytes}`);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of res.body as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > opts.max_bytes) throw new Error(`body over max_bytes ${opts.max_bytes}`);
-      chunks.push(chunk);
-    }
-    const doc: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    const keys = (doc as { keys?: unknown } | null)?.keys;
-    if (!Array.isArray(keys)) throw new Error('not a JWKS (no "keys" array)');
-    if (keys.length > opts.max_keys) throw new Error(`${keys.length} keys over max_keys ${opts.max_keys}`);
-    return doc as JSONWebKeySet;
-  } finally {
-    // Stops the transfer of an answer refused early (status, size); a no-op once read.
-    res.body.destroy();
-  }
+  const doc: unknown = JSON.parse(body.toString('utf8'));
+  const keys = (doc as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(keys)) throw new Error('not a JWKS (no "keys" array)');
+  if (keys.length > opts.max_keys) throw new Error(`${keys.length} keys over max_keys ${opts.max_keys}`);
+  return doc as JSONWebKeySet;
 }
 
 type LocalSet = ReturnType<typeof createLocalJWKSet>;
