@@ -10,6 +10,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { freePort } from '../../harness/index.js';
 import { gatewayErrorOf, Http1Error, Http1Pool, http1PoolOptions, requestStream, type Http1Exchange, type Http1Handler, type Http1PoolOptions, type Http1Request } from '../../../src/upstream/http1/index.js';
+import { nginxConf } from '../../../bench/lib/nginx.js';
 
 export interface Running {
   readonly port: number;
@@ -691,23 +692,12 @@ describe.skipIf(!existsSync(NGINX))('Http1Pool against nginx', () => {
     port = await freePort();
     dir = mkdtempSync(join(tmpdir(), 'meridian-http1-nginx-'));
     // keepalive_timeout 1s: nginx closes idle connections without announcing when.
-    writeFileSync(join(dir, 'nginx.conf'), `worker_processes 1;
-daemon off;
-master_process off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
-  keepalive_timeout 1s;
+    writeFileSync(join(dir, 'nginx.conf'), nginxConf(dir, `  keepalive_timeout 1s;
   server {
     listen 127.0.0.1:${port};
     location / { default_type text/plain; return 200 "hello from nginx"; }
     location /empty { return 204; }
-  }
-}
-`);
+  }`));
     proc = spawn(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], { stdio: 'ignore' });
     const probe = new Http1Pool({ host: '127.0.0.1', port });
     await vi.waitFor(() => fetch1(probe, { path: '/' }), { timeout: 10_000, interval: 100 });
