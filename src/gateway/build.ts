@@ -1,13 +1,9 @@
 import type { SecureContext } from 'node:tls';
-import type { TSchema } from '@sinclair/typebox';
-import { Consumer, GatewayConfig, GlobalRule, Route, Ssl, Upstream } from '../core/model/index.js';
-import { REGIONAL_KINDS as KINDS, type RegionalKind } from '../core/keys.js';
-import { check } from '../core/validate.js';
+import type { Consumer, Route, Upstream } from '../core/model/index.js';
 import { MeridianError } from '../core/errors/index.js';
 import type { CompiledChain, PluginRegistry } from '../plugins/index.js';
-import { Router, patternConflict, patternError, type RouteSpec } from '../router/router.js';
+import { Router, type RouteSpec } from '../router/router.js';
 import { compileVars } from '../router/vars.js';
-import { varRegexError } from '../core/safe-regex.js';
 import { PassiveHealthTracker } from '../upstream/health.js';
 import { StaticNodeSource, type NodeSource } from '../upstream/node-source.js';
 import type { PoolManager } from '../upstream/pools.js';
@@ -15,6 +11,7 @@ import { RuntimeUpstream } from '../upstream/runtime.js';
 import type { CompiledRoute } from '../proxy/types.js';
 import type { GatewayMetrics } from './metrics.js';
 import { TlsTable } from './tls.js';
+import { checkConsumers, compileChain, dryRun, hasPlugins, reject, type CheckedConfig } from './config-check.js';
 
 /** One config generation, immutable: swapped whole, so a request sees one generation only. */
 export interface Runtime {
@@ -27,145 +24,6 @@ export interface Runtime {
   readonly buildMs: number;
   /** The config's consumers: one array object per generation (auth plugins key their maps on its identity). */
   readonly consumers: readonly Consumer[];
-}
-
-/** Checked config: schema with defaults, then the cross-references a schema cannot state. */
-export interface CheckedConfig {
-  config: GatewayConfig;
-  /** Routes this node serves (enabled, in its region), each with its effective upstream. */
-  routes: Array<{ route: Route; upstream: Upstream | undefined; split: Upstream | undefined }>;
-  upstreams: Map<string, Upstream>;
-}
-
-function reject(reason: string): never {
-  throw new MeridianError('MERIDIAN_ERR_GATEWAY_CONFIG_REJECTED', { reason });
-}
-
-/** Inline route upstreams get this id (metrics label, status). */
-export const inlineUpstreamId = (routeId: string): string => `route.${routeId}`;
-
-/**
- * Validates a data-plane snapshot whole; throws MERIDIAN_ERR_GATEWAY_CONFIG_REJECTED naming
- * the first problem. Nothing of a rejected config is ever served.
- */
-export function checkConfig(raw: unknown, region: string | undefined): CheckedConfig {
-  return resolveConfig(checkSchema(raw), region);
-}
-
-const ITEM_SCHEMAS: Record<RegionalKind, TSchema> = { routes: Route, upstreams: Upstream, consumers: Consumer, ssl: Ssl, global_rules: GlobalRule };
-/** Checked resources by their JSON text: with route churn, only what changed is checked again. */
-let itemCache = new Map<string, unknown>();
-/**
- * Checked resources by the raw object itself: the etcd source hands over the same object for
- * a key that did not change, so most items skip even the JSON text (and keep their identity,
- * which the patches sent to workers rely on).
- */
-const checkedByObject = new WeakMap<object, unknown>();
-
-/**
- * The GatewayConfig schema, checked resource by resource with a cache, so a change of one
- * route among 10,000 costs one schema check, not 10,000. Same result as checking the whole.
- */
-function checkSchema(raw: unknown): GatewayConfig {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) reject('config: must be an object');
-  const input = raw as Record<string, unknown>;
-  const top = check(GatewayConfig, Object.fromEntries(Object.entries(input).filter(([k]) => !(KINDS as readonly string[]).includes(k))), 'config');
-  if (!top.ok) reject(`${top.field}: ${top.reason}`);
-  const out = top.value as GatewayConfig;
-  const nextCache = new Map<string, unknown>();
-  for (const kind of KINDS) {
-    const list = input[kind] ?? [];
-    if (!Array.isArray(list)) reject(`${kind}: must be an array, got ${typeof list}`);
-    const checked: unknown[] = [];
-    list.forEach((item: unknown, i: number) => {
-      const isObject = typeof item === 'object' && item !== null;
-      const known = isObject ? checkedByObject.get(item) : undefined;
-      if (known !== undefined) {
-        // Shared between successive configs: nothing downstream mutates a checked resource.
-        checked.push(known);
-        return;
-      }
-      const key = `${kind}\n${JSON.stringify(item)}`;
-      let value = itemCache.get(key) ?? nextCache.get(key);
-      if (value === undefined) {
-        const where = `${kind}[${i}]`;
-        const res = check(ITEM_SCHEMAS[kind], item, where);
-        // Name the resource too: `routes[3].vars[0].source`, not `vars[0].source`.
-        if (!res.ok) reject(`${res.field === where ? where : `${where}.${res.field}`}: ${res.reason}`);
-        if (kind === 'routes') checkPaths(res.value as Route, i);
-        value = res.value;
-      }
-      if (isObject) checkedByObject.set(item, value);
-      nextCache.set(key, value);
-      checked.push(value);
-    });
-    (out as Record<string, unknown>)[kind] = checked;
-  }
-  itemCache = nextCache;
-  return out;
-}
-
-/** Path patterns find-my-way would refuse (router trees are built on first use, too late to say no). */
-function checkPaths(route: Route, index: number): void {
-  route.paths.forEach((p, j) => {
-    const error = patternError(p);
-    if (error !== undefined) reject(`routes[${index}].paths[${j}]: ${p}: ${error}`);
-  });
-}
-
-/**
- * The cross-reference checks and route selection of a config whose schema is known good
- * (workers receive configs the primary already checked, and skip the schema pass).
- */
-export function resolveConfig(config: GatewayConfig, region: string | undefined): CheckedConfig {
-  const upstreams = new Map<string, Upstream>();
-  for (const u of config.upstreams) {
-    if (upstreams.has(u.id)) reject(`upstreams: duplicate id ${u.id}`);
-    checkUpstream(u, `upstream ${u.id}`);
-    upstreams.set(u.id, u);
-  }
-  const ids = new Set<string>();
-  const routes: CheckedConfig['routes'] = [];
-  for (const r of config.routes) {
-    if (ids.has(r.id)) reject(`routes: duplicate id ${r.id}`);
-    ids.add(r.id);
-    if (r.upstream_id && r.upstream) reject(`route ${r.id}: give upstream_id or upstream, not both`);
-    let upstream: Upstream | undefined;
-    if (r.upstream_id) {
-      upstream = upstreams.get(r.upstream_id);
-      if (!upstream) reject(`route ${r.id}: unknown upstream_id ${r.upstream_id}`);
-    } else if (r.upstream) {
-      upstream = { ...r.upstream, id: inlineUpstreamId(r.id) };
-      checkUpstream(upstream, `route ${r.id} upstream`);
-    }
-    let split: Upstream | undefined;
-    if (r.split) {
-      split = upstreams.get(r.split.upstream_id);
-      if (!split) reject(`route ${r.id}: split.upstream_id ${r.split.upstream_id} is unknown`);
-    }
-    for (const v of [...(r.vars ?? []), ...(r.split?.match ?? [])]) {
-      const error = varRegexError(v);
-      if (error !== undefined) reject(`route ${r.id}: vars ${v.name}: ${error}`);
-    }
-    if (r.enabled === false) continue;
-    if (region !== undefined && r.regions && r.regions.length > 0 && !r.regions.includes(region)) continue;
-    routes.push({ route: r, upstream, split });
-  }
-  const sslIds = new Set<string>();
-  for (const s of config.ssl) {
-    if (sslIds.has(s.id)) reject(`ssl: duplicate id ${s.id}`);
-    sslIds.add(s.id);
-  }
-  return { config, routes, upstreams };
-}
-
-function checkUpstream(u: Upstream, where: string): void {
-  if (!u.nodes && !u.discovery) reject(`${where}: needs nodes or discovery`);
-  if (u.type === 'chash') {
-    if (!u.hash_on) reject(`${where}: type chash needs hash_on`);
-    if ((u.hash_on.type === 'header' || u.hash_on.type === 'cookie') && !u.hash_on.key) reject(`${where}: hash_on ${u.hash_on.type} needs key`);
-  }
-  if (u.pass_host === 'rewrite' && !u.upstream_host) reject(`${where}: pass_host rewrite needs upstream_host`);
 }
 
 /** Everything a build needs that outlives one generation. */
@@ -200,25 +58,9 @@ export class RuntimeBuilder {
 
   constructor(private readonly services: BuildServices) {}
 
-  /** Checks and compiles without creating pools (the primary's dry run and tests). */
+  /** Checks and compiles without creating pools (tests and benches; the primary keeps a ConfigChecker). */
   static dryRun(raw: unknown, registry: PluginRegistry, region: string | undefined): CheckedConfig {
-    const checked = checkConfig(raw, region);
-    checkConsumers(registry, checked.config.consumers);
-    const globals = checked.config.global_rules.map((g) => g.plugins);
-    const anyGlobal = globals.some(hasPlugins);
-    for (const { route, upstream } of checked.routes) {
-      // Plugin configs are what compiling checks; a route with no plugin anywhere has none to check.
-      if (anyGlobal || hasPlugins(route.plugins) || hasPlugins(upstream?.plugins)) compileChain(registry, globals, upstream, route);
-    }
-    // Each route's patterns were checked with the schema; what is left is between routes.
-    const conflict = patternConflict(checked.routes.map(({ route }) => route));
-    if (conflict !== undefined) reject(conflict);
-    try {
-      new TlsTable(checked.config.ssl);
-    } catch (err) {
-      reject((err as Error).message);
-    }
-    return checked;
+    return dryRun(raw, registry, region);
   }
 
   build(checked: CheckedConfig, previous: Runtime | undefined): Runtime {
@@ -395,38 +237,3 @@ function routeSpec<T>(route: Route, value: T): RouteSpec<T> {
   return { id: route.id, hosts: route.hosts, paths: route.paths, methods: route.methods, vars: route.vars, priority: route.priority ?? 0, value };
 }
 
-/**
- * Each consumer's plugin entries, checked at config time so a bad one rejects the config whole
- * (reason in /status) rather than failing its requests: an auth plugin's entry is a credential
- * (credentialSchema), any other entry a plugin config merged into the chain after auth.
- */
-function checkConsumers(registry: PluginRegistry, consumers: readonly Consumer[]): void {
-  for (const c of consumers) {
-    const where = `consumer ${c.username}`;
-    for (const [name, entry] of Object.entries(c.plugins ?? {})) {
-      try {
-        if (registry.get(name)?.credentialSchema) registry.validateCredential(name, entry, where);
-        else registry.validateConfig(name, entry, where);
-      } catch (err) {
-        if (err instanceof MeridianError) reject(err.message);
-        throw err;
-      }
-    }
-  }
-}
-
-/** The schema defaults `plugins` to {}: an empty map is no plugin (and the shared empty chain). */
-function hasPlugins(map: Readonly<Record<string, unknown>> | undefined): boolean {
-  if (map === undefined) return false;
-  for (const _ in map) return true;
-  return false;
-}
-
-function compileChain(registry: PluginRegistry, globals: Array<Record<string, unknown>>, upstream: Upstream | undefined, route: Route): CompiledChain {
-  try {
-    return registry.compile({ global: globals, upstream: upstream?.plugins, route: route.plugins }, `route ${route.id}`);
-  } catch (err) {
-    if (err instanceof MeridianError) reject(err.message);
-    throw err;
-  }
-}

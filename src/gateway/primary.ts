@@ -9,7 +9,7 @@ import type { Logger } from '../core/logger.js';
 import type { GatewayConfig } from '../core/model/index.js';
 import { builtinRegistry, type PluginRegistry } from '../plugins/index.js';
 import { createAdminServer, type AdminBackend, type PurgeResult } from './admin.js';
-import { RuntimeBuilder, type CheckedConfig } from './build.js';
+import { ConfigChecker, dryRun, type CheckedConfig } from './config-check.js';
 import { guardReplacement, type GuardView } from './config-guard.js';
 import { diffConfig, isEmptyPatch } from './config-patch.js';
 import { listenList, splitHostPort, type GatewayProgramConfig } from './config.js';
@@ -49,6 +49,8 @@ const SNAPSHOT_INTERVAL_MS = 1_000;
 export class GatewayPrimary implements AdminBackend {
   private readonly slots = new Map<number, WorkerSlot>();
   private readonly registry: PluginRegistry = builtinRegistry();
+  /** Checks what the source hands over by its changes to the last accepted config. */
+  private readonly checker: ConfigChecker;
   private readonly aggregator = new AggregatorRegistry();
   private current: GatewayConfig | undefined;
   /** Routes of `current` this node serves (enabled, in its region): what the guard protects. */
@@ -78,6 +80,7 @@ export class GatewayPrimary implements AdminBackend {
   constructor(private readonly config: GatewayProgramConfig, private readonly log: Logger) {
     this.snapshotFile = resolve(config.config.snapshot_file ?? defaultSnapshotFile(config.node));
     this.tokenHash = config.admin.token_hash?.toLowerCase();
+    this.checker = new ConfigChecker(this.registry, config.node.region);
   }
 
   /** Starts everything; resolves with the exit code once the node has drained and stopped. */
@@ -153,7 +156,7 @@ export class GatewayPrimary implements AdminBackend {
     const snap = readSnapshot(this.snapshotFile);
     if (!snap) return;
     try {
-      const checked = RuntimeBuilder.dryRun(snap.config, this.registry, this.config.node.region);
+      const checked = dryRun(snap.config, this.registry, this.config.node.region);
       this.baseline = { config: checked.config, routes: checked.routes.length, savedAt: snap.saved_at };
     } catch (err) {
       this.log.error({ file: this.snapshotFile, reason: (err as Error).message }, 'snapshot file holds an invalid config; ignored');
@@ -188,7 +191,7 @@ export class GatewayPrimary implements AdminBackend {
       const fromSource = origin === 'etcd' || origin === 'file';
       const what = this.source?.description ?? 'the config source';
       if (fromSource && raw === undefined) guardReplacement(this.served(), undefined, what);
-      checked = RuntimeBuilder.dryRun(raw, this.registry, this.config.node.region);
+      checked = this.checker.check(raw);
       const { config } = checked;
       if (fromSource) guardReplacement(this.served(), { revision: config.revision, routes: checked.routes.length, allowEmpty: config.allow_empty }, what);
     } catch (err) {

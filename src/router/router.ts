@@ -197,26 +197,61 @@ export function canonicalPattern(pattern: string): string {
   return isStatic(pattern) ? pattern : pattern.replace(/::|:[^/\-.(:]*/g, (m) => (m === '::' ? m : ':'));
 }
 
-/**
- * Two routes whose patterns differ only in parameter names, in one host scope and method:
- * find-my-way cannot hold both in one tree. Returns the reason, or undefined.
- */
-export function patternConflict(routes: readonly Pick<RouteSpec<unknown>, 'id' | 'hosts' | 'methods' | 'paths'>[]): string | undefined {
-  const seen = new Map<string, { id: string; path: string }>();
-  for (const r of routes) {
-    for (const path of r.paths) {
-      // Without parameters a pattern is its own canonical form: nothing to conflict with.
-      if (!path.includes(':')) continue;
-      const canonical = canonicalPattern(path);
-      for (const host of r.hosts && r.hosts.length > 0 ? r.hosts : ['']) {
-        for (const method of r.methods && r.methods.length > 0 ? r.methods : ['']) {
-          const key = `${host.toLowerCase()}\n${method}\n${canonical}`;
-          const other = seen.get(key);
-          if (other === undefined) seen.set(key, { id: r.id, path });
-          else if (other.path !== path) return `route ${r.id}: path ${path} is route ${other.id}'s ${other.path} with other parameter names (give both the same names)`;
-        }
-      }
+type PatternRoute = Pick<RouteSpec<unknown>, 'id' | 'hosts' | 'methods' | 'paths'>;
+
+/** The keys find-my-way would file a route's parameterised patterns under (host scope, method, canonical pattern). */
+function* patternKeys(r: PatternRoute): Generator<{ key: string; path: string }> {
+  for (const path of r.paths) {
+    // Without parameters a pattern is its own canonical form: nothing to conflict with.
+    if (!path.includes(':')) continue;
+    const canonical = canonicalPattern(path);
+    for (const host of r.hosts && r.hosts.length > 0 ? r.hosts : ['']) {
+      for (const method of r.methods && r.methods.length > 0 ? r.methods : ['']) yield { key: `${host.toLowerCase()}\n${method}\n${canonical}`, path };
     }
+  }
+}
+
+/**
+ * Routes' parameterised patterns by the key find-my-way files them under. Two routes whose
+ * patterns differ only in parameter names, in one host scope and method, cannot share a tree:
+ * `add` names such a conflict. Routes can be removed again, so a change of one route among
+ * 10,000 is checked against the others without going through all of them.
+ */
+export class PatternIndex {
+  /** Key -> the one path written for it and how often each route registered it. */
+  private readonly keys = new Map<string, { path: string; ids: Map<string, number> }>();
+
+  /** Adds the route's patterns; on a conflict returns the reason (the index is then partly changed: rebuild it). */
+  add(r: PatternRoute): string | undefined {
+    for (const { key, path } of patternKeys(r)) {
+      const entry = this.keys.get(key);
+      if (entry === undefined) this.keys.set(key, { path, ids: new Map([[r.id, 1]]) });
+      else if (entry.path !== path) {
+        const other = entry.ids.keys().next().value as string;
+        return `route ${r.id}: path ${path} is route ${other}'s ${entry.path} with other parameter names (give both the same names)`;
+      } else entry.ids.set(r.id, (entry.ids.get(r.id) ?? 0) + 1);
+    }
+    return undefined;
+  }
+
+  /** Removes what `add` registered for this route (the same object or an equal one). */
+  remove(r: PatternRoute): void {
+    for (const { key } of patternKeys(r)) {
+      const entry = this.keys.get(key);
+      const n = entry?.ids.get(r.id);
+      if (entry === undefined || n === undefined) continue;
+      if (n > 1) entry.ids.set(r.id, n - 1);
+      else if (entry.ids.delete(r.id) && entry.ids.size === 0) this.keys.delete(key);
+    }
+  }
+}
+
+/** The first pattern conflict among these routes (see PatternIndex), or undefined. */
+export function patternConflict(routes: readonly PatternRoute[]): string | undefined {
+  const index = new PatternIndex();
+  for (const r of routes) {
+    const conflict = index.add(r);
+    if (conflict !== undefined) return conflict;
   }
   return undefined;
 }
