@@ -89,7 +89,8 @@ function engineFor(limits: Limits, onRequest: Handler, onUpgrade: UpgradeHandler
 
 export function httpListener(address: string, limits: Limits, onRequest: Handler, onUpgrade: UpgradeHandler): Listener {
   const engine = engineFor(limits, onRequest, onUpgrade);
-  const server = createNetServer({ allowHalfOpen: true });
+  // pauseOnConnect: the engine moves each connection to its shared read buffer before it reads.
+  const server = createNetServer({ allowHalfOpen: true, pauseOnConnect: true });
   engine.attach(server);
   return { address, port: splitHostPort(address).port, tls: false, server, engine, defaultCertId: undefined };
 }

@@ -42,9 +42,13 @@ export class Connection implements ParserHandler, ResponseOwner, BodySource {
   private readonly onClose = (): void => this.closed();
   private readonly onError = (): void => { /* 'close' follows */ };
 
-  constructor(readonly socket: Socket, private readonly config: EngineConfig, private readonly onGone: (c: Connection) => void) {
+  /**
+   * @param sharedReads the socket reads into the engine's shared buffer and calls readShared()
+   *   (shared-reads.ts); else its 'data' events are the input.
+   */
+  constructor(readonly socket: Socket, private readonly config: EngineConfig, private readonly onGone: (c: Connection) => void, private readonly sharedReads = false) {
     this.parser = new RequestParser(this, config.parser);
-    socket.on('data', this.onData);
+    if (!sharedReads) socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('close', this.onClose);
     socket.on('error', this.onError);
@@ -65,6 +69,16 @@ export class Connection implements ParserHandler, ResponseOwner, BodySource {
     this.closing = true;
     if (this.idle) this.socket.end();
     else this.res?.closeConnection();
+  }
+
+  /** The socket's onread callback: `buf` is reused by the next read, so nothing of it is kept. */
+  readShared(n: number, buf: Buffer): boolean {
+    const chunk = buf.subarray(0, n);
+    // Handed over (an upgrade): the socket is a plain stream again for its new owner.
+    if (this.detached) return this.socket.push(Buffer.from(chunk));
+    this.data(chunk);
+    this.parser.release();
+    return true;
   }
 
   private data(chunk: Buffer): void {
@@ -158,7 +172,8 @@ export class Connection implements ParserHandler, ResponseOwner, BodySource {
       if (this.discarded > this.config.limits.maxDiscardBytes) { this.parser.pause(); this.destroy(); }
       return;
     }
-    if (!(this.req as EngineRequest).deliver(chunk)) {
+    // A body chunk outlives this read (the reader may hold it): out of the shared buffer.
+    if (!(this.req as EngineRequest).deliver(this.sharedReads ? Buffer.from(chunk) : chunk)) {
       this.bodyPaused = true;
       this.parser.pause();
     }

@@ -7,6 +7,7 @@ import type { Server as NetServer, Socket } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
 import { Connection } from './connection.js';
 import { engineConfig, type EngineConfig, type HttpEngineOptions } from './engine-config.js';
+import { sharedReadSocket } from './shared-reads.js';
 
 export interface HttpEngine {
   /** Serves one connected socket (a net.Socket, or a TLSSocket after its handshake). */
@@ -14,11 +15,14 @@ export interface HttpEngine {
   /**
    * Serves every connection of a server: 'secureConnection' of a tls.Server, 'connection' of a
    * net.Server. Create the server with `allowHalfOpen: true` so a client's half-close does not
-   * cut a response in progress.
+   * cut a response in progress, and a net.Server with `pauseOnConnect: true` so its sockets
+   * read into the engine's shared buffer (shared-reads.ts).
    */
   attach(server: NetServer | TlsServer): void;
   /** Connections being served. */
   readonly connections: number;
+  /** The sockets of the connections being served (a plain-TCP one is not the socket the server accepted: see shared-reads.ts). */
+  sockets(): Socket[];
   /** Closes idle connections now and the others after their current response (drain). */
   shutdown(): void;
   /** Stops the deadline sweep and destroys every connection. */
@@ -39,18 +43,41 @@ class Engine implements HttpEngine {
 
   get connections(): number { return this.live.size; }
 
+  sockets(): Socket[] {
+    return [...this.live].map((c) => c.socket);
+  }
+
   serve(socket: Socket): void {
+    this.add(socket, false);
+  }
+
+  attach(server: NetServer | TlsServer): void {
+    if ('addContext' in server) server.on('secureConnection', (socket: Socket) => this.serve(socket));
+    else server.on('connection', (socket: Socket) => this.accept(socket, server));
+  }
+
+  /** A plain-TCP connection: read into the shared buffer when the server allows it (see shared-reads.ts). */
+  private accept(socket: Socket, server: NetServer): void {
+    // Reads start on a later turn of the loop, once the connection below exists.
+    const served: { conn?: Connection } = {};
+    const moved = sharedReadSocket(socket, server, (n, buf) => (served.conn as Connection).readShared(n, buf));
+    if (moved === undefined) {
+      this.add(socket, false);
+      socket.resume(); // a pauseOnConnect server's socket starts paused
+      return;
+    }
+    served.conn = this.add(moved, true);
+  }
+
+  private add(socket: Socket, sharedReads: boolean): Connection {
     socket.setNoDelay(true);
-    this.live.add(new Connection(socket, this.config, this.gone));
+    const conn = new Connection(socket, this.config, this.gone, sharedReads);
+    this.live.add(conn);
     if (!this.sweep) {
       this.sweep = setInterval(() => this.check(), this.config.timeouts.checkMs);
       this.sweep.unref();
     }
-  }
-
-  attach(server: NetServer | TlsServer): void {
-    const event = 'addContext' in server ? 'secureConnection' : 'connection';
-    server.on(event, (socket: Socket) => this.serve(socket));
+    return conn;
   }
 
   shutdown(): void {

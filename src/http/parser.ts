@@ -137,25 +137,45 @@ export class RequestParser {
   /** Between messages, nothing of the next one received. */
   get idle(): boolean { return this.state === State.Head && !this.headOpen && this.pos >= this.buf.length; }
   /** Inside a head (at least one byte of it received). */
-  get inHead(): boolean { return this.state === State.Head && this.buf.length > this.pos; }
+  get inHead(): boolean { return this.state === State.Head && (this.headOpen || this.buf.length > this.pos); }
   /** Inside a body (head done, message not complete). */
   get inBody(): boolean { return this.state >= State.BodyLength && this.state <= State.Trailers; }
 
   push(chunk: Buffer): void {
     if (this.state === State.Error) return;
-    // Keep only what is not parsed yet: inside a head or the trailers that is the current line
-    // (earlier lines are strings already), elsewhere everything from pos. Offsets are relative to
-    // this.buf; msgStart may go negative (the head began in an earlier chunk).
+    const keep = this.keepFrom();
+    this.rebase(keep, keep >= this.buf.length ? chunk : Buffer.concat([this.buf.subarray(keep), chunk]));
+    if (!this.paused) this.run();
+  }
+
+  /**
+   * What is kept of the pushed bytes copied out of them: the caller reuses the memory of the
+   * chunks it pushed (a shared read buffer). Body chunks were handed out already.
+   */
+  release(): void {
+    if (this.state === State.Error) return;
+    const keep = this.keepFrom();
+    this.rebase(keep, keep >= this.buf.length ? EMPTY : Buffer.from(this.buf.subarray(keep)));
+  }
+
+  /**
+   * Where the bytes still needed start: inside a head or the trailers that is the current line
+   * (earlier lines are strings already), elsewhere everything from pos.
+   */
+  private keepFrom(): number {
     const inLines = (this.state === State.Head && this.headOpen) || this.state === State.Trailers;
-    const keep = inLines ? this.lineStart : this.pos;
-    this.buf = keep >= this.buf.length ? chunk : Buffer.concat([this.buf.subarray(keep), chunk]);
+    return inLines ? this.lineStart : this.pos;
+  }
+
+  /** `buf` holds this.buf's bytes from `keep` on (and maybe more): offsets move with them; msgStart may go negative (the head began in an earlier chunk). */
+  private rebase(keep: number, buf: Buffer): void {
+    this.buf = buf;
     this.pos = Math.max(this.pos - keep, 0);
     this.scan = Math.max(this.scan - keep, 0);
     this.lineStart = Math.max(this.lineStart - keep, 0);
     this.msgStart -= keep;
     this.pvLine -= keep;
     this.pvPos = Math.max(this.pvPos - keep, 0);
-    if (!this.paused) this.run();
   }
 
   pause(): void { this.paused = true; }

@@ -50,17 +50,18 @@ describe('llhttp request corpus', () => {
       for (const c of corpus.cases) {
         const input = Buffer.from(c.input, 'latin1');
         it(c.name, () => {
-          for (const step of [Infinity, 1, 7]) {
+          // Reuse: pushed from a buffer overwritten after each push (the engine's shared read buffer).
+          for (const [step, reuse] of [[Infinity, false], [1, false], [7, false], [Infinity, true], [1, true], [7, true]] as const) {
             const refusedAs = c.difference ? REFUSED_AS[c.difference] : undefined;
             if (refusedAs) {
               // llhttp accepts these; we refuse them (README: deliberate differences).
               expect(c.llhttp.error).toBe(false);
-              expect(parseAll(input, { requireHost: false }, step).error).toBe(refusedAs);
+              expect(parseAll(input, { requireHost: false }, step, reuse).error).toBe(refusedAs);
               continue;
             }
             // Host not required: llhttp's rules exactly.
-            expectLlhttpOutcome(c, parseAll(input, { requireHost: false }, step));
-            const strict = parseAll(input, {}, step);
+            expectLlhttpOutcome(c, parseAll(input, { requireHost: false }, step, reuse));
+            const strict = parseAll(input, {}, step, reuse);
             if (c.difference === 'missing-host') {
               expect(c.llhttp.error).toBe(false);
               expect(strict.error).toBe('MERIDIAN_ERR_HTTP_MISSING_HOST');

@@ -212,7 +212,8 @@ describe('differential fuzz against node:http', () => {
       },
       onClientError(_err, socket) { record(seenBy.engine, socket).refused = true; },
     });
-    engineServer = createServer({ allowHalfOpen: true });
+    // As the gateway's listeners: connections read into the engine's shared buffer.
+    engineServer = createServer({ allowHalfOpen: true, pauseOnConnect: true });
     engineServer.on('connection', (socket: Socket) => { record(seenBy.engine, socket); });
     engine.attach(engineServer);
     nodePort = await listen(nodeServer);

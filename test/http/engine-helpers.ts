@@ -9,14 +9,25 @@ export interface Running {
   close(): Promise<void>;
 }
 
-/** An engine on a loopback net.Server (port chosen by the kernel). */
-export async function startEngine(opts: HttpEngineOptions): Promise<Running> {
-  const engine = createHttpEngine(opts);
-  const server = createServer({ allowHalfOpen: true });
-  engine.attach(server);
+/**
+ * An engine on a loopback net.Server (port chosen by the kernel), created as the gateway's
+ * listeners are (`pauseOnConnect`: connections read into the engine's shared buffer) unless
+ * `sharedReads` is false (the stream path of any other server).
+ */
+export async function startEngine(opts: HttpEngineOptions, { sharedReads = true } = {}): Promise<Running> {
   // Sockets handed over on an upgrade are no longer the engine's: closed here at the end.
   const sockets = new Set<Socket>();
-  server.on('connection', (s: Socket) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+  const onUpgrade = opts.onUpgrade;
+  const engine = createHttpEngine(onUpgrade ? {
+    ...opts,
+    onUpgrade(req, s, head) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      onUpgrade(req, s, head);
+    },
+  } : opts);
+  const server = createServer({ allowHalfOpen: true, pauseOnConnect: sharedReads });
+  engine.attach(server);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const port = (server.address() as { port: number }).port;

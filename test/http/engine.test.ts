@@ -11,21 +11,23 @@ import { exchangeUntilClose, parseResponses, rawClient, startEngine, type Runnin
 let run: Running | undefined;
 afterEach(async () => { await run?.close(); run = undefined; });
 
-async function start(opts: HttpEngineOptions): Promise<Running> {
-  run = await startEngine(opts);
+async function start(opts: HttpEngineOptions, sharedReads = true): Promise<Running> {
+  run = await startEngine(opts, { sharedReads });
   return run;
 }
 
 const H = 'Host: a\r\n';
 
 describe('pipelining', () => {
-  it('three requests in one write are answered in order, even when the first answer is the slowest', async () => {
+  // Shared reads: the gateway's listeners (pauseOnConnect); else any other net.Server's stream path.
+  it.each([true, false])('three requests in one write are answered in order, even when the first answer is the slowest (shared reads: %s)', async (sharedReads) => {
     const delays: Record<string, number> = { '/1': 30, '/2': 10, '/3': 0 };
-    const { port } = await start({
+    const { port, engine } = await start({
       onRequest(req, res) {
+        expect(req.socket).toBe(engine.sockets()[0]);
         setTimeout(() => res.writeHead(200, ['X-Path', req.url]).end(`body of ${req.url}`), delays[req.url]);
       },
-    });
+    }, sharedReads);
     const client = await rawClient(port);
     client.send(`GET /1 HTTP/1.1\r\n${H}\r\nPOST /2 HTTP/1.1\r\n${H}Content-Length: 3\r\n\r\nabcGET /3 HTTP/1.1\r\n${H}\r\n`);
     await vi.waitFor(() => expect(parseResponses(client.text())).toHaveLength(3));
@@ -40,14 +42,17 @@ describe('pipelining', () => {
 describe('reading while a response is pending', () => {
   it('keeps reading a connection whose request waits for its answer, and stops once pipelined bytes arrive', async () => {
     const pending: Array<() => void> = [];
-    const { port, server, engine } = await start({
-      onRequest(req, res) { pending.push(() => res.end(`body of ${req.url}`)); },
+    let served: Socket | undefined;
+    const { port, engine } = await start({
+      onRequest(req, res) {
+        served = req.socket;
+        pending.push(() => res.end(`body of ${req.url}`));
+      },
     });
-    const accepted = once(server, 'connection');
     const client = await rawClient(port);
-    const [socket] = (await accepted) as [Socket];
     client.send(`GET /1 HTTP/1.1\r\n${H}\r\n`);
     await vi.waitFor(() => expect(pending).toHaveLength(1));
+    const socket = served as Socket;
     // Nothing more sent: the socket is not paused for the wait (no pause/resume per request).
     expect(socket.isPaused()).toBe(false);
     // 8 MB of pipelined requests while the first waits: read no further than what came in

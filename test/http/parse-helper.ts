@@ -18,8 +18,12 @@ export interface ParseOutcome {
   idle: boolean;
 }
 
-/** Runs the parser over `input` cut into pieces of `step` bytes (Infinity: one piece); bodies as latin1. */
-export function parseAll(input: Buffer, limits: Partial<ParserLimits> = {}, step = Infinity): ParseOutcome {
+/**
+ * Runs the parser over `input` cut into pieces of `step` bytes (Infinity: one piece); bodies as
+ * latin1. With `reuse`, every piece is pushed from one scratch buffer, as the engine's shared
+ * read buffer does: release() after each push, then the scratch is overwritten with garbage.
+ */
+export function parseAll(input: Buffer, limits: Partial<ParserLimits> = {}, step = Infinity, reuse = false): ParseOutcome {
   const messages: ParsedMessage[] = [];
   const heads: RequestHead[] = [];
   let current: ParsedMessage | null = null;
@@ -39,7 +43,13 @@ export function parseAll(input: Buffer, limits: Partial<ParserLimits> = {}, step
   let next = 0;
   while (next < input.length && !parser.error && !parser.upgraded) {
     const end = Math.min(input.length, next + step);
-    parser.push(input.subarray(next, end));
+    if (reuse) {
+      const scratch = Buffer.allocUnsafe(end - next);
+      input.copy(scratch, 0, next, end);
+      parser.push(scratch);
+      parser.release();
+      scratch.fill(0xaa);
+    } else parser.push(input.subarray(next, end));
     next = end;
   }
   // Bytes not pushed yet (piecewise runs) belong to the upgraded protocol too.

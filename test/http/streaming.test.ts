@@ -13,6 +13,17 @@ const BOUND = 1024 * 1024;
 let run: Running | undefined;
 afterEach(async () => { await run?.close(); run = undefined; });
 
+/** The i-th piece of a body: its bytes say where they belong, so a chunk overwritten after delivery shows. */
+const pieceAt = (i: number): Buffer => Buffer.alloc(PIECE, i % 251);
+
+/** Bytes of `chunk` (at body offset `at`) that are not what pieceAt put there, sampled every 1 KiB and at the end. */
+function misplaced(chunk: Buffer, at: number): number {
+  const wrongAt = (i: number): number => (chunk[i] === Math.floor((at + i) / PIECE) % 251 ? 0 : 1);
+  let wrong = chunk.length > 0 ? wrongAt(chunk.length - 1) : 0;
+  for (let i = 0; i < chunk.length; i += 1024) wrong += wrongAt(i);
+  return wrong;
+}
+
 /** Resolves after roughly a millisecond: the pace of the slow side. */
 const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 1));
 
@@ -20,10 +31,12 @@ describe('streaming with bounded memory', () => {
   it('a 20 MB chunked request body read slowly: the engine buffers less than 1 MB', async () => {
     let maxBuffered = 0;
     let received = 0;
+    let wrong = 0;
     run = await startEngine({
       onRequest(req, res) {
         const body = req.body;
         body.on('data', (chunk: Buffer) => {
+          wrong += misplaced(chunk, received);
           received += chunk.length;
           maxBuffered = Math.max(maxBuffered, (run as Running).engine.bufferedBytes());
           body.pause();
@@ -34,9 +47,8 @@ describe('streaming with bounded memory', () => {
     });
     const client = await rawClient(run.port);
     client.send('POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n');
-    const piece = Buffer.alloc(PIECE, 0x61);
     for (let sent = 0; sent < TOTAL; sent += PIECE) {
-      if (!client.socket.write(Buffer.concat([Buffer.from(`${PIECE.toString(16)}\r\n`), piece, Buffer.from('\r\n')]))) {
+      if (!client.socket.write(Buffer.concat([Buffer.from(`${PIECE.toString(16)}\r\n`), pieceAt(sent / PIECE), Buffer.from('\r\n')]))) {
         await once(client.socket, 'drain');
       }
     }
@@ -44,6 +56,8 @@ describe('streaming with bounded memory', () => {
     const deadline = Date.now() + 50_000;
     while (!client.text().includes(`received ${TOTAL}`) && Date.now() < deadline) await once(client.socket, 'data');
     expect(received).toBe(TOTAL);
+    // Chunks held while the reader paused are the bytes sent (not the next reads' bytes).
+    expect(wrong).toBe(0);
     expect(client.text()).toContain(`received ${TOTAL}`);
     console.log(`request body: engine buffered at most ${maxBuffered} bytes`);
     expect(maxBuffered).toBeGreaterThan(0);
