@@ -45,6 +45,35 @@ export function secureSnapshotFolder(file: string): void {
   tighten(dir, 0o700);
 }
 
+/** JSON text of resources by object: from one config to the next the unchanged ones are the same objects. */
+const resourceJson = new WeakMap<object, string>();
+
+/**
+ * JSON.stringify(config), with each resource's text made once: under route churn the primary
+ * writes 10,000 routes a second, of which one changed.
+ */
+export function configJson(config: GatewayConfig): string {
+  const parts: string[] = [];
+  for (const [key, value] of Object.entries(config)) {
+    if (value === undefined) continue;
+    if (!Array.isArray(value)) {
+      parts.push(`${JSON.stringify(key)}:${JSON.stringify(value)}`);
+      continue;
+    }
+    const items = value.map((item: unknown) => {
+      if (typeof item !== 'object' || item === null) return JSON.stringify(item);
+      let text = resourceJson.get(item);
+      if (text === undefined) {
+        text = JSON.stringify(item);
+        resourceJson.set(item, text);
+      }
+      return text;
+    });
+    parts.push(`${JSON.stringify(key)}:[${items.join(',')}]`);
+  }
+  return `{${parts.join(',')}}`;
+}
+
 /** Last-known-good config on disk, written atomically (temp file + fsync + rename) so a crash never leaves half a file. */
 export function writeSnapshot(file: string, config: GatewayConfig): void {
   secureSnapshotFolder(file);
@@ -57,7 +86,7 @@ export function writeSnapshot(file: string, config: GatewayConfig): void {
   }
   const fd = openSync(tmp, 'wx', 0o600);
   try {
-    writeFileSync(fd, JSON.stringify({ saved_at: new Date().toISOString(), config } satisfies SnapshotFile));
+    writeFileSync(fd, `{"saved_at":${JSON.stringify(new Date().toISOString())},"config":${configJson(config)}}`);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
