@@ -1,23 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigChecker, dryRun } from '../../src/gateway/config-check.js';
 import { builtinRegistry } from '../../src/plugins/index.js';
+import { prng } from '../harness/prng.js';
 
 // The primary checks a config by its changed routes (ConfigChecker); the result must be the
 // whole check's (dryRun) for every config: accepted with the same routes served, or rejected.
 
 const registry = builtinRegistry();
 const REGION = 'east';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Raw = Record<string, unknown> & { routes: Array<Record<string, unknown>> };
 
@@ -65,7 +55,7 @@ describe('ConfigChecker (the primary checks a config by its changes)', () => {
   it('gives the whole check\'s result over seeded random route changes', () => {
     const seed = Number(process.env.CHECKER_SEED ?? Date.now() % 1_000_000);
     console.log(`config-check differential seed ${seed} (CHECKER_SEED=${seed} replays it)`);
-    const rand = rng(seed);
+    const rand = prng(seed);
     const n = 40;
     const checker = new ConfigChecker(registry, REGION);
     let raw = base(n);
