@@ -69,6 +69,7 @@ function afterRequestPhases(x: ProxyRequest, { chain, stop }: RequestOutcome): v
     x.body = sent;
   }
   applyHeaderEdits(x.headers, ctx.upstreamHeaders);
+  x.checkedHeaders = 0; // a plugin's edit may sit anywhere in the list: every entry is checked
   x.path = ctx.upstreamPath + x.query;
   toUpstream(x);
 }

@@ -25,6 +25,8 @@ export function prepare(w: WorkerContext, x: ProxyRequest, proto: 'http' | 'http
   const h = scanRequestHeaders(raw, req.httpVersionMinor === 1 && req.httpVersionMajor === 1);
   x.clientHeaders = h;
   x.headers = h.out;
+  // The engine's strict parser checked these names and values; what is added later is checked when sent.
+  x.checkedHeaders = req instanceof EngineIncoming ? h.out.length : 0;
   x.requestId = h.requestId !== undefined && isRequestId(h.requestId) ? h.requestId : w.nextRequestId();
   if (raw.length > w.maxHeaders * 2) {
     x.refuse('MERIDIAN_ERR_GATEWAY_HEADERS_TOO_LARGE', { reason: `more than ${w.maxHeaders} headers` }, true);

@@ -48,6 +48,8 @@ export abstract class ProxyRequest {
   declare path: string;
   /** Headers sent upstream, flat; Host at hostIndex (rewritten per node when pass_host is `node`). */
   declare headers: string[];
+  /** The first this many entries of `headers` came from the strict HTTP/1 parser unchanged (see Http1Request). */
+  declare checkedHeaders: number;
   declare hostIndex: number;
   /** A Buffer when a plugin read the whole body (ctx.requestBody). */
   declare body: Readable | Buffer | null;
@@ -73,6 +75,7 @@ export abstract class ProxyRequest {
     this.query = '';
     this.path = '';
     this.headers = NO_HEADERS;
+    this.checkedHeaders = 0;
     this.hostIndex = -1;
     this.body = null;
     this.hashKey = undefined;

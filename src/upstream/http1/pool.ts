@@ -76,7 +76,7 @@ export class Http1Pool implements PoolSide {
       return call;
     }
     try {
-      call.head = requestHead(req.method, req.path, req.headers, req.body, this.hostHeader, call);
+      call.head = requestHead(req, this.hostHeader, call);
     } catch (err) {
       if (!(err instanceof RequestHeadError)) throw err;
       call.finished = true;

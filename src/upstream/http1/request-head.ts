@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import type { Http1Request } from './types.js';
 
 /** How the request body is framed on the wire, as the head says. */
 export interface RequestFraming {
@@ -56,13 +56,13 @@ function lowerEq(a: string, b: string): boolean {
  * body gets Content-Length and a stream gets chunked. `framing` is filled in.
  */
 export function requestHead(
-  method: string,
-  path: string,
-  headers: readonly string[],
-  body: Buffer | Readable | null,
+  req: Pick<Http1Request, 'method' | 'path' | 'headers' | 'body' | 'checkedHeaders'>,
   hostFallback: string,
   framing: RequestFraming,
 ): string {
+  const { method, path, headers, body } = req;
+  // Entries a strict parser produced are valid already (checking them again cost ~1.5 % of a request).
+  const checked = req.checkedHeaders ?? 0;
   if (!isToken(method)) throw new RequestHeadError('bad method');
   if (!isTarget(path)) throw new RequestHeadError('bad request target');
   let head = `${method} ${path} HTTP/1.1\r\n`;
@@ -73,7 +73,7 @@ export function requestHead(
   for (let i = 0; i < headers.length; i += 2) {
     const name = headers[i] as string;
     const value = headers[i + 1] as string;
-    if (!isToken(name) || !isFieldValue(value)) throw new RequestHeadError(`bad header ${isToken(name) ? name : '(name)'}`);
+    if (i >= checked && (!isToken(name) || !isFieldValue(value))) throw new RequestHeadError(`bad header ${isToken(name) ? name : '(name)'}`);
     switch (name.length) {
       case 4:
         if (lowerEq(name, 'host')) host = true;

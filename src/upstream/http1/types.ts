@@ -12,6 +12,11 @@ export interface Http1Request {
   /** Flat [name, value, ...], written as given (latin1); `host: <host>:<port>` is added when absent. */
   readonly headers: readonly string[];
   /**
+   * The first this many entries of `headers` are known valid (a strict parser produced them:
+   * token names, values without control bytes) and are not checked again; default 0.
+   */
+  readonly checkedHeaders?: number | undefined;
+  /**
    * None, a Buffer (written with the head in one write when small), or a stream (written as it
    * comes, with backpressure). Framing follows Content-Length / Transfer-Encoding in headers;
    * without them a Buffer gets Content-Length and a stream gets chunked.

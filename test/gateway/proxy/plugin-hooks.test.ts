@@ -16,6 +16,7 @@ const HooksConfig = Type.Object({
   fallback: Type.Optional(Type.String()),
   readBody: Type.Optional(Type.Boolean()),
   maxBody: Type.Optional(Type.Integer()),
+  upstreamHeaders: Type.Optional(Type.Record(Type.String(), Type.Union([Type.String(), Type.Null()]))),
 });
 type HooksConfig = Static<typeof HooksConfig>;
 
@@ -40,6 +41,7 @@ const hooks: Plugin<HooksConfig> = {
   phases: {
     rewrite: (ctx, cfg) => {
       if (cfg.maxBody !== undefined) ctx.maxRequestBody = cfg.maxBody;
+      if (cfg.upstreamHeaders !== undefined) Object.assign(ctx.upstreamHeaders, cfg.upstreamHeaders);
     },
     access: async (ctx, cfg) => {
       if (!cfg.readBody) return undefined;
@@ -132,6 +134,8 @@ describe('plugin hooks in the gateway', () => {
         r('body', { 'test-hooks': { readBody: true } }),
         r('limit', { 'body-limit': { max_bytes: 10 } }),
         r('limitcl', { 'test-hooks': { maxBody: 10 } }),
+        // Client headers removed, then a bad value added where they were in the list: checked all the same.
+        r('inject', { 'test-hooks': { upstreamHeaders: { 'x-c1': null, 'x-c2': null, 'x-c3': null, 'x-c4': null, 'x-c5': null, 'x-c6': null, 'x-client': 'a\r\ntransfer-encoding: chunked' } } }),
       ],
     };
     gw = await startGateway(config, {}, new PluginRegistry([...BUILTIN_PLUGINS, hooks as Plugin, filter as Plugin]));
@@ -139,6 +143,13 @@ describe('plugin hooks in the gateway', () => {
   afterAll(async () => {
     await gw.stop();
     await up.close();
+  });
+
+  it('a plugin\'s header edits are checked like any other header before they are sent: no header injection', async () => {
+    const r = await send(`${gw.url}/inject/x`, { headers: { 'x-client': 'fine', 'x-c1': '1', 'x-c2': '2', 'x-c3': '3', 'x-c4': '4', 'x-c5': '5', 'x-c6': '6' } });
+    expect(r.status).toBe(502);
+    expect(r.json()).toMatchObject({ code: 'MERIDIAN_ERR_GATEWAY_UPSTREAM_ERROR' });
+    expect(r.json().reason ?? r.json().message).toMatch(/bad header x-client/);
   });
 
   it('hands the config consumers to the plugins: one array object per config, so key-auth lets alice in', async () => {

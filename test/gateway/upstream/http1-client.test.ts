@@ -633,6 +633,8 @@ describe('Http1Pool errors', () => {
       expect(err).toMatchObject({ code: 'MERIDIAN_ERR_UPSTREAM_BAD_REQUEST', retryable: false });
     }
     expect(await failure(fetch1(pool, { path: '/a b' }))).toMatchObject({ code: 'MERIDIAN_ERR_UPSTREAM_BAD_REQUEST' });
+    // Entries past those a strict parser produced (checkedHeaders) are checked all the same.
+    expect(await failure(fetch1(pool, { path: '/', headers: ['x-parsed', 'ok', 'x-added', 'b\r\nx: y'], checkedHeaders: 2 }))).toMatchObject({ code: 'MERIDIAN_ERR_UPSTREAM_BAD_REQUEST' });
     expect(s.connections()).toBe(0);
   });
 });
