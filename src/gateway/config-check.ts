@@ -224,7 +224,7 @@ export function dryRun(raw: unknown, registry: PluginRegistry, region: string | 
 }
 
 /**
- * The primary's dry run, by change: when a config differs from the last accepted one only in
+ * The primary's dry run, by change: when a config differs from the last one it passed only in
  * some routes (same ids at the same positions, every other resource the same object, as the
  * etcd source hands them over), only those routes are checked: schema, references, plugin
  * configs and their patterns against the others'. With one route of 10,000 changing ten
