@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Value } from '@sinclair/typebox/value';
-import { eventually } from '../harness/index.js';
+import { afterAll, beforeAll } from 'vitest';
+import { eventually, useServers } from '../harness/index.js';
 import { MERIDIAN } from '../harness/cli.js';
 import { PROJECT_ROOT } from '../../src/core/servers/binaries.js';
 import { EtcdStore, type StoreLease } from '../../src/core/etcd-store.js';
@@ -36,6 +37,33 @@ export async function startController(centralEndpoint: string, extra: Record<str
   const c = new Controller(controllerConfig(centralEndpoint, extra), createLogger('controller-test', { level: process.env.MERIDIAN_LOG_LEVEL ?? 'silent' }));
   await c.start();
   return c;
+}
+
+/** The controller a test file shares: its API's base URL and the program itself. */
+export interface FileController {
+  readonly ctl: Controller;
+  readonly base: string;
+}
+
+/**
+ * A controller on a real etcd for the calling file's tests: started before them and stopped
+ * after. With `upstream`, upstream `u` (one node) is stored first, for routes to point at.
+ */
+export function controllerForFile(opts: { upstream?: boolean } = {}): FileController {
+  const state: { ctl?: Controller; base?: string } = {};
+  beforeAll(async () => {
+    const etcd = await (await useServers()).etcd();
+    state.ctl = await startController(etcd.endpoint);
+    state.base = state.ctl.url;
+    if (opts.upstream) await call(state.base, 'PUT', '/v1/upstreams/u', { body: { nodes: [{ host: '127.0.0.1', port: 9 }] } });
+  });
+  afterAll(async () => {
+    await state.ctl?.stop();
+  });
+  return {
+    get ctl() { return state.ctl as Controller; },
+    get base() { return state.base as string; },
+  };
 }
 
 export interface ApiAnswer<T = Record<string, unknown>> {

@@ -1,23 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useServers } from '../harness/index.js';
-import type { Controller } from '../../controller/controller.js';
-import { call, startController } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { call, controllerForFile } from './helpers.js';
 
 // The controller runs each plugin's schema and config check on write (what a gateway would
 // refuse is a 400 naming the field), against real etcd.
-const servers = await useServers();
-let ctl: Controller;
-let base: string;
-
-beforeAll(async () => {
-  const etcd = await servers.etcd();
-  ctl = await startController(etcd.endpoint);
-  base = ctl.url;
-  await call(base, 'PUT', '/v1/upstreams/u', { body: { nodes: [{ host: '127.0.0.1', port: 9 }] } });
-});
-afterAll(async () => {
-  await ctl?.stop();
-});
+const env = controllerForFile({ upstream: true });
 
 const rewrite = (pattern: string) => ({ 'proxy-rewrite': { regex_uri: [pattern, '/v2/$1'] } });
 
@@ -31,28 +17,28 @@ describe('plugin configs on write', () => {
       ['/v1/consumers/redos', { plugins: { 'key-auth': { key: 'redos-key-123456' }, ...rewrite('(a+)+$') } }, /^invalid consumer: plugins\.proxy-rewrite\.regex_uri\[0\]: .*super-linearly/],
     ];
     for (const [path, body, message] of writes) {
-      const r = await call(base, 'PUT', path, { body });
+      const r = await call(env.base, 'PUT', path, { body });
       expect(r.status, path).toBe(400);
       expect(r.body.code, path).toBe('MERIDIAN_ERR_CONTROLLER_INVALID');
       expect(r.body.message, path).toMatch(message);
       expect(r.body.field, path).toBe(path === '/v1/routes/redos-inline' ? 'upstream.plugins.proxy-rewrite.regex_uri[0]' : 'plugins.proxy-rewrite.regex_uri[0]');
-      expect((await call(base, 'GET', path)).status, path).toBe(404);
+      expect((await call(env.base, 'GET', path)).status, path).toBe(404);
     }
   });
 
   it('a safe regex_uri is stored as sent', async () => {
-    const r = await call(base, 'PUT', '/v1/routes/safe-rewrite', { body: { paths: ['/api/*'], upstream_id: 'u', plugins: rewrite('^/api/(.*)$') } });
+    const r = await call(env.base, 'PUT', '/v1/routes/safe-rewrite', { body: { paths: ['/api/*'], upstream_id: 'u', plugins: rewrite('^/api/(.*)$') } });
     expect(r.status).toBe(201);
-    const stored = await call<{ value: { plugins: Record<string, unknown> } }>(base, 'GET', '/v1/routes/safe-rewrite');
+    const stored = await call<{ value: { plugins: Record<string, unknown> } }>(env.base, 'GET', '/v1/routes/safe-rewrite');
     expect(JSON.stringify(stored.body)).toContain('^/api/(.*)$');
   });
 
   it('any plugin schema error and an unknown plugin are refused with the field named', async () => {
-    const bad = await call(base, 'PUT', '/v1/routes/bad-uri', { body: { paths: ['/r'], upstream_id: 'u', plugins: { 'proxy-rewrite': { uri: 'no-slash' } } } });
+    const bad = await call(env.base, 'PUT', '/v1/routes/bad-uri', { body: { paths: ['/r'], upstream_id: 'u', plugins: { 'proxy-rewrite': { uri: 'no-slash' } } } });
     expect(bad.status).toBe(400);
     expect(bad.body.message).toMatch(/^invalid route: plugins\.proxy-rewrite\.uri: /);
     expect(bad.body.field).toBe('plugins.proxy-rewrite.uri');
-    const unknown = await call(base, 'PUT', '/v1/routes/unknown-plugin', { body: { paths: ['/r'], upstream_id: 'u', plugins: { 'no-such-plugin': {} } } });
+    const unknown = await call(env.base, 'PUT', '/v1/routes/unknown-plugin', { body: { paths: ['/r'], upstream_id: 'u', plugins: { 'no-such-plugin': {} } } });
     expect(unknown.status).toBe(400);
     expect(unknown.body.message).toMatch(/^invalid route: plugins\.no-such-plugin: unknown plugin/);
     expect(unknown.body.field).toBe('plugins.no-such-plugin');
