@@ -9,6 +9,7 @@ import { randomInt } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { connect, isIPv4, isIPv6 } from 'node:net';
 import dns2 from 'dns2';
+import { splitHostPort } from '../../src/core/admin-server.js';
 
 export const QTYPE = { A: 1, CNAME: 5, AAAA: 28 } as const;
 const TYPE_NAMES: Record<number, string> = { 1: 'A', 2: 'NS', 5: 'CNAME', 6: 'SOA', 16: 'TXT', 28: 'AAAA' };
@@ -115,13 +116,6 @@ function decode(buf: Buffer, id: number): DnsReply {
   };
 }
 
-/** `host:port` or `[v6]:port`. */
-export function splitHostPort(server: string): { host: string; port: number } {
-  const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(server);
-  if (!m) throw new Error(`not host:port: ${server}`);
-  return { host: m[1] as string, port: Number(m[2]) };
-}
-
 function udp(server: string, payload: Buffer, timeoutMs: number): Promise<Buffer> {
   const { host, port } = splitHostPort(server);
   return new Promise((resolve, reject) => {
@@ -139,7 +133,8 @@ function udp(server: string, payload: Buffer, timeoutMs: number): Promise<Buffer
   });
 }
 
-function tcp(server: string, payload: Buffer, timeoutMs: number): Promise<Buffer> {
+/** One DNS message over TCP (two-byte length prefix both ways) to `host:port` or `[v6]:port`: the answer's message. */
+export function tcpExchange(server: string, payload: Buffer, timeoutMs: number): Promise<Buffer> {
   const { host, port } = splitHostPort(server);
   return new Promise((resolve, reject) => {
     const sock = connect({ host, port });
@@ -172,5 +167,5 @@ export async function ask(server: string, q: { name: string; qtype: number; subn
   const payload = encodeQuery(id, q.name, q.qtype, q.subnet);
   const reply = decode(await udp(server, payload, q.timeoutMs), id);
   if (!reply.truncated) return { ...reply, transport: 'udp' };
-  return { ...decode(await tcp(server, payload, q.timeoutMs), id), transport: 'tcp' };
+  return { ...decode(await tcpExchange(server, payload, q.timeoutMs), id), transport: 'tcp' };
 }

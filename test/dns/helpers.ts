@@ -1,6 +1,6 @@
 /** Shared by the DNS and prober suites: real DNS queries (dns2 packets, dig), stand-in gateway nodes. */
 import { createSocket } from 'node:dgram';
-import { connect } from 'node:net';
+import { isIPv6 } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import { execFile, spawnSync } from 'node:child_process';
 import dns2 from 'dns2';
@@ -8,6 +8,7 @@ import { allocateLoopback } from '../harness/index.js';
 import { validate } from '../../src/core/validate.js';
 import { DnsProgramConfig } from '../../dns/config.js';
 import type { Region } from '../../src/core/model/index.js';
+import { tcpExchange } from '../../controller/vdomains/dns-query.js';
 
 /** The parts of dns2's Packet these tests use (its published types describe dns2 2.x). */
 interface ParsedPacket {
@@ -124,31 +125,7 @@ export function sendUdp(host: string, port: number, payload: Buffer, bind?: stri
 }
 
 export function sendTcp(host: string, port: number, payload: Buffer, timeoutMs = 2_000): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const sock = connect({ host, port });
-    let buf = Buffer.alloc(0);
-    const timer = setTimeout(() => {
-      sock.destroy();
-      reject(new Error('DNS TCP query timed out'));
-    }, timeoutMs);
-    sock.on('connect', () => {
-      const len = Buffer.alloc(2);
-      len.writeUInt16BE(payload.length);
-      sock.write(Buffer.concat([len, payload]));
-    });
-    sock.on('data', (d: Buffer) => {
-      buf = Buffer.concat([buf, d]);
-      if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
-        clearTimeout(timer);
-        sock.destroy();
-        resolve(buf.subarray(2, 2 + buf.readUInt16BE(0)));
-      }
-    });
-    sock.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-  });
+  return tcpExchange(isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`, payload, timeoutMs);
 }
 
 export async function query(host: string, name: string, type: number, opts: QueryOptions = {}): Promise<Reply> {
