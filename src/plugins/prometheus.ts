@@ -3,6 +3,7 @@ import { Strict } from '../core/model/index.js';
 import type { Plugin, RequestContext } from './contract.js';
 import { LocalCounter, LocalHistogram, registerLocal, type CounterSeries, type HistogramSeries } from '../core/local-metrics.js';
 import { pluginMetrics } from './shared/metrics.js';
+import { inner } from './shared/nested-map.js';
 
 export const PrometheusConfig = Strict({
   consumer_label: Type.Boolean({ default: true, description: 'label requests with the consumer name (default true)' }),
@@ -22,16 +23,6 @@ const consumersSeen = new Set<string>();
 // or a number. Bounded like the label values: routes x upstreams x (max_consumers + 2) x codes.
 const counters = new WeakMap<object, Map<string, Map<string, Map<number, CounterSeries>>>>();
 const histograms = new WeakMap<object, Map<string, HistogramSeries>>();
-
-/** The map under `key`, made on first use (no closure: this runs per request). */
-function inner<K, K2, V>(map: Map<K, Map<K2, V>>, key: K): Map<K2, V> {
-  let v = map.get(key);
-  if (v === undefined) {
-    v = new Map();
-    map.set(key, v);
-  }
-  return v;
-}
 
 /** The label value: a config id, or "other" past the cap so a consumer list never explodes a series set. */
 function consumerLabel(ctx: RequestContext, cfg: PrometheusConfig): string {
@@ -55,23 +46,14 @@ function log(ctx: RequestContext, cfg: PrometheusConfig): void {
   const status = ctx.status ?? 0;
   const known = status >= 100 && status <= 599 ? status : -1;
   const consumer = consumerLabel(ctx, cfg);
-  let byUpstream = counters.get(route);
-  if (byUpstream === undefined) {
-    byUpstream = new Map();
-    counters.set(route, byUpstream);
-  }
-  const byStatus = inner(inner(byUpstream, upstream), consumer);
+  const byStatus = inner(inner(inner(counters, route), upstream), consumer);
   let c = byStatus.get(known);
   if (c === undefined) {
     c = requests.series_({ route: route.id, upstream, consumer, code: known < 0 ? 'other' : String(known) });
     byStatus.set(known, c);
   }
   c.value++;
-  let byRoute = histograms.get(route);
-  if (byRoute === undefined) {
-    byRoute = new Map();
-    histograms.set(route, byRoute);
-  }
+  const byRoute = inner(histograms, route);
   let h = byRoute.get(upstream);
   if (h === undefined) {
     h = latency.series_({ route: route.id, upstream });

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import type { RequestContext } from '../contract.js';
 import { header } from './headers.js';
+import { inner } from './nested-map.js';
 
 /** What a limiter counts by. A missing consumer or header falls back to the client IP (APISIX). */
 export const KeyType = Type.Union([Type.Literal('consumer'), Type.Literal('ip'), Type.Literal('header'), Type.Literal('route')], {
@@ -23,11 +24,7 @@ export interface KeyConfig {
 const stableKeys = new WeakMap<object, Map<string, string>>();
 
 function stableKey(owner: object, scope: string, build: () => string): string {
-  let byScope = stableKeys.get(owner);
-  if (byScope === undefined) {
-    byScope = new Map();
-    stableKeys.set(owner, byScope);
-  }
+  const byScope = inner(stableKeys, owner);
   let key = byScope.get(scope);
   if (key === undefined) {
     key = build();
